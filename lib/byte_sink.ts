@@ -1,0 +1,197 @@
+/**
+ * Append-only byte sinks. Encoders write through these; a file sink writes to
+ * a temporary name in the destination folder and renames it into place only
+ * when the whole output was written, so a failed run leaves nothing behind.
+ *
+ * @module
+ */
+
+/** Where an encoder writes its bytes, in order. */
+export interface ByteSink {
+  /** Bytes written so far. */
+  readonly position: number;
+  /** Append bytes. The sink may keep no reference to `chunk` after this resolves. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Finish: flush, and (for files) make the output appear under its name. */
+  close(): Promise<void>;
+  /** Give up: discard what was written (for files, remove the temporary). */
+  abort(): Promise<void>;
+}
+
+/** A sink that collects bytes in memory; `bytes()` returns them after `close()`. */
+export interface MemorySink extends ByteSink {
+  /** Everything written, as one array. */
+  bytes(): Uint8Array;
+}
+
+/**
+ * A sink that keeps everything in memory.
+ *
+ * @example
+ * ```ts
+ * import { memorySink } from "./byte_sink.ts";
+ * const sink = memorySink();
+ * await sink.write(new Uint8Array([1, 2]));
+ * await sink.close();
+ * console.log(sink.bytes()); // Uint8Array [1, 2]
+ * ```
+ */
+export function memorySink(): MemorySink {
+  let buffer = new Uint8Array(1024);
+  let length = 0;
+  return {
+    get position() {
+      return length;
+    },
+    write(chunk: Uint8Array): Promise<void> {
+      if (length + chunk.length > buffer.length) {
+        let capacity = buffer.length * 2;
+        while (capacity < length + chunk.length) capacity *= 2;
+        const grown = new Uint8Array(capacity);
+        grown.set(buffer.subarray(0, length));
+        buffer = grown;
+      }
+      buffer.set(chunk, length);
+      length += chunk.length;
+      return Promise.resolve();
+    },
+    close(): Promise<void> {
+      return Promise.resolve();
+    },
+    abort(): Promise<void> {
+      length = 0;
+      return Promise.resolve();
+    },
+    bytes(): Uint8Array {
+      return buffer.slice(0, length);
+    },
+  };
+}
+
+/** Options for {@linkcode fileSink}. */
+export interface FileSinkOptions {
+  /** Call fsync before the rename, so the output survives a crash. @default true */
+  sync?: boolean;
+  /** Paths the output must not replace (its inputs). @default [] */
+  protect?: readonly string[];
+}
+
+function dirname(path: string): string {
+  const slash = path.lastIndexOf("/");
+  return slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+}
+
+function basename(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+async function realPathOrSelf(path: string): Promise<string> {
+  try {
+    return await Deno.realPath(path);
+  } catch {
+    // The file may not exist yet; resolve its folder instead.
+    try {
+      return `${await Deno.realPath(dirname(path))}/${basename(path)}`;
+    } catch {
+      return path;
+    }
+  }
+}
+
+/**
+ * A sink that writes a file atomically: bytes go to a hidden temporary file
+ * beside `path`, which is fsynced and renamed to `path` on `close()`, and
+ * removed on `abort()` (needs `--allow-write`). Refuses to replace any path in
+ * `options.protect`, so a command never overwrites its own input.
+ *
+ * @example
+ * ```ts ignore
+ * import { fileSink } from "./byte_sink.ts";
+ * const sink = await fileSink("out.bin");
+ * await sink.write(new Uint8Array([1, 2, 3]));
+ * await sink.close(); // out.bin appears only now
+ * ```
+ */
+export async function fileSink(path: string, options: FileSinkOptions = {}): Promise<ByteSink> {
+  const target = await realPathOrSelf(path);
+  for (const input of options.protect ?? []) {
+    if ((await realPathOrSelf(input)) === target) {
+      throw new TypeError(`Refusing to write ${path}: it is also an input; choose another output path`);
+    }
+  }
+  const temp = `${dirname(path)}/.${basename(path)}.${crypto.randomUUID().slice(0, 8)}.partial`;
+  const file = await Deno.open(temp, { write: true, createNew: true });
+  let position = 0;
+  let state: "open" | "closed" | "aborted" = "open";
+  const removeTemp = () => {
+    try {
+      Deno.removeSync(temp);
+    } catch {
+      // Already gone.
+    }
+  };
+  // An interrupted process must not leave the temporary behind.
+  const onUnload = () => removeTemp();
+  globalThis.addEventListener("unload", onUnload);
+  return {
+    get position() {
+      return position;
+    },
+    async write(chunk: Uint8Array): Promise<void> {
+      if (state !== "open") throw new TypeError(`Cannot write ${path}: the sink is ${state}`);
+      let done = 0;
+      while (done < chunk.length) done += await file.write(chunk.subarray(done));
+      position += chunk.length;
+    },
+    async close(): Promise<void> {
+      if (state !== "open") return;
+      state = "closed";
+      try {
+        if (options.sync ?? true) await file.sync();
+        file.close();
+        await Deno.rename(temp, path);
+      } catch (error) {
+        removeTemp();
+        throw error;
+      } finally {
+        globalThis.removeEventListener("unload", onUnload);
+      }
+    },
+    abort(): Promise<void> {
+      if (state === "open") {
+        state = "aborted";
+        try {
+          file.close();
+        } catch {
+          // Already closed.
+        }
+        removeTemp();
+        globalThis.removeEventListener("unload", onUnload);
+      }
+      return Promise.resolve();
+    },
+  };
+}
+
+/**
+ * Run `body` with a sink and close it on success or abort it on any error,
+ * so callers can't forget either.
+ *
+ * @example
+ * ```ts
+ * import { memorySink, withSink } from "./byte_sink.ts";
+ * const sink = memorySink();
+ * await withSink(sink, (s) => s.write(new Uint8Array([7])));
+ * console.log(sink.bytes()); // Uint8Array [7]
+ * ```
+ */
+export async function withSink<T>(sink: ByteSink, body: (sink: ByteSink) => Promise<T>): Promise<T> {
+  try {
+    const result = await body(sink);
+    await sink.close();
+    return result;
+  } catch (error) {
+    await sink.abort();
+    throw error;
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * Pipelines: transforms are plain functions from a tensor stream to a tensor
+ * stream, and `pipe` composes them. Nothing is read until an encoder pulls
+ * the tensors, one at a time, so memory stays bounded by one tensor.
+ *
+ * @module
+ */
+
+import type { TensorEntry, TensorStream } from "./tensor.ts";
+import { byteLengthOf, type DType, elementCount, isFloatDType } from "./dtype.ts";
+import { castBytes } from "./cast.ts";
+
+/** A pipeline stage: takes a stream of tensors, returns another. */
+export type Transform = (input: TensorStream) => TensorStream;
+
+/**
+ * Compose transforms left to right over a stream (a decoded file, or any
+ * `{ metadata, tensors }`). Returns the transformed stream; hand it to an
+ * encoder such as `writeSafetensors`.
+ *
+ * @example
+ * ```ts
+ * import { pipe, exclude, cast } from "./pipeline.ts";
+ * import { tensorFromBytes } from "./tensor.ts";
+ * const model = { metadata: {}, tensors: [
+ *   tensorFromBytes("w", "F32", [2], new Uint8Array(new Float32Array([1, 2]).buffer)),
+ *   tensorFromBytes("optimizer.m", "F32", [2], new Uint8Array(8)),
+ * ] };
+ * const out = pipe(model, exclude(/^optimizer\./), cast("F16"));
+ * for await (const t of out.tensors) console.log(t.name, t.dtype); // w F16
+ * ```
+ */
+export function pipe(input: TensorStream, ...transforms: Transform[]): TensorStream {
+  return transforms.reduce((stream, transform) => transform(stream), input);
+}
+
+/**
+ * Build a transform that maps each entry (or drops it by returning
+ * `undefined`), keeping the metadata object.
+ *
+ * @example
+ * ```ts
+ * import { mapEntries } from "./pipeline.ts";
+ * const upper = mapEntries((t) => ({ ...t, name: t.name.toUpperCase() }));
+ * ```
+ */
+export function mapEntries(
+  fn: (entry: TensorEntry, metadata: Record<string, string>) => TensorEntry | undefined,
+): Transform {
+  return (input) => ({
+    metadata: input.metadata,
+    tensors: (async function* () {
+      for await (const entry of input.tensors) {
+        const mapped = fn(entry, input.metadata);
+        if (mapped) yield mapped;
+      }
+    })(),
+  });
+}
+
+/**
+ * Keep only tensors whose name matches `pattern`.
+ *
+ * @example
+ * ```ts
+ * import { include } from "./pipeline.ts";
+ * const onlyWeights = include(/\.weight$/);
+ * ```
+ */
+export function include(pattern: RegExp): Transform {
+  return mapEntries((entry) => (matches(pattern, entry.name) ? entry : undefined));
+}
+
+/**
+ * Drop tensors whose name matches `pattern`.
+ *
+ * @example
+ * ```ts
+ * import { exclude } from "./pipeline.ts";
+ * const noOptimizer = exclude(/^optimizer\./);
+ * ```
+ */
+export function exclude(pattern: RegExp): Transform {
+  return mapEntries((entry) => (matches(pattern, entry.name) ? undefined : entry));
+}
+
+function matches(pattern: RegExp, name: string): boolean {
+  // A global or sticky RegExp keeps lastIndex between calls; reset it.
+  pattern.lastIndex = 0;
+  return pattern.test(name);
+}
+
+/**
+ * Rename tensors: with a RegExp and replacement string (as
+ * `String.prototype.replace`), or with a function from old to new name.
+ *
+ * @example
+ * ```ts
+ * import { rename } from "./pipeline.ts";
+ * const strip = rename(/^model\./, "");
+ * const viaFn = rename((name) => `encoder.${name}`);
+ * ```
+ */
+export function rename(pattern: RegExp | ((name: string) => string), replacement = ""): Transform {
+  const fn = typeof pattern === "function" ? pattern : (name: string) => {
+    pattern.lastIndex = 0;
+    return name.replace(pattern, replacement);
+  };
+  return mapEntries((entry) => renamed(entry, fn(entry.name)));
+}
+
+function renamed(entry: TensorEntry, name: string): TensorEntry {
+  return {
+    name,
+    dtype: entry.dtype,
+    shape: entry.shape,
+    byteLength: entry.byteLength,
+    read: (out?: Uint8Array) => entry.read(out),
+  };
+}
+
+/** Options for {@linkcode cast}. */
+export interface CastTransformOptions {
+  /** Only cast tensors whose name matches. @default every floating-point tensor */
+  include?: RegExp;
+}
+
+/**
+ * Cast floating-point tensors to `dtype` (F16, BF16, F32, F64, or an FP8
+ * type). Integer and bool tensors pass through unchanged.
+ *
+ * @example
+ * ```ts
+ * import { cast } from "./pipeline.ts";
+ * const halve = cast("BF16");
+ * ```
+ */
+export function cast(dtype: DType, options: CastTransformOptions = {}): Transform {
+  if (!isFloatDType(dtype)) {
+    throw new TypeError(`Cannot cast to ${dtype}: only floating-point targets are allowed`);
+  }
+  return mapEntries((entry) => {
+    if (!isFloatDType(entry.dtype) || entry.dtype === dtype) return entry;
+    if (options.include && !matches(options.include, entry.name)) return entry;
+    return castEntry(entry, dtype);
+  });
+}
+
+/**
+ * One entry converted to another float dtype, lazily.
+ *
+ * @example
+ * ```ts
+ * import { castEntry } from "./pipeline.ts";
+ * import { tensorFromBytes } from "./tensor.ts";
+ * const f16 = castEntry(tensorFromBytes("w", "F32", [1], new Uint8Array(4)), "F16");
+ * console.log(f16.byteLength); // 2
+ * ```
+ */
+export function castEntry(entry: TensorEntry, dtype: DType): TensorEntry {
+  const count = elementCount(entry.shape);
+  return {
+    name: entry.name,
+    dtype,
+    shape: entry.shape,
+    byteLength: byteLengthOf(dtype, entry.shape),
+    async read(out?: Uint8Array): Promise<Uint8Array> {
+      const lease = borrowScratch(entry.byteLength);
+      try {
+        const bytes = await entry.read(lease.buffer);
+        return castBytes(bytes, entry.dtype, dtype, count, { out });
+      } finally {
+        lease.release();
+      }
+    },
+  };
+}
+
+// One input buffer reused across tensors: fresh multi-megabyte buffers cost
+// page faults on every tensor. Overlapping reads get their own buffer.
+let sharedScratch: Uint8Array | undefined;
+let sharedScratchBusy = false;
+
+function borrowScratch(length: number): { buffer: Uint8Array; release(): void } {
+  if (sharedScratchBusy) return { buffer: new Uint8Array(length), release() {} };
+  sharedScratchBusy = true;
+  if (!sharedScratch || sharedScratch.length < length) sharedScratch = new Uint8Array(length);
+  return {
+    buffer: sharedScratch.subarray(0, length),
+    release() {
+      sharedScratchBusy = false;
+    },
+  };
+}

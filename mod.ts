@@ -1,0 +1,27 @@
+/**
+ * ckpt: read, write, convert, shrink and check tensor files — safetensors,
+ * PyTorch checkpoints (without running their pickles), numpy, GGUF, ONNX
+ * initializers and formats of your own — as lazy, streaming pipelines.
+ *
+ * @example Cast a checkpoint to bfloat16 and drop its optimizer state
+ * ```ts ignore
+ * import { cast, exclude, fileSink, openTensorFile, pipe, writeSafetensors } from "@ckpt/ckpt";
+ *
+ * const model = await openTensorFile("model.safetensors");
+ * const sink = await fileSink("model-bf16.safetensors");
+ * await writeSafetensors(pipe(model, exclude(/^optimizer\./), cast("BF16")), sink);
+ * await model.close();
+ * ```
+ *
+ * @module
+ */
+
+export * from "./lib/errors.ts";
+export * from "./lib/dtype.ts";
+export * from "./lib/cast.ts";
+export * from "./lib/tensor.ts";
+export * from "./lib/byte_source.ts";
+export * from "./lib/byte_sink.ts";
+export * from "./lib/pipeline.ts";
+export * from "./lib/format.ts";
+export * from "./lib/units.ts";
