@@ -21,6 +21,12 @@ export interface OpenOptions {
 
 /** Options every writer accepts; formats add their own fields. */
 export interface WriteOptions {
+  /**
+   * Path of the file the stream came from, when there is one. Writers that
+   * rewrite a copy of their input (ONNX keeps the graph and swaps
+   * initializers) read it; the CLI always passes it.
+   */
+  input?: string;
   /** Format-specific settings, passed through from the CLI. */
   [key: string]: unknown;
 }

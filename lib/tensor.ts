@@ -29,6 +29,13 @@ export interface TensorEntry {
   readonly dtype: DType;
   /** Dimensions, outermost first. `[]` is a 0-d (scalar) tensor. */
   readonly shape: readonly number[];
+  /**
+   * Set when the bytes are in a block encoding rather than plain `dtype`
+   * elements: a ggml type name such as `Q4_0` or `Q6_K`. Then `shape` is the
+   * logical shape and `dtype` the element type the blocks decode to (F32).
+   * Writers that cannot store the encoding dequantize or refuse.
+   */
+  readonly encoding?: string;
   /** Exact byte length of what `read()` returns. */
   readonly byteLength: number;
   /**
