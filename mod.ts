@@ -25,3 +25,15 @@ export * from "./lib/byte_sink.ts";
 export * from "./lib/pipeline.ts";
 export * from "./lib/format.ts";
 export * from "./lib/units.ts";
+export { FORMATS, formatByName, formatForPath } from "./formats/registry.ts";
+export { openSource, openTensorFile } from "./formats/open_tensor_file.ts";
+export {
+  decodeSafetensorsHeader,
+  editSafetensorsMetadata,
+  encodeSafetensors,
+  openSafetensors,
+  openSafetensorsIndex,
+  safetensorsFormat,
+  writeSafetensors,
+  writeSafetensorsShards,
+} from "./formats/safetensors/mod.ts";

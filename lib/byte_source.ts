@@ -62,7 +62,11 @@ export function bytesSource(bytes: Uint8Array, name = "<memory>"): ByteSource {
     size: bytes.byteLength,
     name,
     read(offset: number, length: number, out?: Uint8Array): Promise<Uint8Array> {
-      checkRange(name, bytes.byteLength, offset, length);
+      try {
+        checkRange(name, bytes.byteLength, offset, length);
+      } catch (error) {
+        return Promise.reject(error);
+      }
       const view = bytes.subarray(offset, offset + length);
       if (!out) return Promise.resolve(view);
       const target = out.subarray(0, length);
@@ -114,7 +118,11 @@ export async function fileSource(path: string | URL): Promise<ByteSource> {
     size,
     name,
     read(offset: number, length: number, out?: Uint8Array): Promise<Uint8Array> {
-      checkRange(name, size, offset, length);
+      try {
+        checkRange(name, size, offset, length);
+      } catch (error) {
+        return Promise.reject(error);
+      }
       if (closed) return Promise.reject(new TypeError(`Cannot read ${name}: it is closed`));
       const target = out ? out.subarray(0, length) : new Uint8Array(length);
       if (out && out.length < length) {
@@ -137,6 +145,9 @@ export async function fileSource(path: string | URL): Promise<ByteSource> {
   };
 }
 
+/** Bytes fetched from the start of a URL with the size probe and kept (64 KiB). */
+const URL_HEAD_BYTES = 65536;
+
 /** Options for {@linkcode urlSource}. */
 export interface UrlSourceOptions {
   /** Extra request headers (e.g. `Authorization`). @default {} */
@@ -148,7 +159,8 @@ export interface UrlSourceOptions {
 /**
  * A source over an HTTP(S) URL, reading with `Range` requests so listing a
  * remote file's tensors downloads only its header (needs `--allow-net`).
- * The size comes from a HEAD request (or a 1-byte range's `Content-Range`).
+ * The size comes from the `Content-Range` of a first request for the first
+ * 64 KiB, which are kept, so sniffing and small headers need no more requests.
  *
  * @example
  * ```ts ignore
@@ -161,15 +173,21 @@ export async function urlSource(url: string | URL, options: UrlSourceOptions = {
   const doFetch = options.fetch ?? globalThis.fetch;
   const headers = options.headers ?? {};
   const name = String(url);
-  const probe = await doFetch(url, { headers: { ...headers, Range: "bytes=0-0" } });
+  // The size probe also fetches the first bytes and keeps them: sniffing a
+  // format and reading a small header then cost no further round trips.
+  const probe = await doFetch(url, { headers: { ...headers, Range: `bytes=0-${URL_HEAD_BYTES - 1}` } });
   let size: number;
+  let head = new Uint8Array(0);
   const contentRange = probe.headers.get("content-range");
-  await probe.body?.cancel();
   if (probe.status === 206 && contentRange && /\/(\d+)$/.test(contentRange)) {
     size = Number(/\/(\d+)$/.exec(contentRange)![1]);
+    const body = new Uint8Array(await probe.arrayBuffer());
+    if (body.length === Math.min(size, URL_HEAD_BYTES)) head = body;
   } else if (probe.ok) {
+    await probe.body?.cancel();
     throw new TypeError(`Cannot read ${name} lazily: the server ignores Range requests`);
   } else {
+    await probe.body?.cancel();
     throw new TypeError(`Cannot read ${name}: HTTP ${probe.status}`);
   }
   return {
@@ -179,6 +197,10 @@ export async function urlSource(url: string | URL, options: UrlSourceOptions = {
       checkRange(name, size, offset, length);
       const target = out ? out.subarray(0, length) : new Uint8Array(length);
       if (length === 0) return target;
+      if (offset + length <= head.length) {
+        target.set(head.subarray(offset, offset + length));
+        return target;
+      }
       const response = await doFetch(url, {
         headers: { ...headers, Range: `bytes=${offset}-${offset + length - 1}` },
       });

@@ -17,6 +17,13 @@ export interface OpenOptions {
   allowGlobals?: readonly string[];
   /** Largest header to accept, in bytes. @default the format's own limit */
   maxHeaderBytes?: number;
+  /**
+   * For formats where several names can share one storage (PyTorch): keep
+   * one name per shared storage view and record each dropped alias in the
+   * metadata as `{removed: kept}`, as Hugging Face's converter does. Off,
+   * every name is listed with its own bytes. @default false
+   */
+  dedupeShared?: boolean;
 }
 
 /** Options every writer accepts; formats add their own fields. */

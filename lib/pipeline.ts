@@ -115,6 +115,8 @@ function renamed(entry: TensorEntry, name: string): TensorEntry {
     dtype: entry.dtype,
     shape: entry.shape,
     byteLength: entry.byteLength,
+    // Block-encoded bytes stay encoded under the new name.
+    ...(entry.encoding !== undefined ? { encoding: entry.encoding } : {}),
     read: (out?: Uint8Array) => entry.read(out),
   };
 }
@@ -141,6 +143,8 @@ export function cast(dtype: DType, options: CastTransformOptions = {}): Transfor
   }
   return mapEntries((entry) => {
     if (!isFloatDType(entry.dtype) || entry.dtype === dtype) return entry;
+    // Block-encoded bytes are not `dtype` elements: a writer dequantizes or refuses them.
+    if (entry.encoding !== undefined) return entry;
     if (options.include && !matches(options.include, entry.name)) return entry;
     return castEntry(entry, dtype);
   });

@@ -1,0 +1,66 @@
+/**
+ * The `ckpt` command line: inspect, convert, edit and check tensor files.
+ *
+ * ```sh
+ * deno run --allow-read --allow-write jsr:@ckpt/ckpt/cli inspect model.safetensors
+ * ```
+ *
+ * @module
+ */
+
+import { type Command, EXIT, runCommand } from "./_command.ts";
+import { inspectCommand } from "./inspect.ts";
+import { convertCommand } from "./convert.ts";
+import { metaCommand } from "./meta.ts";
+
+/** Every subcommand, in the order `ckpt --help` lists them. */
+export const COMMANDS: readonly Command[] = [
+  inspectCommand,
+  convertCommand,
+  metaCommand,
+];
+
+const USAGE = `ckpt — inspect, convert, shrink and check tensor files
+
+Usage: ckpt <command> [options]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(10)}${c.summary}`).join("\n")}
+
+Run 'ckpt <command> --help' for a command's options and permissions.
+Exit codes: 0 success, 1 findings (scan, compare) or internal error, 2 bad input or usage.`;
+
+/**
+ * Run the CLI with `args` (without the program name) and return the exit code.
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "./ckpt.ts";
+ * const code = await main(["inspect", "model.safetensors", "--json"]);
+ * ```
+ */
+export async function main(args: string[]): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    console.log(USAGE);
+    return name === undefined ? EXIT.badInput : EXIT.ok;
+  }
+  if (name === "--version") {
+    console.log("ckpt 0.1.0");
+    return EXIT.ok;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    console.error(`ckpt: unknown command '${name}'; commands: ${COMMANDS.map((c) => c.name).join(", ")}`);
+    return EXIT.badInput;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(command.help);
+    return EXIT.ok;
+  }
+  return await runCommand(command, rest);
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,133 @@
+/**
+ * `ckpt convert`: rewrite a tensor file in another format, dtype or
+ * selection, streaming one tensor at a time.
+ *
+ * @module
+ */
+
+import { type Command, EXIT } from "./_command.ts";
+import { expectPositionals, parseCommandArgs } from "./_output.ts";
+import { fileSink, withSink } from "../lib/byte_sink.ts";
+import { isDType, isFloatDType } from "../lib/dtype.ts";
+import { UsageError } from "../lib/errors.ts";
+import type { WriteOptions } from "../lib/format.ts";
+import { cast, exclude, include, pipe, type Transform } from "../lib/pipeline.ts";
+import { formatBytes, parseSize } from "../lib/units.ts";
+import { openTensorFile } from "../formats/open_tensor_file.ts";
+import { formatForPath } from "../formats/registry.ts";
+
+function regex(option: string, source: string): RegExp {
+  try {
+    return new RegExp(source);
+  } catch (error) {
+    throw new UsageError(`Invalid ${option} pattern '${source}': ${(error as Error).message}`);
+  }
+}
+
+async function samePath(a: string, b: string): Promise<boolean> {
+  const resolve = async (p: string) => {
+    try {
+      return await Deno.realPath(p);
+    } catch {
+      return p;
+    }
+  };
+  return a === b || (await resolve(a)) === (await resolve(b));
+}
+
+/** `ckpt convert IN OUT [options]`. */
+export const convertCommand: Command = {
+  name: "convert",
+  summary: "convert a tensor file to another format, dtype or selection",
+  help: `ckpt convert — convert a tensor file to another format, dtype or selection
+
+Usage: ckpt convert IN OUT [options]
+
+The input format is detected from its bytes; the output format from OUT's
+extension (.safetensors, or .safetensors.index.json for shards). Tensors are
+streamed one at a time; OUT appears only once it is complete, and is never
+the input.
+
+Options:
+  --dtype D            cast floating-point tensors to D (F16, BF16, F32, F64, F8_*);
+                       integer and bool tensors are kept as they are
+  --include RE         keep only tensors whose name matches the regular expression
+  --exclude RE         drop tensors whose name matches (applied after --include)
+  --max-shard-size S   write shards of at most S bytes (e.g. 5GB, 500MiB) and an index
+  --permissive         read pickles that reference unknown globals as placeholders
+  --dedupe-shared      store tensors that share storage once
+  -h, --help           show this help
+
+Example:
+  ckpt convert model.safetensors model-bf16.safetensors --dtype BF16 --exclude '^optimizer\\.'
+
+Permissions: --allow-read (input) and --allow-write (output folder).`,
+  async run(args: string[]): Promise<number> {
+    const { values, positionals } = parseCommandArgs(args, {
+      dtype: { type: "string" },
+      include: { type: "string" },
+      exclude: { type: "string" },
+      "max-shard-size": { type: "string" },
+      permissive: { type: "boolean" },
+      "dedupe-shared": { type: "boolean" },
+    });
+    const [input, output] = expectPositionals(positionals, ["IN", "OUT"]);
+    if (await samePath(input, output)) {
+      throw new UsageError(`Refusing to write ${output}: it is also the input; choose another output path`);
+    }
+    const transforms: Transform[] = [];
+    if (typeof values.include === "string") transforms.push(include(regex("--include", values.include)));
+    if (typeof values.exclude === "string") transforms.push(exclude(regex("--exclude", values.exclude)));
+    if (typeof values.dtype === "string") {
+      const dtype = values.dtype.toUpperCase();
+      if (!isDType(dtype) || !isFloatDType(dtype)) {
+        throw new UsageError(
+          `Cannot cast to '${values.dtype}': use a floating-point dtype such as F16, BF16 or F32`,
+        );
+      }
+      transforms.push(cast(dtype));
+    }
+    const format = formatForPath(output);
+    const options: WriteOptions = { input };
+    if (typeof values["max-shard-size"] === "string") {
+      if (!format.writePath) throw new UsageError(`The ${format.name} writer cannot write shards`);
+      options.maxShardSize = parseSize(values["max-shard-size"]);
+    }
+    if (values["dedupe-shared"]) options.dedupeShared = true;
+    if (values.permissive) options.permissive = true;
+
+    const started = performance.now();
+    const file = await openTensorFile(input, { permissive: values.permissive === true });
+    let written = 0;
+    let count = 0;
+    try {
+      const stream = pipe(file, ...transforms, (s) => ({
+        metadata: s.metadata,
+        tensors: (async function* () {
+          for await (const entry of s.tensors) {
+            written += entry.byteLength;
+            count++;
+            yield entry;
+          }
+        })(),
+      }));
+      const write = format.write;
+      if (format.writePath) {
+        await format.writePath(stream, output, options);
+      } else if (write) {
+        await withSink(await fileSink(output, { protect: [input] }), (sink) => write(stream, sink, options));
+      } else {
+        throw new UsageError(`Cannot write ${format.name} files`);
+      }
+    } finally {
+      await file.close();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    console.log(
+      `${output}: ${count} tensors, ${formatBytes(written)} of tensor data written in ${
+        seconds.toFixed(2)
+      } s`,
+    );
+    return EXIT.ok;
+  },
+};

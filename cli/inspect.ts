@@ -1,0 +1,178 @@
+/**
+ * `ckpt inspect`: list a tensor file's format, metadata and tensors.
+ *
+ * @module
+ */
+
+import { type Command, EXIT } from "./_command.ts";
+import { type ColumnAlign, expectPositionals, formatTable, parseCommandArgs, printJson } from "./_output.ts";
+import { elementCount } from "../lib/dtype.ts";
+import type { TensorFile } from "../lib/tensor.ts";
+import { formatBytes, formatCount } from "../lib/units.ts";
+import { openTensorFile } from "../formats/open_tensor_file.ts";
+import { formatInspectSizeLines, inspectSizeFields } from "./_size_text.ts";
+
+/** One tensor in an {@linkcode InspectReport}. */
+export interface InspectTensor {
+  /** Tensor name. */
+  name: string;
+  /** Element type (for block-encoded tensors, the type the blocks decode to). */
+  dtype: string;
+  /** Dimensions, outermost first. */
+  shape: number[];
+  /** Bytes the tensor takes in the file. */
+  bytes: number;
+  /** Block encoding (e.g. `Q4_0`), when the bytes are not plain `dtype` elements. */
+  encoding?: string;
+}
+
+/** What `ckpt inspect --json` prints. */
+export interface InspectReport {
+  /** Format name, e.g. `safetensors`. */
+  format: string;
+  /** The file's string metadata. */
+  metadata: Record<string, string>;
+  /** Every tensor, in the file's order. */
+  tensors: InspectTensor[];
+  /** Total number of elements. */
+  parameters: number;
+  /** Total bytes of tensor data. */
+  tensorBytes: number;
+  /** Size of the input (all shards for a sharded checkpoint), when known. */
+  fileBytes: number | null;
+  /** Further fields added by later analyses. */
+  [key: string]: unknown;
+}
+
+/**
+ * Build the inspect report of an opened file (headers only; no tensor bytes are read).
+ *
+ * @example
+ * ```ts ignore
+ * import { inspectReport } from "./inspect.ts";
+ * const report = inspectReport(await openTensorFile("model.safetensors"));
+ * console.log(report.parameters);
+ * ```
+ */
+export function inspectReport(file: TensorFile): InspectReport {
+  let parameters = 0;
+  let tensorBytes = 0;
+  const tensors = file.tensors.map((entry): InspectTensor => {
+    parameters += elementCount(entry.shape);
+    tensorBytes += entry.byteLength;
+    const row: InspectTensor = {
+      name: entry.name,
+      dtype: entry.dtype,
+      shape: [...entry.shape],
+      bytes: entry.byteLength,
+    };
+    if (entry.encoding !== undefined) row.encoding = entry.encoding;
+    return row;
+  });
+  return {
+    format: file.format,
+    metadata: { ...file.metadata },
+    tensors,
+    parameters,
+    tensorBytes,
+    fileBytes: file.fileBytes ?? null,
+    ...inspectSizeFields(file.tensors, file.fileBytes),
+  };
+}
+
+/**
+ * Render an inspect report as the text `ckpt inspect` prints.
+ *
+ * @example
+ * ```ts ignore
+ * import { formatInspectReport, inspectReport } from "./inspect.ts";
+ * console.log(formatInspectReport("model.safetensors", inspectReport(file)));
+ * ```
+ */
+export function formatInspectReport(input: string, report: InspectReport): string {
+  const lines: string[] = [];
+  const dtypes = new Map<string, number>();
+  for (const t of report.tensors) {
+    const key = t.encoding ?? t.dtype;
+    dtypes.set(key, (dtypes.get(key) ?? 0) + 1);
+  }
+  lines.push(`${input}`);
+  lines.push(
+    formatTable([
+      ["format", report.format],
+      [
+        "tensors",
+        `${report.tensors.length} (${[...dtypes].map(([d, n]) => `${n} ${d}`).join(", ") || "none"})`,
+      ],
+      ["parameters", `${formatCount(report.parameters)} (${report.parameters})`],
+      ["tensor bytes", `${formatBytes(report.tensorBytes)} (${report.tensorBytes})`],
+      ...(report.fileBytes === null
+        ? []
+        : [["file bytes", `${formatBytes(report.fileBytes)} (${report.fileBytes})`]]),
+    ], { indent: "  " }),
+  );
+  lines.push(...formatInspectSizeLines(report));
+  const meta = Object.entries(report.metadata);
+  lines.push("", meta.length ? "metadata" : "metadata: none");
+  if (meta.length) lines.push(formatTable(meta.map(([k, v]) => [k, oneLine(v)]), { indent: "  " }));
+  if (report.tensors.length) {
+    lines.push("");
+    const hasEncoding = report.tensors.some((t) => t.encoding !== undefined);
+    const header = ["name", "dtype", ...(hasEncoding ? ["encoding"] : []), "shape", "bytes"];
+    const align: ColumnAlign[] = ["left", "left", ...(hasEncoding ? ["left" as const] : []), "left", "right"];
+    lines.push(formatTable(
+      report.tensors.map((t) => [
+        t.name,
+        t.dtype,
+        ...(hasEncoding ? [t.encoding ?? ""] : []),
+        `[${t.shape.join(", ")}]`,
+        formatBytes(t.bytes),
+      ]),
+      { header, align },
+    ));
+  }
+  return lines.join("\n");
+}
+
+function oneLine(text: string, max = 100): string {
+  const flat = text.replace(/\s+/g, " ");
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+/** `ckpt inspect FILE|URL [--json]`. */
+export const inspectCommand: Command = {
+  name: "inspect",
+  summary: "list a tensor file's format, metadata and tensors",
+  help: `ckpt inspect — list a tensor file's format, metadata and tensors
+
+Usage: ckpt inspect FILE|URL [--json]
+
+Reads only headers: tensor bytes are never loaded. The format is detected
+from the file's first bytes. A sharded safetensors checkpoint is inspected
+through its .safetensors.index.json. An http(s) URL is read with Range
+requests, so only the header is downloaded.
+
+Options:
+  --json     print one JSON object: {format, metadata, tensors: [{name, dtype,
+             shape, bytes}], parameters, tensorBytes, fileBytes}
+  -h, --help show this help
+
+Example:
+  ckpt inspect model.safetensors
+  ckpt inspect https://huggingface.co/org/model/resolve/main/model.safetensors --json
+
+Permissions: --allow-read for files; --allow-net for URLs.`,
+  async run(args: string[]): Promise<number> {
+    const { values, positionals } = parseCommandArgs(args, { json: { type: "boolean" } });
+    const [input] = expectPositionals(positionals, ["FILE"]);
+    const file = await openTensorFile(input);
+    try {
+      const report = inspectReport(file);
+      if (values.json) printJson(report);
+      else console.log(formatInspectReport(input, report));
+    } finally {
+      await file.close();
+    }
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,48 @@
+// Lazy entries over a byte source. Each remembers where its bytes lie, so a
+// writer copying a tensor unchanged can stream it in chunks instead of
+// holding the whole tensor in memory.
+
+import type { ByteSource } from "../../lib/byte_source.ts";
+import type { TensorEntry } from "../../lib/tensor.ts";
+import type { SafetensorsTensorInfo } from "./decode_safetensors_header.ts";
+
+/** Where an entry's bytes lie in its source. */
+export interface SourceSpan {
+  readonly source: ByteSource;
+  readonly offset: number;
+}
+
+const SPANS = new WeakMap<TensorEntry, SourceSpan>();
+
+/** The span of an entry made by {@linkcode sourceEntry}, if it is one. */
+export function sourceSpan(entry: TensorEntry): SourceSpan | undefined {
+  return SPANS.get(entry);
+}
+
+/** A lazy entry reading `info`'s bytes from `source` after `dataOffset`. */
+export function sourceEntry(
+  source: ByteSource,
+  info: SafetensorsTensorInfo,
+  dataOffset: number,
+): TensorEntry {
+  const offset = dataOffset + info.dataOffsets[0];
+  const byteLength = info.dataOffsets[1] - info.dataOffsets[0];
+  const entry: TensorEntry = {
+    name: info.name,
+    dtype: info.dtype,
+    shape: info.shape,
+    byteLength,
+    read(out?: Uint8Array): Promise<Uint8Array> {
+      if (out && out.length < byteLength) {
+        return Promise.reject(
+          new RangeError(
+            `Output buffer of ${out.length} bytes is smaller than tensor '${info.name}' (${byteLength})`,
+          ),
+        );
+      }
+      return source.read(offset, byteLength, out);
+    },
+  };
+  SPANS.set(entry, { source, offset });
+  return entry;
+}

@@ -1,0 +1,164 @@
+/**
+ * Write a tensor stream as sharded safetensors files with a
+ * `model.safetensors.index.json`, as Hugging Face's tools do.
+ *
+ * @module
+ */
+
+import { fileSink, withSink } from "../../lib/byte_sink.ts";
+import { UsageError } from "../../lib/errors.ts";
+import { collectTensors, type TensorEntry, type TensorStream } from "../../lib/tensor.ts";
+import { layoutSafetensors, writeSafetensors, type WriteSafetensorsOptions } from "./write_safetensors.ts";
+import { compareUtf8 } from "./_order.ts";
+import { basename, dirname, join, refuseInputs, stagingName } from "./_paths.ts";
+
+/** Hugging Face's default largest shard: 5 GB (decimal), as `max_shard_size="5GB"`. */
+export const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
+
+/** Options for {@linkcode writeSafetensorsShards}. */
+export interface WriteSafetensorsShardsOptions extends WriteSafetensorsOptions {
+  /** Largest shard, in tensor bytes; a larger tensor gets a shard of its own. @default {DEFAULT_MAX_SHARD_BYTES} */
+  maxShardSize?: number;
+  /** Paths that must not be replaced (the inputs). `input` is always included. @default [] */
+  protect?: readonly string[];
+}
+
+/** What {@linkcode writeSafetensorsShards} wrote. */
+export interface SafetensorsShardsResult {
+  /** Paths of the shard files written (one path, without an index, when everything fit in one file). */
+  readonly shards: readonly string[];
+  /** Path of the index written, or `undefined` for a single file. */
+  readonly index: string | undefined;
+}
+
+/**
+ * Split entries into shards the way `huggingface_hub` does: in name order,
+ * filled greedily up to `maxShardSize` bytes; a tensor larger than that gets
+ * a shard to itself.
+ *
+ * @example
+ * ```ts
+ * import { planShards } from "./write_safetensors_shards.ts";
+ * import { tensorFromBytes } from "../../lib/tensor.ts";
+ * const t = (name: string, n: number) => tensorFromBytes(name, "U8", [n], new Uint8Array(n));
+ * const shards = planShards([t("a", 6), t("b", 10), t("c", 3)], 10);
+ * console.log(shards.map((s) => s.map((e) => e.name))); // [["a"], ["b"], ["c"]]
+ * ```
+ */
+export function planShards<T extends Pick<TensorEntry, "name" | "byteLength">>(
+  entries: readonly T[],
+  maxShardSize: number,
+): T[][] {
+  const sorted = [...entries].sort((a, b) => compareUtf8(a.name, b.name));
+  const shards: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const entry of sorted) {
+    if (entry.byteLength > maxShardSize) {
+      shards.push([entry]);
+      continue;
+    }
+    if (size + entry.byteLength > maxShardSize && current.length > 0) {
+      shards.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(entry);
+    size += entry.byteLength;
+  }
+  if (current.length > 0) shards.push(current);
+  return shards;
+}
+
+/**
+ * The base name shared by a checkpoint's shards and index: `model` for
+ * `model.safetensors` or `model.safetensors.index.json`.
+ */
+function stemOf(path: string): string {
+  const name = basename(path);
+  return name.replace(/\.index\.json$/i, "").replace(/\.safetensors$/i, "");
+}
+
+/**
+ * Write a stream as `stem-00001-of-0000N.safetensors` shards beside `path`
+ * plus `stem.safetensors.index.json` (`{"metadata": {"total_size"},
+ * "weight_map"}`). `path` names either the index or `stem.safetensors`; in
+ * the second case a stream that fits in one shard is written as that single
+ * file, with no index. Every shard carries the stream's metadata. All files
+ * are written under hidden temporary names and renamed into place only when
+ * all of them succeeded.
+ *
+ * @example
+ * ```ts ignore
+ * import { writeSafetensorsShards } from "./write_safetensors_shards.ts";
+ * const result = await writeSafetensorsShards(model, "out/model.safetensors", { maxShardSize: 2e9 });
+ * console.log(result.index, result.shards.length);
+ * ```
+ */
+export async function writeSafetensorsShards(
+  stream: TensorStream,
+  path: string,
+  options: WriteSafetensorsShardsOptions = {},
+): Promise<SafetensorsShardsResult> {
+  const maxShardSize = options.maxShardSize ?? DEFAULT_MAX_SHARD_BYTES;
+  if (!Number.isSafeInteger(maxShardSize) || maxShardSize <= 0) {
+    throw new UsageError(`Invalid maximum shard size ${maxShardSize}: use a positive number of bytes`);
+  }
+  const entries = await collectTensors(stream);
+  const layout = layoutSafetensors(entries); // checks names, sizes and encodings up front
+  const shards = planShards(entries, maxShardSize);
+  const dir = dirname(path);
+  const stem = stemOf(path);
+  const inputs = [...(options.protect ?? []), ...(typeof options.input === "string" ? [options.input] : [])];
+  const writeOptions: WriteSafetensorsOptions = {
+    align: options.align,
+    copyChunkBytes: options.copyChunkBytes,
+  };
+  const metadata = stream.metadata;
+
+  if (shards.length <= 1 && !/\.index\.json$/i.test(path)) {
+    await refuseInputs([path], inputs);
+    await withSink(
+      await fileSink(path),
+      (sink) => writeSafetensors({ metadata, tensors: entries }, sink, writeOptions),
+    );
+    return { shards: [path], index: undefined };
+  }
+
+  const count = Math.max(shards.length, 1);
+  const pad = (n: number) => String(n).padStart(5, "0");
+  const names = Array.from({ length: count }, (_, i) => `${stem}-${pad(i + 1)}-of-${pad(count)}.safetensors`);
+  const finals = names.map((name) => join(dir, name));
+  const indexPath = join(dir, `${stem}.safetensors.index.json`);
+  await refuseInputs([...finals, indexPath], inputs);
+
+  const staged: [string, string][] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const temp = stagingName(finals[i]);
+      staged.push([temp, finals[i]]);
+      await withSink(
+        await fileSink(temp),
+        (sink) => writeSafetensors({ metadata, tensors: shards[i] ?? [] }, sink, writeOptions),
+      );
+    }
+    const weightMap: Record<string, string> = {};
+    const mapped = shards.flatMap((shard, i) => shard.map((e) => [e.name, names[i]] as const));
+    mapped.sort((a, b) => compareUtf8(a[0], b[0]));
+    for (const [name, file] of mapped) {
+      Object.defineProperty(weightMap, name, { value: file, enumerable: true });
+    }
+    const index = { metadata: { total_size: layout.dataBytes }, weight_map: weightMap };
+    const tempIndex = stagingName(indexPath);
+    staged.push([tempIndex, indexPath]);
+    await withSink(
+      await fileSink(tempIndex),
+      (sink) => sink.write(new TextEncoder().encode(`${JSON.stringify(index, null, 2)}\n`)),
+    );
+    for (const [temp, final] of staged) await Deno.rename(temp, final);
+  } catch (error) {
+    for (const [temp] of staged) await Deno.remove(temp).catch(() => {});
+    throw error;
+  }
+  return { shards: finals, index: indexPath };
+}
