@@ -5,11 +5,12 @@
  *
  * @example Cast a checkpoint to bfloat16 and drop its optimizer state
  * ```ts ignore
- * import { cast, exclude, fileSink, openTensorFile, pipe, writeSafetensors } from "@ckpt/ckpt";
+ * import { cast, exclude, fileSink, openTensorFile, pipe, withSink, writeSafetensors } from "@ckpt/ckpt";
  *
  * const model = await openTensorFile("model.safetensors");
- * const sink = await fileSink("model-bf16.safetensors");
- * await writeSafetensors(pipe(model, exclude(/^optimizer\./), cast("BF16")), sink);
+ * const stream = pipe(model, exclude(/^optimizer\./), cast("BF16"));
+ * // The file appears under its name only once every tensor was written.
+ * await withSink(await fileSink("model-bf16.safetensors"), (sink) => writeSafetensors(stream, sink));
  * await model.close();
  * ```
  *
@@ -37,3 +38,46 @@ export {
   writeSafetensors,
   writeSafetensorsShards,
 } from "./formats/safetensors/mod.ts";
+export * from "./lib/ggml_blocks.ts";
+export {
+  encodeNpyHeader,
+  type EncodeNpyHeaderOptions,
+  type NpyHeader,
+  npyDescr,
+  npzFormat,
+  numpyFormat,
+  openNpy,
+  type OpenNpyOptions,
+  openNpz,
+  type OpenNpzOptions,
+  readNpyHeader,
+  writeNpy,
+  type WriteNpyOptions,
+  writeNpz,
+  type WriteNpzOptions,
+} from "./formats/numpy/mod.ts";
+export {
+  type GgufArray,
+  type GgufFile,
+  ggufFormat,
+  type GgufItem,
+  type GgufKeyValue,
+  type GgufTensorInfo,
+  type GgufType,
+  ggufValueToString,
+  openGguf,
+  writeGguf,
+  type WriteGgufOptions,
+} from "./formats/gguf/mod.ts";
+export {
+  definePackedFormat,
+  FieldReader,
+  FieldWriter,
+  type JsonValue,
+  type Magic,
+  type PackedCodec,
+  type PackedEncoded,
+  type PackedFormat,
+  type PackedFormatSpec,
+  type PackedTensorRecord,
+} from "./formats/packed/mod.ts";

@@ -8,10 +8,15 @@
 import type { TensorFormat } from "../lib/format.ts";
 import { UsageError } from "../lib/errors.ts";
 import { safetensorsFormat } from "./safetensors/format.ts";
+import { ggufFormat } from "./gguf/format.ts";
+import { npzFormat, numpyFormat } from "./numpy/format.ts";
 
 /** Every shipped format. Sniffing tries them in this order. */
 export const FORMATS: readonly TensorFormat[] = [
   safetensorsFormat,
+  ggufFormat,
+  numpyFormat,
+  npzFormat,
 ];
 
 /**

@@ -1,0 +1,27 @@
+/**
+ * The GGUF format descriptor for the registry.
+ *
+ * @module
+ */
+
+import type { TensorFormat } from "../../lib/format.ts";
+import { hasMagic } from "../packed/magic.ts";
+import { openGguf } from "./open_gguf.ts";
+import { writeGguf } from "./write_gguf.ts";
+
+/**
+ * GGUF: sniffed by its `GGUF` magic, opened lazily, written by `writeGguf`.
+ *
+ * @example
+ * ```ts
+ * import { ggufFormat } from "./format.ts";
+ * console.log(ggufFormat.sniff(new TextEncoder().encode("GGUF\x03\0\0\0"), 8)); // true
+ * ```
+ */
+export const ggufFormat: TensorFormat = {
+  name: "gguf",
+  extensions: [".gguf"],
+  sniff: (head: Uint8Array) => hasMagic(head, "GGUF"),
+  open: openGguf,
+  write: writeGguf,
+};

@@ -1,0 +1,263 @@
+/**
+ * Write GGUF v3 (or v2): metadata as typed key/values, tensor infos with
+ * dimensions innermost first, and tensor data at aligned offsets, streamed
+ * one tensor at a time.
+ *
+ * @module
+ */
+
+import type { ByteSink } from "../../lib/byte_sink.ts";
+import type { DType } from "../../lib/dtype.ts";
+import { UsageError } from "../../lib/errors.ts";
+import type { WriteOptions } from "../../lib/format.ts";
+import { ggmlByteLength, type GgmlType, ggmlTypeByName } from "../../lib/ggml_blocks.ts";
+import { collectTensors, type TensorEntry, type TensorStream } from "../../lib/tensor.ts";
+import { alignTo, isPowerOfTwo } from "../packed/align.ts";
+import { FieldWriter } from "../packed/field_writer.ts";
+import {
+  GGUF_VALUE_TYPES,
+  type GgufArray,
+  type GgufItem,
+  ggufKeyFromMetadata,
+  type GgufKeyValue,
+  ggufKeyValuesOf,
+  type GgufType,
+  ggufValueToString,
+  metadataKeyFromGguf,
+} from "./gguf_value.ts";
+import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAX_DIMS, GGUF_MAX_NAME, GGUF_VERSION } from "./open_gguf.ts";
+
+/** Options for {@linkcode writeGguf}. */
+export interface WriteGgufOptions extends WriteOptions {
+  /** GGUF version to write, 2 or 3 (same layout). @default 3 */
+  version?: 2 | 3;
+  /**
+   * Data alignment, a power of two. Written as `general.alignment` when it
+   * is not 32. @default the input's `general.alignment`, else 32
+   */
+  alignment?: number;
+  /**
+   * Typed key/values to write. Metadata keys whose string form differs from
+   * these (or that these lack) are added as strings. @default the typed
+   * values of the GGUF file the stream's metadata came from, if any
+   */
+  kv?: readonly GgufKeyValue[];
+}
+
+const DTYPE_TO_GGML: Partial<Record<DType, string>> = {
+  F32: "F32",
+  F16: "F16",
+  BF16: "BF16",
+  F64: "F64",
+  I8: "I8",
+  I16: "I16",
+  I32: "I32",
+  I64: "I64",
+};
+
+const UTF8 = new TextEncoder();
+
+function writeString(w: FieldWriter, s: string): void {
+  const bytes = UTF8.encode(s);
+  w.u64(bytes.length);
+  w.bytes(bytes);
+}
+
+function writeItem(w: FieldWriter, type: GgufType, item: GgufItem): void {
+  switch (type) {
+    case "u8":
+      return w.u8(item as number);
+    case "i8":
+      return w.i8(item as number);
+    case "u16":
+      return w.u16(item as number);
+    case "i16":
+      return w.i16(item as number);
+    case "u32":
+      return w.u32(item as number);
+    case "i32":
+      return w.i32(item as number);
+    case "f32":
+      return w.f32(item as number);
+    case "bool":
+      return w.u8(item ? 1 : 0);
+    case "string":
+      return writeString(w, item as string);
+    case "u64":
+      return w.u64(item as bigint | number);
+    case "i64":
+      return w.i64(item as bigint | number);
+    case "f64":
+      return w.f64(item as number);
+    case "array": {
+      const arr = item as GgufArray;
+      w.i32(GGUF_VALUE_TYPES.indexOf(arr.itemType));
+      w.u64(arr.items.length);
+      for (const x of arr.items) writeItem(w, arr.itemType, x);
+      return;
+    }
+  }
+}
+
+/** The key/values to write: typed ones kept where the metadata still agrees, strings for the rest. */
+function planKeyValues(
+  metadata: Record<string, string>,
+  typed: readonly GgufKeyValue[] | undefined,
+  alignment: number,
+): GgufKeyValue[] {
+  const out: GgufKeyValue[] = [];
+  const keys = new Set<string>();
+  const usedMetadata = new Set<string>();
+  for (const entry of typed ?? []) {
+    const metaKey = metadataKeyFromGguf(entry.key);
+    usedMetadata.add(metaKey);
+    if (entry.key === "general.alignment") {
+      out.push({ key: entry.key, type: "u32", value: alignment });
+      keys.add(entry.key);
+      continue;
+    }
+    const current = Object.hasOwn(metadata, metaKey) ? metadata[metaKey] : undefined;
+    if (current === undefined) continue; // dropped from the metadata
+    keys.add(entry.key);
+    out.push(
+      current === ggufValueToString(entry.type, entry.value)
+        ? entry
+        : { key: entry.key, type: "string", value: current },
+    );
+  }
+  for (const [metaKey, value] of Object.entries(metadata)) {
+    if (usedMetadata.has(metaKey)) continue;
+    const key = ggufKeyFromMetadata(metaKey);
+    if (keys.has(key)) continue;
+    keys.add(key);
+    if (key === "general.alignment") out.push({ key, type: "u32", value: alignment });
+    else out.push({ key, type: "string", value });
+  }
+  if (!keys.has("general.alignment") && alignment !== GGUF_DEFAULT_ALIGNMENT) {
+    out.push({ key: "general.alignment", type: "u32", value: alignment });
+  }
+  return out;
+}
+
+function ggmlTypeOf(entry: TensorEntry): GgmlType {
+  const typeName = entry.encoding ?? DTYPE_TO_GGML[entry.dtype];
+  const type = typeName === undefined ? undefined : ggmlTypeByName(typeName);
+  if (!type) {
+    throw new UsageError(
+      entry.encoding
+        ? `Cannot write tensor '${entry.name}' to GGUF: unknown encoding '${entry.encoding}'`
+        : `Cannot write tensor '${entry.name}' to GGUF: dtype ${entry.dtype} has no GGUF type (cast it to F32, F16 or BF16 first)`,
+    );
+  }
+  return type;
+}
+
+function alignmentOf(metadata: Record<string, string>, typed: readonly GgufKeyValue[] | undefined): number {
+  const kv = typed?.find((e) => e.key === "general.alignment" && e.type === "u32");
+  if (kv) return kv.value as number;
+  const s = metadata["general.alignment"];
+  return s !== undefined && /^\d+$/.test(s) && isPowerOfTwo(Number(s)) ? Number(s) : GGUF_DEFAULT_ALIGNMENT;
+}
+
+/**
+ * Write a tensor stream as GGUF. Plain tensors must be F32, F16, BF16, F64
+ * or I8–I64; block-encoded entries (`encoding` set to a ggml type such as
+ * `Q4_0`) are written as they are. Shapes are stored innermost first, so our
+ * `[out, in]` becomes GGUF's `[in, out]`. The caller closes the sink.
+ *
+ * @example
+ * ```ts
+ * import { writeGguf } from "./write_gguf.ts";
+ * import { openGguf } from "./open_gguf.ts";
+ * import { bytesSource } from "../../lib/byte_source.ts";
+ * import { memorySink } from "../../lib/byte_sink.ts";
+ * import { tensorFromBytes } from "../../lib/tensor.ts";
+ *
+ * const sink = memorySink();
+ * const w = tensorFromBytes("w", "F32", [2, 3], new Uint8Array(24));
+ * await writeGguf({ metadata: { "general.name": "tiny" }, tensors: [w] }, sink);
+ * const file = await openGguf(bytesSource(sink.bytes()));
+ * console.log(file.tensorInfos[0].dims, file.tensors[0].shape); // [3, 2] [2, 3]
+ * ```
+ */
+export async function writeGguf(
+  stream: TensorStream,
+  sink: ByteSink,
+  options: WriteGgufOptions = {},
+): Promise<void> {
+  {
+    const s = sink;
+    const version = options.version ?? GGUF_VERSION;
+    if (version !== 2 && version !== 3) {
+      throw new UsageError(`Cannot write GGUF version ${version}; use 2 or 3`);
+    }
+    // Tensor infos carry every offset, so headers come first: list entries (no bytes read).
+    const entries = await collectTensors(stream);
+    const typed = options.kv ?? ggufKeyValuesOf(stream.metadata);
+    const alignment = options.alignment ?? alignmentOf(stream.metadata, typed);
+    if (!isPowerOfTwo(alignment)) {
+      throw new UsageError(`GGUF alignment must be a power of two, got ${alignment}`);
+    }
+    const kv = planKeyValues(stream.metadata, typed, alignment);
+
+    const w = new FieldWriter();
+    w.bytes(UTF8.encode("GGUF"));
+    w.u32(version);
+    w.u64(entries.length);
+    w.u64(kv.length);
+    for (const { key, type, value } of kv) {
+      writeString(w, key);
+      w.i32(GGUF_VALUE_TYPES.indexOf(type));
+      writeItem(w, type, value);
+    }
+    const names = new Set<string>();
+    const sizes: number[] = [];
+    let offset = 0;
+    for (const entry of entries) {
+      const type = ggmlTypeOf(entry);
+      if (names.has(entry.name)) {
+        throw new UsageError(`Cannot write GGUF: duplicate tensor name '${entry.name}'`);
+      }
+      names.add(entry.name);
+      if (UTF8.encode(entry.name).length >= GGUF_MAX_NAME) {
+        throw new UsageError(
+          `Cannot write tensor '${entry.name}' to GGUF: names must be shorter than ${GGUF_MAX_NAME} bytes`,
+        );
+      }
+      if (entry.shape.length > GGUF_MAX_DIMS) {
+        throw new UsageError(
+          `Cannot write tensor '${entry.name}' to GGUF: it has ${entry.shape.length} dimensions, more than ${GGUF_MAX_DIMS}`,
+        );
+      }
+      const size = ggmlByteLength(type.name, entry.shape);
+      if (size !== entry.byteLength) {
+        throw new UsageError(
+          `Cannot write tensor '${entry.name}' to GGUF: ${type.name} of shape [${
+            entry.shape.join(", ")
+          }] takes ${size} bytes but the entry has ${entry.byteLength}`,
+        );
+      }
+      writeString(w, entry.name);
+      w.u32(entry.shape.length);
+      for (let j = entry.shape.length - 1; j >= 0; j--) w.u64(entry.shape[j]);
+      w.i32(type.id);
+      w.u64(offset);
+      sizes.push(size);
+      offset += alignTo(size, alignment);
+    }
+    w.pad(alignment);
+    await s.write(w.toBytes());
+    const zeros = new Uint8Array(alignment);
+    for (const [i, entry] of entries.entries()) {
+      const bytes = await entry.read();
+      if (bytes.length !== sizes[i]) {
+        throw new UsageError(
+          `Cannot write tensor '${entry.name}' to GGUF: read ${bytes.length} bytes, expected ${sizes[i]}`,
+        );
+      }
+      await s.write(bytes);
+      const pad = alignTo(sizes[i], alignment) - sizes[i];
+      if (pad) await s.write(zeros.subarray(0, pad));
+    }
+  }
+}

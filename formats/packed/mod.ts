@@ -1,0 +1,33 @@
+/**
+ * The packed-format kit: the parts ckpt's own codecs are built from, for
+ * defining a tensor container of your own in a page — magic and version
+ * checks, a bounds-checked little-endian field reader and writer, JSON and
+ * length-prefixed header codecs, a validated tensor table, alignment
+ * helpers, per-blob deflate with an inflation bound, windowed header reads
+ * from any byte source, and `definePackedFormat` tying them together.
+ *
+ * @example A format of your own
+ * ```ts
+ * import { definePackedFormat } from "@ckpt/ckpt/packed";
+ * import { bytesSource, memorySink, tensorFromBytes } from "@ckpt/ckpt";
+ *
+ * const tiny = definePackedFormat({ name: "tiny", extensions: [".tiny"], magic: "TINY", deflate: true });
+ * const sink = memorySink();
+ * await tiny.write({ metadata: {}, tensors: [tensorFromBytes("w", "F32", [2], new Uint8Array(8))] }, sink);
+ * const file = await tiny.open(bytesSource(sink.bytes()));
+ * console.log(file.tensors[0].name); // w
+ * ```
+ *
+ * @module
+ */
+
+export * from "./align.ts";
+export * from "./magic.ts";
+export * from "./field_reader.ts";
+export * from "./field_writer.ts";
+export * from "./header_codec.ts";
+export * from "./read_window.ts";
+export * from "./slice_source.ts";
+export * from "./tensor_table.ts";
+export * from "./blob_deflate.ts";
+export * from "./packed_format.ts";
