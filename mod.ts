@@ -29,6 +29,48 @@ export * from "./lib/units.ts";
 export { FORMATS, formatByName, formatForPath } from "./formats/registry.ts";
 export { openSource, openTensorFile } from "./formats/open_tensor_file.ts";
 export {
+  type CheckpointScan,
+  openTorch,
+  type OpenTorchOptions,
+  scanCheckpoint,
+  type ScanCheckpointOptions,
+  type TorchFile,
+  torchFormat,
+  writeTorch,
+  type WriteTorchOptions,
+} from "./formats/torch/mod.ts";
+export {
+  classifyGlobal,
+  DEFAULT_ALLOWED_GLOBALS,
+  dumpPickle,
+  type LoadedPickle,
+  loadPickle,
+  type LoadPickleOptions,
+  type PickleScan,
+  PickleGlobal,
+  PickleObject,
+  PicklePersistent,
+  pickleToJson,
+  PickleTuple,
+  type PickleValue,
+  type ScannedGlobal,
+  scanPickle,
+  type ScanPickleOptions,
+  type ScanVerdict,
+} from "./formats/pickle/mod.ts";
+export {
+  createZipWriter,
+  openZip,
+  type OpenZipOptions,
+  readZipEntry,
+  type ReadZipEntryOptions,
+  type ZipAddOptions,
+  type ZipArchive,
+  type ZipEntry,
+  type ZipWriter,
+  type ZipWriterOptions,
+} from "./formats/zip/mod.ts";
+export {
   decodeSafetensorsHeader,
   editSafetensorsMetadata,
   encodeSafetensors,

@@ -12,12 +12,14 @@ import { type Command, EXIT, runCommand } from "./_command.ts";
 import { inspectCommand } from "./inspect.ts";
 import { convertCommand } from "./convert.ts";
 import { metaCommand } from "./meta.ts";
+import { scanCommand } from "./scan.ts";
 
 /** Every subcommand, in the order `ckpt --help` lists them. */
 export const COMMANDS: readonly Command[] = [
   inspectCommand,
   convertCommand,
   metaCommand,
+  scanCommand,
 ];
 
 const USAGE = `ckpt — inspect, convert, shrink and check tensor files

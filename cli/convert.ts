@@ -93,11 +93,16 @@ Permissions: --allow-read (input) and --allow-write (output folder).`,
       if (!format.writePath) throw new UsageError(`The ${format.name} writer cannot write shards`);
       options.maxShardSize = parseSize(values["max-shard-size"]);
     }
-    if (values["dedupe-shared"]) options.dedupeShared = true;
-    if (values.permissive) options.permissive = true;
 
     const started = performance.now();
-    const file = await openTensorFile(input, { permissive: values.permissive === true });
+    const file = await openTensorFile(input, {
+      permissive: values.permissive === true,
+      dedupeShared: values["dedupe-shared"] === true,
+    });
+    const placeholders = (file as { placeholders?: readonly string[] }).placeholders ?? [];
+    if (placeholders.length > 0) {
+      console.error(`ckpt convert: read as inert placeholders (never run): ${placeholders.join(", ")}`);
+    }
     let written = 0;
     let count = 0;
     try {

@@ -8,12 +8,14 @@
 import type { TensorFormat } from "../lib/format.ts";
 import { UsageError } from "../lib/errors.ts";
 import { safetensorsFormat } from "./safetensors/format.ts";
+import { torchFormat } from "./torch/format.ts";
 import { ggufFormat } from "./gguf/format.ts";
 import { npzFormat, numpyFormat } from "./numpy/format.ts";
 
 /** Every shipped format. Sniffing tries them in this order. */
 export const FORMATS: readonly TensorFormat[] = [
   safetensorsFormat,
+  torchFormat,
   ggufFormat,
   numpyFormat,
   npzFormat,

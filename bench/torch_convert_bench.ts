@@ -1,0 +1,139 @@
+// Benchmark (not a test): convert a 1 GiB PyTorch state dict to safetensors
+// with ckpt (cli/pt2safetensors.ts, one process), against `dd` copying the
+// same file and against Python (torch.load, then the same bytes written with a
+// safetensors header through numpy/struct). Median of 3 runs each, and peak
+// resident memory (VmHWM, via getrusage of the child).
+//
+//   deno run -A bench/torch_convert_bench.ts [--size-mib 1024] [--runs 3]
+//
+// Needs Debian's /usr/bin/python3 with torch to make bench/data/model.pt once.
+
+import { parseArgs } from "node:util";
+
+const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const DATA = `${REPO}/bench/data`;
+const PYTHON = "/usr/bin/python3";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { "size-mib": { type: "string", default: "1024" }, runs: { type: "string", default: "3" } },
+});
+const sizeMiB = Number(values["size-mib"]);
+const runs = Number(values.runs);
+const input = `${DATA}/model_${sizeMiB}m.pt`;
+
+const MAKE_MODEL = `
+import sys, torch, collections
+size_mib = int(sys.argv[2])
+torch.manual_seed(0)
+sd = collections.OrderedDict()
+# Transformer-like layout: 16 MiB f32 matrices, plus biases and norms.
+total, i = 0, 0
+while total + 16 * 2**20 <= size_mib * 2**20:
+    sd[f"layers.{i}.weight"] = torch.randn(4096, 1024)
+    sd[f"layers.{i}.bias"] = torch.randn(1024)
+    total += 16 * 2**20 + 4096
+    i += 1
+torch.save(sd, sys.argv[1])
+`;
+
+const PYTHON_ROUTE = `
+import sys, json, struct, torch
+sd = torch.load(sys.argv[1], map_location="cpu")
+header, offset, arrays = {}, 0, []
+names = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64"}
+for k, v in sd.items():
+    a = v.contiguous().numpy()
+    header[k] = {"dtype": names[v.dtype], "shape": list(v.shape), "data_offsets": [offset, offset + a.nbytes]}
+    offset += a.nbytes
+    arrays.append(a)
+h = json.dumps(header).encode()
+h += b" " * (-len(h) % 8)
+with open(sys.argv[2], "wb") as f:
+    f.write(struct.pack("<Q", len(h)))
+    f.write(h)
+    for a in arrays:
+        f.write(a.tobytes())
+    f.flush()
+    import os
+    os.fsync(f.fileno())
+`;
+
+// Runs a command and reports its wall time and the child's peak RSS (ru_maxrss = VmHWM).
+const MEASURE = `
+import resource, subprocess, sys, time
+t = time.perf_counter()
+r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
+dt = time.perf_counter() - t
+print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)
+`;
+
+async function run(cmd: string[]): Promise<{ seconds: number; peakMiB: number }> {
+  const out = await new Deno.Command(PYTHON, { args: ["-c", MEASURE, ...cmd], stdout: "piped" }).output();
+  const [seconds, maxrssKiB, code] = new TextDecoder().decode(out.stdout).trim().split(" ").map(Number);
+  if (code !== 0) throw new Error(`${cmd.join(" ")} failed with exit code ${code}`);
+  return { seconds, peakMiB: maxrssKiB / 1024 };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+await Deno.mkdir(DATA, { recursive: true });
+try {
+  await Deno.stat(input);
+} catch {
+  console.log(`making ${input} with torch…`);
+  const made = await new Deno.Command(PYTHON, { args: ["-c", MAKE_MODEL, input, String(sizeMiB)] }).output();
+  if (!made.success) throw new Error(new TextDecoder().decode(made.stderr));
+}
+const bytes = (await Deno.stat(input)).size;
+const output = `${DATA}/out.safetensors`;
+const routes: [string, string[]][] = [
+  ["dd (copy, fsync)", ["dd", `if=${input}`, `of=${DATA}/out.dd`, "bs=8M", "conv=fsync", "status=none"]],
+  ["dd (copy, no fsync)", ["dd", `if=${input}`, `of=${DATA}/out.dd`, "bs=8M", "status=none"]],
+  ["ckpt pt2safetensors", [
+    Deno.execPath(),
+    "run",
+    "--quiet",
+    "--allow-read",
+    "--allow-write",
+    `${REPO}/cli/pt2safetensors.ts`,
+    input,
+    output,
+  ]],
+  ["python torch.load + write", [PYTHON, "-c", PYTHON_ROUTE, input, `${DATA}/out.py.safetensors`]],
+];
+const results: { name: string; seconds: number; peakMiB: number }[] = [];
+for (const [name, cmd] of routes) {
+  const times: number[] = [];
+  const peaks: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    await Deno.remove(output).catch(() => {});
+    const r = await run(cmd);
+    times.push(r.seconds);
+    peaks.push(r.peakMiB);
+  }
+  results.push({ name, seconds: median(times), peakMiB: Math.max(...peaks) });
+}
+for (const f of ["out.dd", "out.safetensors", "out.py.safetensors"]) {
+  await Deno.remove(`${DATA}/${f}`).catch(() => {});
+}
+
+const dd = results[0].seconds;
+const ckpt = results.find((r) => r.name.startsWith("ckpt"))!;
+const py = results.find((r) => r.name.startsWith("python"))!;
+console.log(`input: ${input} (${(bytes / 2 ** 30).toFixed(2)} GiB), median of ${runs}`);
+for (const r of results) {
+  console.log(
+    `${r.name.padEnd(28)} ${r.seconds.toFixed(2).padStart(7)} s  ${
+      (bytes / r.seconds / 1e9).toFixed(2).padStart(6)
+    } GB/s  peak ${r.peakMiB.toFixed(0).padStart(5)} MiB`,
+  );
+}
+console.log(
+  `ckpt / dd(fsync) = ${(ckpt.seconds / dd).toFixed(2)}× (target ≤ 1.5×); python / ckpt = ${
+    (py.seconds / ckpt.seconds).toFixed(2)
+  }× (target ≥ 3×); ckpt peak ${ckpt.peakMiB.toFixed(0)} MiB (target ≤ 256)`,
+);
