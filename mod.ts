@@ -26,6 +26,11 @@ export * from "./lib/byte_sink.ts";
 export * from "./lib/pipeline.ts";
 export * from "./lib/format.ts";
 export * from "./lib/units.ts";
+export * from "./lib/metrics.ts";
+export * from "./lib/quantize.ts";
+export * from "./lib/quant/scheme.ts";
+export { SCHEME_NAMES, schemeByName, SCHEMES } from "./lib/quant/schemes.ts";
+export { GpuQuantizer, type GpuJob, type GpuQuantizerOptions, gpuBackend, requestGpu } from "./gpu/mod.ts";
 export { FORMATS, formatByName, formatForPath } from "./formats/registry.ts";
 export { openSource, openTensorFile } from "./formats/open_tensor_file.ts";
 export {

@@ -12,14 +12,18 @@ import { type Command, EXIT, runCommand } from "./_command.ts";
 import { inspectCommand } from "./inspect.ts";
 import { convertCommand } from "./convert.ts";
 import { metaCommand } from "./meta.ts";
+import { reportCommand } from "./report.ts";
 import { scanCommand } from "./scan.ts";
+import { quantizeCommand } from "./quantize.ts";
 
 /** Every subcommand, in the order `ckpt --help` lists them. */
 export const COMMANDS: readonly Command[] = [
   inspectCommand,
   convertCommand,
   metaCommand,
+  reportCommand,
   scanCommand,
+  quantizeCommand,
 ];
 
 const USAGE = `ckpt — inspect, convert, shrink and check tensor files

@@ -15,6 +15,7 @@ import { cast, exclude, include, pipe, type Transform } from "../lib/pipeline.ts
 import { formatBytes, parseSize } from "../lib/units.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
 import { formatForPath } from "../formats/registry.ts";
+import { dequantize, hasQuantizedTensors } from "../lib/quantize.ts";
 
 function regex(option: string, source: string): RegExp {
   try {
@@ -106,6 +107,11 @@ Permissions: --allow-read (input) and --allow-write (output folder).`,
     let written = 0;
     let count = 0;
     try {
+      // Quantized input (ckpt.quantization records, or ggml blocks going to a
+      // format other than GGUF) is dequantized before the other stages.
+      if (hasQuantizedTensors(file) && (typeof values.dtype === "string" || format.name !== "gguf")) {
+        transforms.unshift(dequantize());
+      }
       const stream = pipe(file, ...transforms, (s) => ({
         metadata: s.metadata,
         tensors: (async function* () {

@@ -56,9 +56,9 @@ export function bf16ToF32(input: Uint16Array, out?: Float32Array): Float32Array 
 }
 
 /** Decoders from a float dtype's bytes to float32 values, keyed by dtype. */
-type ToF32 = (bytes: Uint8Array, out: Float32Array) => void;
+export type ToF32 = (bytes: Uint8Array, out: Float32Array) => void;
 /** Encoders from float32 values to a float dtype's bytes. */
-type FromF32 = (values: Float32Array, out: Uint8Array) => void;
+export type FromF32 = (values: Float32Array, out: Uint8Array) => void;
 
 function aligned(bytes: Uint8Array, width: number): Uint8Array {
   // Typed-array views need aligned offsets; copy only when the input is not.

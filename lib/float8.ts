@@ -43,10 +43,38 @@ interface MiniFormat {
 }
 
 const FORMATS: Readonly<Record<Fp8DType, MiniFormat>> = {
-  F8_E4M3: { mantissaBits: 3, bias: 7, maxCode: 0x7e, nanCode: 0x7f, overflowCode: 0x7f, unsignedZero: false },
-  F8_E5M2: { mantissaBits: 2, bias: 15, maxCode: 0x7b, nanCode: 0x7f, overflowCode: 0x7c, unsignedZero: false },
-  F8_E4M3FNUZ: { mantissaBits: 3, bias: 8, maxCode: 0x7f, nanCode: 0x80, overflowCode: 0x80, unsignedZero: true },
-  F8_E5M2FNUZ: { mantissaBits: 2, bias: 16, maxCode: 0x7f, nanCode: 0x80, overflowCode: 0x80, unsignedZero: true },
+  F8_E4M3: {
+    mantissaBits: 3,
+    bias: 7,
+    maxCode: 0x7e,
+    nanCode: 0x7f,
+    overflowCode: 0x7f,
+    unsignedZero: false,
+  },
+  F8_E5M2: {
+    mantissaBits: 2,
+    bias: 15,
+    maxCode: 0x7b,
+    nanCode: 0x7f,
+    overflowCode: 0x7c,
+    unsignedZero: false,
+  },
+  F8_E4M3FNUZ: {
+    mantissaBits: 3,
+    bias: 8,
+    maxCode: 0x7f,
+    nanCode: 0x80,
+    overflowCode: 0x80,
+    unsignedZero: true,
+  },
+  F8_E5M2FNUZ: {
+    mantissaBits: 2,
+    bias: 16,
+    maxCode: 0x7f,
+    nanCode: 0x80,
+    overflowCode: 0x80,
+    unsignedZero: true,
+  },
 };
 
 /**

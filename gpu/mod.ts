@@ -1,0 +1,18 @@
+/**
+ * WebGPU quantization: the WGSL kernels of every scheme run on the first
+ * adapter, chunked to its binding limits, with bytes identical to the CPU
+ * reference. Importing this module lets `quantize({ device: "auto" })` use
+ * the GPU.
+ *
+ * @example
+ * ```ts ignore
+ * import { requestGpu } from "@ckpt/ckpt/gpu";
+ * const gpu = await requestGpu();
+ * console.log(gpu?.adapterName ?? "no WebGPU adapter");
+ * ```
+ *
+ * @module
+ */
+
+export * from "./gpu_quantizer.ts";
+export * from "./request_gpu.ts";
