@@ -26,6 +26,8 @@ export * from "./lib/byte_sink.ts";
 export * from "./lib/pipeline.ts";
 export * from "./lib/format.ts";
 export * from "./lib/units.ts";
+export * from "./lib/size_report.ts";
+export * from "./lib/memory_estimate.ts";
 export * from "./lib/metrics.ts";
 export * from "./lib/quantize.ts";
 export * from "./lib/quant/scheme.ts";
@@ -33,6 +35,8 @@ export { SCHEME_NAMES, schemeByName, SCHEMES } from "./lib/quant/schemes.ts";
 export { GpuQuantizer, type GpuJob, type GpuQuantizerOptions, gpuBackend, requestGpu } from "./gpu/mod.ts";
 export { FORMATS, formatByName, formatForPath } from "./formats/registry.ts";
 export { openSource, openTensorFile } from "./formats/open_tensor_file.ts";
+// The ONNX codec itself is the "./onnx" entry point: loading it needs --allow-env (protobuf runtime).
+export { onnxFormat } from "./formats/onnx/format.ts";
 export {
   type CheckpointScan,
   openTorch,

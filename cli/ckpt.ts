@@ -13,6 +13,8 @@ import { inspectCommand } from "./inspect.ts";
 import { convertCommand } from "./convert.ts";
 import { metaCommand } from "./meta.ts";
 import { reportCommand } from "./report.ts";
+import { estimateCommand } from "./estimate.ts";
+import { compareCommand } from "./compare.ts";
 import { scanCommand } from "./scan.ts";
 import { quantizeCommand } from "./quantize.ts";
 
@@ -22,6 +24,8 @@ export const COMMANDS: readonly Command[] = [
   convertCommand,
   metaCommand,
   reportCommand,
+  estimateCommand,
+  compareCommand,
   scanCommand,
   quantizeCommand,
 ];

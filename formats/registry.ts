@@ -9,6 +9,7 @@ import type { TensorFormat } from "../lib/format.ts";
 import { UsageError } from "../lib/errors.ts";
 import { safetensorsFormat } from "./safetensors/format.ts";
 import { torchFormat } from "./torch/format.ts";
+import { onnxFormat } from "./onnx/format.ts";
 import { ggufFormat } from "./gguf/format.ts";
 import { npzFormat, numpyFormat } from "./numpy/format.ts";
 
@@ -16,6 +17,7 @@ import { npzFormat, numpyFormat } from "./numpy/format.ts";
 export const FORMATS: readonly TensorFormat[] = [
   safetensorsFormat,
   torchFormat,
+  onnxFormat,
   ggufFormat,
   numpyFormat,
   npzFormat,
