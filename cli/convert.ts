@@ -7,7 +7,7 @@
 
 import { type Command, EXIT } from "./_command.ts";
 import { expectPositionals, parseCommandArgs } from "./_output.ts";
-import { fileSink, withSink } from "../lib/byte_sink.ts";
+import { type ByteSink, fileSink, withSink } from "../lib/byte_sink.ts";
 import { isDType, isFloatDType } from "../lib/dtype.ts";
 import { UsageError } from "../lib/errors.ts";
 import type { WriteOptions } from "../lib/format.ts";
@@ -15,6 +15,7 @@ import { cast, exclude, include, pipe, type Transform } from "../lib/pipeline.ts
 import { formatBytes, parseSize } from "../lib/units.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
 import { formatForPath } from "../formats/registry.ts";
+import { createProgress, trackProgress } from "./_progress.ts";
 import { dequantize, hasQuantizedTensors } from "../lib/quantize.ts";
 
 function regex(option: string, source: string): RegExp {
@@ -34,6 +35,20 @@ async function samePath(a: string, b: string): Promise<boolean> {
     }
   };
   return a === b || (await resolve(a)) === (await resolve(b));
+}
+
+function watchSink(sink: ByteSink, onWrite: (bytes: number) => void): ByteSink {
+  return {
+    get position() {
+      return sink.position;
+    },
+    async write(chunk: Uint8Array): Promise<void> {
+      await sink.write(chunk);
+      onWrite(chunk.length);
+    },
+    close: () => sink.close(),
+    abort: () => sink.abort(),
+  };
 }
 
 /** `ckpt convert IN OUT [options]`. */
@@ -57,6 +72,7 @@ Options:
   --max-shard-size S   write shards of at most S bytes (e.g. 5GB, 500MiB) and an index
   --permissive         read pickles that reference unknown globals as placeholders
   --dedupe-shared      store tensors that share storage once
+  -q, --quiet          no progress bar and no summary line
   -h, --help           show this help
 
 Example:
@@ -71,6 +87,7 @@ Permissions: --allow-read (input) and --allow-write (output folder).`,
       "max-shard-size": { type: "string" },
       permissive: { type: "boolean" },
       "dedupe-shared": { type: "boolean" },
+      quiet: { type: "boolean", short: "q" },
     });
     const [input, output] = expectPositionals(positionals, ["IN", "OUT"]);
     if (await samePath(input, output)) {
@@ -112,7 +129,18 @@ Permissions: --allow-read (input) and --allow-write (output folder).`,
       if (hasQuantizedTensors(file) && (typeof values.dtype === "string" || format.name !== "gguf")) {
         transforms.unshift(dequantize());
       }
-      const stream = pipe(file, ...transforms, (s) => ({
+      // Drawn on stderr only when it is a terminal and the job is large.
+      const inputBytes = file.tensors.reduce((sum, t) => sum + t.byteLength, 0);
+      using progress = createProgress({
+        total: inputBytes,
+        label: "converting",
+        quiet: values.quiet === true,
+      });
+      // Multi-file writers get no sink to watch, so their entries are tracked;
+      // a single-file sink is watched instead, which keeps unchanged tensors
+      // on the writer's chunked-copy path.
+      const tracked = format.writePath ? [trackProgress(progress)] : [];
+      const stream = pipe(file, ...tracked, ...transforms, (s) => ({
         metadata: s.metadata,
         tensors: (async function* () {
           for await (const entry of s.tensors) {
@@ -126,7 +154,13 @@ Permissions: --allow-read (input) and --allow-write (output folder).`,
       if (format.writePath) {
         await format.writePath(stream, output, options);
       } else if (write) {
-        await withSink(await fileSink(output, { protect: [input] }), (sink) => write(stream, sink, options));
+        await withSink(
+          watchSink(await fileSink(output, { protect: [input] }), (bytes) =>
+            // The bar counts input bytes; writers collect every entry (so
+            // `written` is final) before their first body write.
+            progress.advance(written > 0 ? bytes * inputBytes / written : bytes)),
+          (sink) => write(stream, sink, options),
+        );
       } else {
         throw new UsageError(`Cannot write ${format.name} files`);
       }
@@ -134,11 +168,13 @@ Permissions: --allow-read (input) and --allow-write (output folder).`,
       await file.close();
     }
     const seconds = (performance.now() - started) / 1000;
-    console.log(
-      `${output}: ${count} tensors, ${formatBytes(written)} of tensor data written in ${
-        seconds.toFixed(2)
-      } s`,
-    );
+    if (!values.quiet) {
+      console.log(
+        `${output}: ${count} tensors, ${formatBytes(written)} of tensor data written in ${
+          seconds.toFixed(2)
+        } s`,
+      );
+    }
     return EXIT.ok;
   },
 };

@@ -69,6 +69,7 @@ Options:
   --exclude RE        never quantize tensors whose name matches
   --report FILE       write the per-tensor table as JSON to FILE
   --json              print the result as one JSON object
+  -q, --quiet         no progress bar
   -h, --help          show this help
 
 Example:
@@ -91,6 +92,7 @@ WebGPU needs no permission.`,
       exclude: { type: "string" },
       report: { type: "string" },
       json: { type: "boolean" },
+      quiet: { type: "boolean", short: "q" },
     });
     const [input, output] = expectPositionals(positionals, ["IN", "OUT"]);
     if (typeof values.scheme !== "string") throw new UsageError("Missing --scheme (see --help)");
@@ -121,6 +123,7 @@ WebGPU needs no permission.`,
     const progress = createProgress({
       total: file.tensors.reduce((sum, t) => sum + t.byteLength, 0),
       label: "quantizing",
+      quiet: values.quiet === true,
     });
     try {
       const stream = pipe(
