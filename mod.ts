@@ -28,12 +28,13 @@ export * from "./lib/format.ts";
 export * from "./lib/units.ts";
 export * from "./lib/size_report.ts";
 export * from "./lib/memory_estimate.ts";
+export * from "./lib/float8.ts";
 export * from "./lib/metrics.ts";
 export * from "./lib/quantize.ts";
 export * from "./lib/quant/scheme.ts";
 export { SCHEME_NAMES, schemeByName, SCHEMES } from "./lib/quant/schemes.ts";
-export { GpuQuantizer, type GpuJob, type GpuQuantizerOptions, gpuBackend, requestGpu } from "./gpu/mod.ts";
-export { FORMATS, formatByName, formatForPath } from "./formats/registry.ts";
+export { gpuBackend, type GpuJob, GpuQuantizer, type GpuQuantizerOptions, requestGpu } from "./gpu/mod.ts";
+export { formatByName, formatForPath, FORMATS } from "./formats/registry.ts";
 export { openSource, openTensorFile } from "./formats/open_tensor_file.ts";
 // The ONNX codec itself is the "./onnx" entry point: loading it needs --allow-env (protobuf runtime).
 export { onnxFormat } from "./formats/onnx/format.ts";
@@ -55,10 +56,10 @@ export {
   type LoadedPickle,
   loadPickle,
   type LoadPickleOptions,
-  type PickleScan,
   PickleGlobal,
   PickleObject,
   PicklePersistent,
+  type PickleScan,
   pickleToJson,
   PickleTuple,
   type PickleValue,
@@ -79,22 +80,33 @@ export {
   type ZipWriter,
   type ZipWriterOptions,
 } from "./formats/zip/mod.ts";
+export { crc32 } from "./lib/crc32.ts";
 export {
   decodeSafetensorsHeader,
+  type DecodeSafetensorsHeaderOptions,
   editSafetensorsMetadata,
   encodeSafetensors,
   openSafetensors,
   openSafetensorsIndex,
+  type OpenSafetensorsOptions,
+  type SafetensorsFile,
   safetensorsFormat,
+  type SafetensorsHeader,
+  type SafetensorsMetadataEdit,
+  type SafetensorsMetadataEditResult,
+  type SafetensorsShardsResult,
+  type SafetensorsTensorInfo,
   writeSafetensors,
+  type WriteSafetensorsOptions,
   writeSafetensorsShards,
+  type WriteSafetensorsShardsOptions,
 } from "./formats/safetensors/mod.ts";
 export * from "./lib/ggml_blocks.ts";
 export {
   encodeNpyHeader,
   type EncodeNpyHeaderOptions,
-  type NpyHeader,
   npyDescr,
+  type NpyHeader,
   npzFormat,
   numpyFormat,
   openNpy,

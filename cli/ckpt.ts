@@ -9,6 +9,9 @@
  */
 
 import { type Command, EXIT, runCommand } from "./_command.ts";
+import { abortAllSinks } from "../lib/byte_sink.ts";
+
+export type { Command };
 import { inspectCommand } from "./inspect.ts";
 import { convertCommand } from "./convert.ts";
 import { metaCommand } from "./meta.ts";
@@ -71,6 +74,31 @@ export async function main(args: string[]): Promise<number> {
   return await runCommand(command, rest);
 }
 
+/** Exit code after SIGINT (128 + 2), as shells report it. */
+const EXIT_INTERRUPTED = 130;
+
+/**
+ * On SIGINT, remove every temporary output before exiting with 130, so an
+ * interrupted command leaves its destination as it was (Deno's "unload"
+ * event does not fire on a signal).
+ */
+function exitCleanlyOnInterrupt(): void {
+  let interrupted = false;
+  const onInterrupt = async () => {
+    if (interrupted) return;
+    interrupted = true;
+    await abortAllSinks();
+    console.error("ckpt: interrupted; no output was written");
+    Deno.exit(EXIT_INTERRUPTED);
+  };
+  try {
+    Deno.addSignalListener("SIGINT", onInterrupt);
+  } catch {
+    // Signals unavailable (a sandbox without them): "unload" still cleans up on normal exits.
+  }
+}
+
 if (import.meta.main) {
+  exitCleanlyOnInterrupt();
   Deno.exit(await main(Deno.args));
 }

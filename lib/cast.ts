@@ -7,7 +7,7 @@
 
 import { type DType, dtypeInfo, isFloatDType } from "./dtype.ts";
 import { UsageError } from "./errors.ts";
-import { type Fp8DType, f32ToFp8, narrowFloatToF32 } from "./float8.ts";
+import { f32ToFp8, type Fp8DType, narrowFloatToF32 } from "./float8.ts";
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 if (!LITTLE_ENDIAN) throw new Error("ckpt needs a little-endian host");
@@ -115,7 +115,18 @@ export function registerFloatCodec(dtype: DType, toF32: ToF32, fromF32?: FromF32
 
 // The narrow floats: every one decodes; the FP8 ones with a sign also encode
 // (PyTorch's non-saturating casts; `f32ToFp8` offers saturation).
-for (const dtype of ["F8_E4M3", "F8_E5M2", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2"] as const) {
+for (
+  const dtype of [
+    "F8_E4M3",
+    "F8_E5M2",
+    "F8_E4M3FNUZ",
+    "F8_E5M2FNUZ",
+    "F8_E8M0",
+    "F4",
+    "F6_E2M3",
+    "F6_E3M2",
+  ] as const
+) {
   registerFloatCodec(dtype, (bytes, out) => {
     narrowFloatToF32(bytes, dtype, out);
   });

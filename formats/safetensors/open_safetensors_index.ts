@@ -15,7 +15,7 @@ import { compareUtf8 } from "./_order.ts";
 import { dirname, join } from "./_paths.ts";
 
 /** Largest index file accepted, in bytes: an index lists names only, like a header. */
-export const MAX_INDEX_BYTES = MAX_HEADER_BYTES;
+export const MAX_INDEX_BYTES: number = MAX_HEADER_BYTES;
 
 function fail(path: string, what: string): never {
   throw new FormatError(`Cannot read safetensors index ${path}: ${what}`, { format: "safetensors" });
