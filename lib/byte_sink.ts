@@ -133,7 +133,7 @@ export async function fileSink(path: string, options: FileSinkOptions = {}): Pro
   // An interrupted process must not leave the temporary behind.
   const onUnload = () => removeTemp();
   globalThis.addEventListener("unload", onUnload);
-  return {
+  const sink: ByteSink = {
     get position() {
       return position;
     },
@@ -155,6 +155,7 @@ export async function fileSink(path: string, options: FileSinkOptions = {}): Pro
         throw error;
       } finally {
         globalThis.removeEventListener("unload", onUnload);
+        openFileSinks.delete(sink);
       }
     },
     abort(): Promise<void> {
@@ -167,10 +168,57 @@ export async function fileSink(path: string, options: FileSinkOptions = {}): Pro
         }
         removeTemp();
         globalThis.removeEventListener("unload", onUnload);
+        openFileSinks.delete(sink);
       }
       return Promise.resolve();
     },
   };
+  openFileSinks.add(sink);
+  return sink;
+}
+
+// File sinks not yet closed or aborted, and cleanups registered by writers
+// that stage several files, so an interrupt (SIGINT: Deno's "unload" event
+// does not fire for it) can remove every temporary before the process exits.
+const openFileSinks = new Set<ByteSink>();
+const interruptCleanups = new Set<() => void | Promise<void>>();
+
+/**
+ * Register a cleanup to run when the process is interrupted mid-write (for
+ * writers that stage finished files before renaming them all). Returns a
+ * function that unregisters it; call that once the output is in place.
+ *
+ * @example
+ * ```ts
+ * import { onInterrupt } from "./byte_sink.ts";
+ * const staged: string[] = [];
+ * const done = onInterrupt(() => staged.forEach((p) => Deno.removeSync(p)));
+ * // … write and rename the staged files …
+ * done();
+ * ```
+ */
+export function onInterrupt(cleanup: () => void | Promise<void>): () => void {
+  interruptCleanups.add(cleanup);
+  return () => interruptCleanups.delete(cleanup);
+}
+
+/**
+ * Abort every open file sink (removing its temporary) and run every
+ * registered interrupt cleanup. The CLI calls this on SIGINT before exiting,
+ * so an interrupted command leaves its destination as it was.
+ *
+ * @example
+ * ```ts
+ * import { abortAllSinks } from "./byte_sink.ts";
+ * await abortAllSinks(); // nothing open: does nothing
+ * ```
+ */
+export async function abortAllSinks(): Promise<void> {
+  const sinks = [...openFileSinks];
+  openFileSinks.clear();
+  const cleanups = [...interruptCleanups];
+  interruptCleanups.clear();
+  await Promise.allSettled([...sinks.map((s) => s.abort()), ...cleanups.map(async (c) => await c())]);
 }
 
 /**
