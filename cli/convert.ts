@@ -17,6 +17,7 @@ import { openTensorFile } from "../formats/open_tensor_file.ts";
 import { formatForPath } from "../formats/registry.ts";
 import { createProgress, trackProgress } from "./_progress.ts";
 import { dequantize, hasQuantizedTensors } from "../lib/quantize.ts";
+import { convertShardsCommand } from "./_parallel.ts";
 
 function regex(option: string, source: string): RegExp {
   try {
@@ -72,6 +73,9 @@ Options:
   --max-shard-size S   write shards of at most S bytes (e.g. 5GB, 500MiB) and an index
   --permissive         read pickles that reference unknown globals as placeholders
   --dedupe-shared      store tensors that share storage once
+  --jobs N             sharded input (.safetensors.index.json) to sharded output:
+                       convert the shards in parallel Workers, N at a time
+                       (auto: one per core); one output shard per input shard
   -q, --quiet          no progress bar and no summary line
   -h, --help           show this help
 
@@ -88,10 +92,15 @@ Permissions: --allow-read (input) and --allow-write (output folder).`,
       permissive: { type: "boolean" },
       "dedupe-shared": { type: "boolean" },
       quiet: { type: "boolean", short: "q" },
+      jobs: { type: "string" },
     });
     const [input, output] = expectPositionals(positionals, ["IN", "OUT"]);
     if (await samePath(input, output)) {
       throw new UsageError(`Refusing to write ${output}: it is also the input; choose another output path`);
+    }
+    // Shard-parallel mode (cli/_parallel.ts): each shard converted in a Worker.
+    if (typeof values.jobs === "string") {
+      return await convertShardsCommand(input, output, values);
     }
     const transforms: Transform[] = [];
     if (typeof values.include === "string") transforms.push(include(regex("--include", values.include)));
