@@ -5,6 +5,7 @@
 // an invocation handles one or two blocks to end on a word).
 
 import { elementCount } from "../dtype.ts";
+import { ggmlTypeByName } from "../ggml_blocks.ts";
 import { makePlan } from "./_plan.ts";
 import { WGSL_ENTRY, WGSL_PRELUDE } from "./_wgsl.ts";
 import type { QuantPlan, QuantResult, QuantScheme } from "./scheme.ts";
@@ -17,16 +18,21 @@ export function toI8(v: number): number {
   return Number.isFinite(v) ? (Math.trunc(v) << 24) >> 24 : 0;
 }
 
-/** Define a ggml block scheme from its row quantizer, dequantizer and WGSL block function. */
+/**
+ * Define a ggml block scheme from its row quantizer and WGSL block function;
+ * dequantization is the ggml type table's (lib/ggml_blocks.ts), which also
+ * decodes these blocks when they are read from GGUF files.
+ */
 export function ggmlScheme(spec: {
   name: string;
   description: string;
   blockBytes: number;
   quantizeRow(x: Float32Array, out: Uint8Array): void;
-  dequantizeRow(bytes: Uint8Array, out: Float32Array): void;
   /** WGSL `fn block(blk: u32, off: u32)` writing one block at byte `off` of the unit with put8/put16. */
   wgslBlock: string;
 }): QuantScheme {
+  const dequantizeBlocks = ggmlTypeByName(spec.name)?.dequantize;
+  if (!dequantizeBlocks) throw new Error(`The ggml type table has no decoder for ${spec.name}`);
   const blocksPerUnit = spec.blockBytes % 4 === 0 ? 1 : 2;
   const unitWords = (spec.blockBytes * blocksPerUnit) / 4;
   const wgsl = `${WGSL_PRELUDE}
@@ -66,7 +72,7 @@ ${WGSL_ENTRY}`;
     },
     dequantize(plan, result, out) {
       const target = out ?? new Float32Array(plan.count);
-      spec.dequantizeRow(result.data, target);
+      dequantizeBlocks(result.data, plan.count, target);
       return target;
     },
     gpu: {

@@ -1,7 +1,7 @@
 // Per-channel min/max (NaN ignored) for the two-pass schemes, on the CPU and
 // as a WGSL reduction over order-preserving u32 keys with atomics.
 
-import { WGSL_ENTRY } from "./_wgsl.ts";
+import { WGSL_ENTRY, WGSL_PARAMS } from "./_wgsl.ts";
 import type { QuantPlan, UnitKernel } from "./scheme.ts";
 
 /** Per-channel minimum and maximum of the non-NaN values (+Inf/−Inf when a channel has none). */
@@ -62,21 +62,7 @@ export function initialMinMaxKeys(channels: number): Uint32Array {
 }
 
 const REDUCE_WGSL = /* wgsl */ `
-struct Params {
-  units: u32,
-  stride: u32,
-  base: u32,
-  count: u32,
-  channels: u32,
-  inner: u32,
-  zero: u32,
-  a: u32,
-  b: u32,
-  pad0: u32,
-  pad1: u32,
-  pad2: u32,
-}
-@group(0) @binding(0) var<storage, read> src: array<u32>;
+${WGSL_PARAMS}@group(0) @binding(0) var<storage, read> src: array<u32>;
 @group(0) @binding(2) var<uniform> params: Params;
 @group(0) @binding(3) var<storage, read_write> side: array<atomic<u32>>;
 

@@ -8,8 +8,8 @@
 // FMA contraction), divide with an integer long division (WGSL's `/` is only
 // accurate to 2.5 ULP) and convert to f16 by bit manipulation.
 
-/** The binding layout and helpers; a scheme appends `fn quantize_unit(unit: u32)`. */
-export const WGSL_PRELUDE = /* wgsl */ `
+/** The uniform block every kernel reads; the host fills it as 12 u32 words. */
+export const WGSL_PARAMS = /* wgsl */ `
 struct Params {
   units: u32,
   stride: u32,
@@ -24,7 +24,11 @@ struct Params {
   pad1: u32,
   pad2: u32,
 }
-@group(0) @binding(0) var<storage, read> src: array<u32>;
+`;
+
+/** The binding layout and helpers; a scheme appends `fn quantize_unit(unit: u32)`. */
+export const WGSL_PRELUDE = /* wgsl */ `
+${WGSL_PARAMS}@group(0) @binding(0) var<storage, read> src: array<u32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<u32>;
 @group(0) @binding(2) var<uniform> params: Params;
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { f16Bits, f16Value } from "./_math.ts";
+import { f16Bits } from "./_math.ts";
 import { ggmlScheme, QK, toI8 } from "./_ggml.ts";
 import type { QuantScheme } from "./scheme.ts";
 
@@ -51,38 +51,12 @@ export function quantizeRowQ4_0(x: Float32Array, out: Uint8Array): void {
   }
 }
 
-/**
- * Dequantize Q4_0 blocks: (q − 8)·d.
- *
- * @example
- * ```ts
- * import { dequantizeRowQ4_0, quantizeRowQ4_0 } from "./q4_0.ts";
- * const blocks = new Uint8Array(18);
- * quantizeRowQ4_0(new Float32Array(32).fill(-1), blocks);
- * console.log(dequantizeRowQ4_0(blocks, new Float32Array(32))[0]); // -1
- * ```
- */
-export function dequantizeRowQ4_0(bytes: Uint8Array, out: Float32Array): Float32Array {
-  const nb = out.length / QK;
-  for (let i = 0; i < nb; i++) {
-    const o = i * 18;
-    const d = f16Value(bytes[o] | (bytes[o + 1] << 8));
-    for (let j = 0; j < QK / 2; j++) {
-      const q = bytes[o + 2 + j];
-      out[i * QK + j] = ((q & 15) - 8) * d;
-      out[i * QK + j + QK / 2] = ((q >> 4) - 8) * d;
-    }
-  }
-  return out;
-}
-
 /** The Q4_0 scheme. */
 export const Q4_0_SCHEME: QuantScheme = ggmlScheme({
   name: "Q4_0",
   description: "ggml 4-bit blocks of 32, symmetric, fp16 scale (4.5 bits/weight)",
   blockBytes: 18,
   quantizeRow: quantizeRowQ4_0,
-  dequantizeRow: dequantizeRowQ4_0,
   wgslBlock: `
 fn block(blk: u32, off: u32) {
   let base = blk * 32u;

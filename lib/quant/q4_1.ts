@@ -5,7 +5,7 @@
  * @module
  */
 
-import { f16Bits, f16Value, FLT_MAX } from "./_math.ts";
+import { f16Bits, FLT_MAX } from "./_math.ts";
 import { ggmlScheme, QK, toI8 } from "./_ggml.ts";
 import type { QuantScheme } from "./scheme.ts";
 
@@ -51,39 +51,12 @@ export function quantizeRowQ4_1(x: Float32Array, out: Uint8Array): void {
   }
 }
 
-/**
- * Dequantize Q4_1 blocks: q·d + min (unfused).
- *
- * @example
- * ```ts
- * import { dequantizeRowQ4_1, quantizeRowQ4_1 } from "./q4_1.ts";
- * const blocks = new Uint8Array(20);
- * quantizeRowQ4_1(new Float32Array(32).fill(3), blocks);
- * console.log(dequantizeRowQ4_1(blocks, new Float32Array(32))[0]); // 3
- * ```
- */
-export function dequantizeRowQ4_1(bytes: Uint8Array, out: Float32Array): Float32Array {
-  const nb = out.length / QK;
-  for (let i = 0; i < nb; i++) {
-    const o = i * 20;
-    const d = f16Value(bytes[o] | (bytes[o + 1] << 8));
-    const m = f16Value(bytes[o + 2] | (bytes[o + 3] << 8));
-    for (let j = 0; j < QK / 2; j++) {
-      const q = bytes[o + 4 + j];
-      out[i * QK + j] = Math.fround((q & 15) * d) + m;
-      out[i * QK + j + QK / 2] = Math.fround((q >> 4) * d) + m;
-    }
-  }
-  return out;
-}
-
 /** The Q4_1 scheme. */
 export const Q4_1_SCHEME: QuantScheme = ggmlScheme({
   name: "Q4_1",
   description: "ggml 4-bit blocks of 32 with fp16 scale and minimum (5 bits/weight)",
   blockBytes: 20,
   quantizeRow: quantizeRowQ4_1,
-  dequantizeRow: dequantizeRowQ4_1,
   wgslBlock: `
 fn block(blk: u32, off: u32) {
   let base = blk * 32u;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { f16Bits, f16Value } from "./_math.ts";
+import { f16Bits } from "./_math.ts";
 import { ggmlScheme, QK, toI8 } from "./_ggml.ts";
 import type { QuantScheme } from "./scheme.ts";
 
@@ -58,41 +58,12 @@ export function quantizeRowQ5_0(x: Float32Array, out: Uint8Array): void {
   }
 }
 
-/**
- * Dequantize Q5_0 blocks: (q − 16)·d.
- *
- * @example
- * ```ts
- * import { dequantizeRowQ5_0, quantizeRowQ5_0 } from "./q5_0.ts";
- * const blocks = new Uint8Array(22);
- * quantizeRowQ5_0(new Float32Array(32).fill(-1), blocks);
- * console.log(dequantizeRowQ5_0(blocks, new Float32Array(32))[0]); // -1
- * ```
- */
-export function dequantizeRowQ5_0(bytes: Uint8Array, out: Float32Array): Float32Array {
-  const nb = out.length / QK;
-  for (let i = 0; i < nb; i++) {
-    const o = i * 22;
-    const d = f16Value(bytes[o] | (bytes[o + 1] << 8));
-    const qh = (bytes[o + 2] | (bytes[o + 3] << 8) | (bytes[o + 4] << 16) | (bytes[o + 5] << 24)) >>> 0;
-    for (let j = 0; j < QK / 2; j++) {
-      const q = bytes[o + 6 + j];
-      const h0 = ((qh >>> j) << 4) & 0x10;
-      const h1 = (qh >>> (j + 12)) & 0x10;
-      out[i * QK + j] = (((q & 15) | h0) - 16) * d;
-      out[i * QK + j + QK / 2] = (((q >> 4) | h1) - 16) * d;
-    }
-  }
-  return out;
-}
-
 /** The Q5_0 scheme. */
 export const Q5_0_SCHEME: QuantScheme = ggmlScheme({
   name: "Q5_0",
   description: "ggml 5-bit blocks of 32, symmetric, fp16 scale (5.5 bits/weight)",
   blockBytes: 22,
   quantizeRow: quantizeRowQ5_0,
-  dequantizeRow: dequantizeRowQ5_0,
   wgslBlock: `
 fn block(blk: u32, off: u32) {
   let base = blk * 32u;

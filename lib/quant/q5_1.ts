@@ -6,7 +6,7 @@
  * @module
  */
 
-import { f16Bits, f16Value, FLT_MAX } from "./_math.ts";
+import { f16Bits, FLT_MAX } from "./_math.ts";
 import { ggmlScheme, QK } from "./_ggml.ts";
 import type { QuantScheme } from "./scheme.ts";
 
@@ -64,42 +64,12 @@ export function quantizeRowQ5_1(x: Float32Array, out: Uint8Array): void {
   }
 }
 
-/**
- * Dequantize Q5_1 blocks: q·d + min (unfused).
- *
- * @example
- * ```ts
- * import { dequantizeRowQ5_1, quantizeRowQ5_1 } from "./q5_1.ts";
- * const blocks = new Uint8Array(24);
- * quantizeRowQ5_1(new Float32Array(32).fill(3), blocks);
- * console.log(dequantizeRowQ5_1(blocks, new Float32Array(32))[0]); // 3
- * ```
- */
-export function dequantizeRowQ5_1(bytes: Uint8Array, out: Float32Array): Float32Array {
-  const nb = out.length / QK;
-  for (let i = 0; i < nb; i++) {
-    const o = i * 24;
-    const d = f16Value(bytes[o] | (bytes[o + 1] << 8));
-    const m = f16Value(bytes[o + 2] | (bytes[o + 3] << 8));
-    const qh = (bytes[o + 4] | (bytes[o + 5] << 8) | (bytes[o + 6] << 16) | (bytes[o + 7] << 24)) >>> 0;
-    for (let j = 0; j < QK / 2; j++) {
-      const q = bytes[o + 8 + j];
-      const h0 = ((qh >>> j) << 4) & 0x10;
-      const h1 = (qh >>> (j + 12)) & 0x10;
-      out[i * QK + j] = Math.fround(((q & 15) | h0) * d) + m;
-      out[i * QK + j + QK / 2] = Math.fround(((q >> 4) | h1) * d) + m;
-    }
-  }
-  return out;
-}
-
 /** The Q5_1 scheme. */
 export const Q5_1_SCHEME: QuantScheme = ggmlScheme({
   name: "Q5_1",
   description: "ggml 5-bit blocks of 32 with fp16 scale and minimum (6 bits/weight)",
   blockBytes: 24,
   quantizeRow: quantizeRowQ5_1,
-  dequantizeRow: dequantizeRowQ5_1,
   wgslBlock: `
 fn to_u8(x: f32) -> u32 {
   if (!is_fin(x)) { return 0u; }

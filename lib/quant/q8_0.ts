@@ -5,7 +5,7 @@
  * @module
  */
 
-import { f16Bits, f16Value, roundHalfAway } from "./_math.ts";
+import { f16Bits, roundHalfAway } from "./_math.ts";
 import { ggmlScheme, QK, toI8 } from "./_ggml.ts";
 import type { QuantScheme } from "./scheme.ts";
 
@@ -51,34 +51,12 @@ export function quantizeRowQ8_0(x: Float32Array, out: Uint8Array): void {
   }
 }
 
-/**
- * Dequantize Q8_0 blocks: q·d.
- *
- * @example
- * ```ts
- * import { dequantizeRowQ8_0, quantizeRowQ8_0 } from "./q8_0.ts";
- * const blocks = new Uint8Array(34);
- * quantizeRowQ8_0(new Float32Array(32).fill(2), blocks);
- * console.log(dequantizeRowQ8_0(blocks, new Float32Array(32))[0]); // 2
- * ```
- */
-export function dequantizeRowQ8_0(bytes: Uint8Array, out: Float32Array): Float32Array {
-  const nb = out.length / QK;
-  for (let i = 0; i < nb; i++) {
-    const o = i * 34;
-    const d = f16Value(bytes[o] | (bytes[o + 1] << 8));
-    for (let j = 0; j < QK; j++) out[i * QK + j] = ((bytes[o + 2 + j] << 24) >> 24) * d;
-  }
-  return out;
-}
-
 /** The Q8_0 scheme. */
 export const Q8_0_SCHEME: QuantScheme = ggmlScheme({
   name: "Q8_0",
   description: "ggml 8-bit blocks of 32 with an fp16 scale (8.5 bits/weight)",
   blockBytes: 34,
   quantizeRow: quantizeRowQ8_0,
-  dequantizeRow: dequantizeRowQ8_0,
   wgslBlock: `
 fn block(blk: u32, off: u32) {
   let base = blk * 32u;
