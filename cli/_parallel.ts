@@ -9,6 +9,7 @@
 
 import { abortAllSinks, fileSink, onInterrupt, withSink } from "../lib/byte_sink.ts";
 import { fileSource } from "../lib/byte_source.ts";
+import { basename, dirname, join, refuseInputs } from "../lib/paths.ts";
 import { isDType, isFloatDType } from "../lib/dtype.ts";
 import { FormatError, LimitError, TruncatedError, UnsafePickleError, UsageError } from "../lib/errors.ts";
 import { cast, exclude, include, pipe, type Transform } from "../lib/pipeline.ts";
@@ -159,31 +160,6 @@ export async function convertShard(job: Omit<ShardJob, "id">): Promise<{ tensors
   return { tensors, bytes };
 }
 
-function dirname(path: string): string {
-  const slash = path.lastIndexOf("/");
-  return slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
-}
-
-function basename(path: string): string {
-  return path.slice(path.lastIndexOf("/") + 1);
-}
-
-function join(dir: string, name: string): string {
-  return dir === "." ? name : dir.endsWith("/") ? `${dir}${name}` : `${dir}/${name}`;
-}
-
-async function resolved(path: string): Promise<string> {
-  try {
-    return await Deno.realPath(path);
-  } catch {
-    try {
-      return `${await Deno.realPath(dirname(path))}/${basename(path)}`;
-    } catch {
-      return path;
-    }
-  }
-}
-
 // Index keys sorted by their UTF-8 bytes, as the safetensors writers sort them.
 function compareUtf8(a: string, b: string): number {
   const x = new TextEncoder().encode(a);
@@ -325,12 +301,7 @@ export async function convertShards(
   const pad = (n: number) => String(n).padStart(5, "0");
   const outNames = shardNames.map((_, i) => `${stem}-${pad(i + 1)}-of-${pad(shardNames.length)}.safetensors`);
   const finals = outNames.map((name) => join(outDir, name));
-  const protectedPaths = new Set(await Promise.all([indexPath, ...inputs].map(resolved)));
-  for (const output of [...finals, outIndex]) {
-    if (protectedPaths.has(await resolved(output))) {
-      throw new UsageError(`Refusing to write ${output}: it is also an input; choose another output path`);
-    }
-  }
+  await refuseInputs([...finals, outIndex], [indexPath, ...inputs]);
   const tag = crypto.randomUUID().slice(0, 8);
   const staged = finals.map((path) => join(outDir, `.${basename(path)}.${tag}.staged`));
   const stagedIndex = join(outDir, `.${basename(outIndex)}.${tag}.staged`);

@@ -15,6 +15,7 @@ import { cast, exclude, include, pipe, type Transform } from "../lib/pipeline.ts
 import { formatBytes, parseSize } from "../lib/units.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
 import { formatForPath } from "../formats/registry.ts";
+import { resolvePath } from "../lib/paths.ts";
 import { createProgress, trackProgress } from "./_progress.ts";
 import { dequantize, hasQuantizedTensors } from "../lib/quantize.ts";
 import { convertShardsCommand } from "./_parallel.ts";
@@ -25,17 +26,6 @@ function regex(option: string, source: string): RegExp {
   } catch (error) {
     throw new UsageError(`Invalid ${option} pattern '${source}': ${(error as Error).message}`);
   }
-}
-
-async function samePath(a: string, b: string): Promise<boolean> {
-  const resolve = async (p: string) => {
-    try {
-      return await Deno.realPath(p);
-    } catch {
-      return p;
-    }
-  };
-  return a === b || (await resolve(a)) === (await resolve(b));
 }
 
 function watchSink(sink: ByteSink, onWrite: (bytes: number) => void): ByteSink {
@@ -95,7 +85,7 @@ Permissions: --allow-read (input) and --allow-write (output folder).`,
       jobs: { type: "string" },
     });
     const [input, output] = expectPositionals(positionals, ["IN", "OUT"]);
-    if (await samePath(input, output)) {
+    if (input === output || (await resolvePath(input)) === (await resolvePath(output))) {
       throw new UsageError(`Refusing to write ${output}: it is also the input; choose another output path`);
     }
     // Shard-parallel mode (cli/_parallel.ts): each shard converted in a Worker.

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { refuseInputs, stagingName } from "./paths.ts";
+
 /** Where an encoder writes its bytes, in order. */
 export interface ByteSink {
   /** Bytes written so far. */
@@ -76,28 +78,6 @@ export interface FileSinkOptions {
   protect?: readonly string[];
 }
 
-function dirname(path: string): string {
-  const slash = path.lastIndexOf("/");
-  return slash < 0 ? "." : slash === 0 ? "/" : path.slice(0, slash);
-}
-
-function basename(path: string): string {
-  return path.slice(path.lastIndexOf("/") + 1);
-}
-
-async function realPathOrSelf(path: string): Promise<string> {
-  try {
-    return await Deno.realPath(path);
-  } catch {
-    // The file may not exist yet; resolve its folder instead.
-    try {
-      return `${await Deno.realPath(dirname(path))}/${basename(path)}`;
-    } catch {
-      return path;
-    }
-  }
-}
-
 /**
  * A sink that writes a file atomically: bytes go to a hidden temporary file
  * beside `path`, which is fsynced and renamed to `path` on `close()`, and
@@ -113,13 +93,8 @@ async function realPathOrSelf(path: string): Promise<string> {
  * ```
  */
 export async function fileSink(path: string, options: FileSinkOptions = {}): Promise<ByteSink> {
-  const target = await realPathOrSelf(path);
-  for (const input of options.protect ?? []) {
-    if ((await realPathOrSelf(input)) === target) {
-      throw new TypeError(`Refusing to write ${path}: it is also an input; choose another output path`);
-    }
-  }
-  const temp = `${dirname(path)}/.${basename(path)}.${crypto.randomUUID().slice(0, 8)}.partial`;
+  await refuseInputs([path], options.protect ?? []);
+  const temp = stagingName(path);
   const file = await Deno.open(temp, { write: true, createNew: true });
   let position = 0;
   let state: "open" | "closed" | "aborted" = "open";

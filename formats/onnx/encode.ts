@@ -18,6 +18,7 @@ import { ENTRY, EXTERNAL, GRAPH, MAX_PROTOBUF_BYTES, MODEL, TENSOR } from "./_sc
 import { BinaryWriter, lengthPrefix, varintField, WireType } from "./_wire.ts";
 import { openOnnxPath } from "./decode.ts";
 import { onnxLayoutOf, resolveExternalPath } from "./_paths.ts";
+import { basename } from "../../lib/paths.ts";
 
 /** Where initializers that the source model kept in external files are written. */
 export interface OnnxExternalData {
@@ -227,10 +228,6 @@ export async function writeOnnx(
   };
   await emit(pieces, sink);
   if (options.externalData) await emit(externalPieces, options.externalData.sink);
-}
-
-function basename(path: string): string {
-  return path.slice(path.lastIndexOf("/") + 1);
 }
 
 /**
