@@ -109,7 +109,8 @@ export function memoryStorage(
   };
 }
 
-function rowMajorStrides(shape: readonly number[]): number[] {
+/** Strides (in elements) of a contiguous row-major tensor of `shape`. */
+export function rowMajorStrides(shape: readonly number[]): number[] {
   const stride = new Array<number>(shape.length);
   let step = 1;
   for (let i = shape.length - 1; i >= 0; i--) {

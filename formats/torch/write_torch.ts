@@ -13,6 +13,7 @@ import { collectTensors, type TensorStream } from "../../lib/tensor.ts";
 import { dumpPickle, PickleGlobal, PickleObject, PicklePersistent, PickleTuple } from "../pickle/mod.ts";
 import { createZipWriter } from "../zip/mod.ts";
 import { DTYPE_STORAGES } from "./_dtypes.ts";
+import { rowMajorStrides } from "./_tensors.ts";
 
 /** Options for {@linkcode writeTorch}. */
 export interface WriteTorchOptions {
@@ -22,16 +23,6 @@ export interface WriteTorchOptions {
 
 /** Record alignment torch uses (caffe2/serialize/inline_container.cc kFieldAlignment). */
 export const TORCH_RECORD_ALIGNMENT = 64;
-
-function rowMajorStrides(shape: readonly number[]): number[] {
-  const stride = new Array<number>(shape.length);
-  let step = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    stride[i] = step;
-    step *= shape[i];
-  }
-  return stride;
-}
 
 /**
  * Write a stream of tensors as a PyTorch state dict. Tensors are read one
