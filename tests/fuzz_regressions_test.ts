@@ -118,6 +118,12 @@ const CORPUS: [string, string, Uint8Array, string][] = [
     ]),
     "FormatError",
   ],
+  [
+    "torch",
+    "a 1 KiB file whose stride-0 view (torch's expand) reads as 16 GiB",
+    Deno.readFileSync(`${DATA}/torch/expanded_huge.pt`),
+    "LimitError",
+  ],
 ];
 
 Deno.test("hostile inputs are rejected with typed errors, in time and without large allocations", async (t) => {

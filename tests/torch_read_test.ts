@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { bytesSource } from "../lib/byte_source.ts";
 import { memorySink } from "../lib/byte_sink.ts";
-import { FormatError, TruncatedError, UnsafePickleError } from "../lib/errors.ts";
+import { FormatError, LimitError, TruncatedError, UnsafePickleError } from "../lib/errors.ts";
 import type { TensorFile } from "../lib/tensor.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
 import {
@@ -360,4 +360,38 @@ Deno.test("openTorch() reads numpy pickles that name numpy 2's numpy._core", asy
   );
   const file = await openTorch(bytesSource(renamed));
   await assertMatches(file, await expected("numpy"));
+});
+
+Deno.test("openTorch() bounds a stride-0 view that would read far larger than the file", async () => {
+  const path = `${TORCH}/expanded_huge.pt`;
+  const file = await openTorch(bytesSource(await Deno.readFile(path)));
+  try {
+    const big = file.tensors.find((t) => t.name === "big")!;
+    assert.deepEqual(big.shape, [65536, 65536]);
+    assert.equal(big.byteLength, 2 ** 34);
+    await assert.rejects(big.read(), (e: unknown) => {
+      assert.ok(e instanceof LimitError);
+      assert.match(e.message, /repeats 4 stored bytes into 17179869184 bytes.*maxExpandedViewBytes/);
+      return true;
+    });
+    const small = file.tensors.find((t) => t.name === "small")!;
+    assert.deepEqual(Array.from(new Float32Array((await small.read()).slice().buffer)), [0, 1, 2, 3]);
+  } finally {
+    await file.close();
+  }
+  // Within the limit the repeated elements are materialized (views.pt's small `expanded` reads as usual).
+  const raised = await openTorch(bytesSource(await Deno.readFile(`${TORCH}/views.pt`)), {
+    maxExpandedViewBytes: 8,
+  });
+  try {
+    await assert.rejects(raised.tensors.find((t) => t.name === "expanded")!.read(), LimitError);
+  } finally {
+    await raised.close();
+  }
+  await using dir = await tempDir();
+  const out = `${dir.path}/out.safetensors`;
+  const run = await runCli(["convert", path, out]);
+  assert.equal(run.code, 2, run.stderr);
+  assert.match(run.stderr, /^ckpt convert: Cannot read a F32 tensor of size \[65536,65536\]/m);
+  assert.deepEqual(await listDir(dir.path), []);
 });

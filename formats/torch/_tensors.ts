@@ -401,11 +401,33 @@ function swapBytes(bytes: Uint8Array, unit: number): void {
   }
 }
 
-/** Read a tensor's elements in row-major order, gathering strided views from their storage. */
-export async function readTensor(ref: TensorRef, out?: Uint8Array): Promise<Uint8Array> {
+/** Default bound on the bytes materialized from a view that repeats its storage's elements. */
+export const MAX_EXPANDED_VIEW_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Read a tensor's elements in row-major order, gathering strided views from their storage.
+ * A view that repeats elements (stride 0, as `expand` makes) materializes more bytes than
+ * the file holds, so it is bounded by `maxExpandedViewBytes`.
+ */
+export async function readTensor(
+  ref: TensorRef,
+  out?: Uint8Array,
+  maxExpandedViewBytes: number = MAX_EXPANDED_VIEW_BYTES,
+): Promise<Uint8Array> {
   const esize = dtypeInfo(ref.dtype).bits / 8;
   const numel = elementCount(ref.shape);
   const total = numel * esize;
+  if (total > maxExpandedViewBytes) {
+    const span = viewSpanElements(ref) * esize;
+    if (total > span) {
+      throw new LimitError(
+        `Cannot read a ${ref.dtype} tensor of size [${ref.shape}], stride [${ref.stride}]: it repeats ` +
+          `${span} stored bytes into ${total} bytes, over the limit of ${maxExpandedViewBytes} ` +
+          `(the maxExpandedViewBytes option of openTorch raises it)`,
+        { limit: maxExpandedViewBytes, actual: total },
+      );
+    }
+  }
   if (out && out.length < total) {
     throw new RangeError(`Output buffer of ${out.length} bytes is smaller than ${total}`);
   }
@@ -416,11 +438,7 @@ export async function readTensor(ref: TensorRef, out?: Uint8Array): Promise<Uint
     result = await ref.storage.read(ref.offset * esize, total, out);
     if (ref.storage.bigEndian && !out && ref.storage.shared) result = result.slice();
   } else {
-    // Strides are never negative, so the view spans [offset, last].
-    const first = ref.offset;
-    let last = ref.offset;
-    for (let i = 0; i < ref.shape.length; i++) last += (ref.shape[i] - 1) * ref.stride[i];
-    const span = await ref.storage.read(first * esize, (last - first + 1) * esize);
+    const span = await ref.storage.read(ref.offset * esize, viewSpanElements(ref) * esize);
     result = out ? out.subarray(0, total) : new Uint8Array(total);
     // The innermost dimensions that are laid out contiguously are copied as one run.
     let k = ref.shape.length - 1;
@@ -453,15 +471,26 @@ export async function readTensor(ref: TensorRef, out?: Uint8Array): Promise<Uint
   return result;
 }
 
+/** Elements of storage a non-empty view reaches (strides are never negative, so it spans [offset, last]). */
+function viewSpanElements(ref: TensorRef): number {
+  let span = 1;
+  for (let i = 0; i < ref.shape.length; i++) span += (ref.shape[i] - 1) * ref.stride[i];
+  return span;
+}
+
 /** A lazy entry over a tensor reference. */
-export function tensorEntry(name: string, ref: TensorRef): TensorEntry {
+export function tensorEntry(
+  name: string,
+  ref: TensorRef,
+  maxExpandedViewBytes: number = MAX_EXPANDED_VIEW_BYTES,
+): TensorEntry {
   const byteLength = elementCount(ref.shape) * (dtypeInfo(ref.dtype).bits / 8);
   return {
     name,
     dtype: ref.dtype,
     shape: [...ref.shape],
     byteLength,
-    read: (out?: Uint8Array) => readTensor(ref, out),
+    read: (out?: Uint8Array) => readTensor(ref, out, maxExpandedViewBytes),
   };
 }
 

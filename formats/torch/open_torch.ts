@@ -28,6 +28,11 @@ import {
 export interface OpenTorchOptions extends OpenOptions {
   /** Largest pickle (`data.pkl`, a legacy prefix, a whole `.pkl`) to read into memory, in bytes. @default 2147483648 (2 GiB) */
   maxPickleBytes?: number;
+  /**
+   * Most bytes to materialize from a view that repeats its storage's elements (stride 0, as
+   * `tensor.expand` saves): such a tensor reads larger than the file. @default 268435456 (256 MiB)
+   */
+  maxExpandedViewBytes?: number;
 }
 
 /** A PyTorch or pickle file opened by {@linkcode openTorch}. */
@@ -167,7 +172,7 @@ function finish(
     format,
     layout,
     metadata: meta,
-    tensors: kept.map((t) => tensorEntry(t.name, t.ref)),
+    tensors: kept.map((t) => tensorEntry(t.name, t.ref, options.maxExpandedViewBytes)),
     placeholders: loaded.placeholders,
     fileBytes: source.size,
     close: () => source.close(),
