@@ -7,7 +7,8 @@
 
 import { type Command, EXIT } from "./_command.ts";
 import { expectPositionals, parseCommandArgs } from "./_output.ts";
-import { type ByteSink, fileSink, withSink } from "../lib/byte_sink.ts";
+import type { ByteSink } from "../lib/byte_sink.ts";
+import { writeOutput } from "./_write_output.ts";
 import { isDType, isFloatDType } from "../lib/dtype.ts";
 import { UsageError } from "../lib/errors.ts";
 import type { WriteOptions } from "../lib/format.ts";
@@ -105,7 +106,7 @@ Permissions: --allow-read (input) and --allow-write (output folder).`,
       transforms.push(cast(dtype));
     }
     const format = formatForPath(output);
-    const options: WriteOptions = { input };
+    const options: WriteOptions = {};
     if (typeof values["max-shard-size"] === "string") {
       if (!format.writePath) throw new UsageError(`The ${format.name} writer cannot write shards`);
       options.maxShardSize = parseSize(values["max-shard-size"]);
@@ -149,20 +150,16 @@ Permissions: --allow-read (input) and --allow-write (output folder).`,
           }
         })(),
       }));
-      const write = format.write;
-      if (format.writePath) {
-        await format.writePath(stream, output, options);
-      } else if (write) {
-        await withSink(
-          watchSink(await fileSink(output, { protect: [input] }), (bytes) =>
+      await writeOutput(format, stream, output, {
+        input,
+        file,
+        write: options,
+        wrapSink: (sink) =>
+          watchSink(sink, (bytes) =>
             // The bar counts input bytes; writers collect every entry (so
             // `written` is final) before their first body write.
             progress.advance(written > 0 ? bytes * inputBytes / written : bytes)),
-          (sink) => write(stream, sink, options),
-        );
-      } else {
-        throw new UsageError(`Cannot write ${format.name} files`);
-      }
+      });
     } finally {
       await file.close();
     }

@@ -10,6 +10,8 @@ import { expectPositionals, formatTable, parseCommandArgs, printJson } from "./_
 import { createProgress } from "./_progress.ts";
 import { fileSink, withSink } from "../lib/byte_sink.ts";
 import { UsageError } from "../lib/errors.ts";
+import { refuseInputs } from "../lib/paths.ts";
+import { writeOutput } from "./_write_output.ts";
 import { pipe } from "../lib/pipeline.ts";
 import { dequantize, quantize, resolveDevice, type TensorReport } from "../lib/quantize.ts";
 import { schemeByName, SCHEMES } from "../lib/quant/schemes.ts";
@@ -118,6 +120,13 @@ WebGPU needs no permission.`,
 
     const started = performance.now();
     const file = await openTensorFile(input);
+    // Checked before any work, so a clash costs nothing.
+    if (typeof values.report === "string") {
+      await refuseInputs([values.report], [input, output, ...(file.paths ?? [])]).catch(async (error) => {
+        await file.close();
+        throw error;
+      });
+    }
     const order = new Map(file.tensors.map((t, i) => [t.name, i]));
     const reports: TensorReport[] = [];
     const progress = createProgress({
@@ -149,17 +158,7 @@ WebGPU needs no permission.`,
       // An ONNX graph declares its weights' dtypes: store the dequantized
       // values ("fake quantization"), which any runtime can run.
       const written = format.name === "onnx" ? pipe(stream, dequantize()) : stream;
-      const write = format.write;
-      if (format.writePath) {
-        await format.writePath(written, output, { input });
-      } else if (write) {
-        await withSink(
-          await fileSink(output, { protect: [input] }),
-          (sink) => write(written, sink, { input }),
-        );
-      } else {
-        throw new UsageError(`Cannot write ${format.name} files`);
-      }
+      await writeOutput(format, written, output, { input, file });
     } finally {
       progress.done();
       await file.close();
@@ -198,7 +197,11 @@ WebGPU needs no permission.`,
       })),
     };
     if (typeof values.report === "string") {
-      await Deno.writeTextFile(values.report, JSON.stringify(result, null, 2) + "\n");
+      const text = new TextEncoder().encode(JSON.stringify(result, null, 2) + "\n");
+      await withSink(
+        await fileSink(values.report, { protect: [input, output, ...(file.paths ?? [])] }),
+        (sink) => sink.write(text),
+      );
     }
     if (values.json) {
       printJson(result);

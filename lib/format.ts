@@ -34,6 +34,8 @@ export interface WriteOptions {
    * initializers) read it; the CLI always passes it.
    */
   input?: string;
+  /** More files the writer must not replace (the shards of a sharded input, {@linkcode TensorFile.paths}). */
+  protect?: readonly string[];
   /** Format-specific settings, passed through from the CLI. */
   [key: string]: unknown;
 }

@@ -70,6 +70,11 @@ export interface TensorFile extends TensorStream {
   readonly tensors: TensorEntry[];
   /** Size of the whole input in bytes, when known. */
   readonly fileBytes?: number;
+  /**
+   * Every file the tensors are read from, when that is more than the one
+   * opened (a sharded index and its shards). Writers must not replace them.
+   */
+  readonly paths?: readonly string[];
   /** Release the underlying source (file handles). Safe to call twice. */
   close(): Promise<void>;
 }

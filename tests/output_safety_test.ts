@@ -8,11 +8,13 @@ import { tensorFromBytes } from "../lib/tensor.ts";
 import { writeSafetensors } from "../formats/safetensors/mod.ts";
 import { listDir, REPO, runCli, tempDir } from "./_helpers.ts";
 
-async function safetensorsBytes(tensors: number, elements: number): Promise<Uint8Array> {
+/** A safetensors file of `tensors` F32 tensors of `elements` each, after `small` tensors of 256. */
+async function safetensorsBytes(tensors: number, elements: number, small = 0): Promise<Uint8Array> {
   const sink = memorySink();
-  const list = Array.from({ length: tensors }, (_, i) => {
-    const values = new Float32Array(elements).map((_, j) => (i * elements + j) / 1000);
-    return tensorFromBytes(`layer.${i}.weight`, "F32", [elements], new Uint8Array(values.buffer));
+  const sizes = [...Array(small).fill(256), ...Array(tensors).fill(elements)];
+  const list = sizes.map((size, i) => {
+    const values = new Float32Array(size).map((_, j) => (i * size + j) / 1000);
+    return tensorFromBytes(`layer.${i}.weight`, "F32", [size], new Uint8Array(values.buffer));
   });
   await writeSafetensors({ metadata: { made: "output_safety_test" }, tensors: list }, sink);
   await sink.close();
@@ -73,14 +75,20 @@ async function waitFor(check: () => Promise<boolean>, what: string, ms = 30_000)
 }
 
 Deno.test("ckpt convert interrupted by SIGINT exits 130 and leaves the folder as it was", async (t) => {
-  const bytes = await safetensorsBytes(8, 32 * 1024); // 1 MiB of data, past the 64 KiB probe
-  for (const output of ["out.safetensors", "out.npy"]) {
-    await t.step(`while writing ${output}`, async () => {
+  // 640 KiB of data, past the 64 KiB probe; the small tensors first are read from the probe's bytes.
+  const bytes = await safetensorsBytes(5, 32 * 1024, 4);
+  const cases: [string, string[]][] = [
+    ["out.safetensors", []],
+    ["out.npy", ["--include", "^layer\\.4\\."]],
+    // A shard of small tensors is finished and staged before the stall.
+    ["out.safetensors with --max-shard-size", ["--max-shard-size", "2KiB"]],
+  ];
+  for (const [label, extra] of cases) {
+    await t.step(`while writing ${label}`, async () => {
       await using dir = await tempDir();
       await using server = serve(bytes, "stall");
       await Deno.writeFile(`${dir.path}/in.safetensors`, bytes);
-      const args = ["convert", server.url, `${dir.path}/${output}`];
-      if (output.endsWith(".npy")) args.push("--include", "^layer\\.0\\.");
+      const args = ["convert", server.url, `${dir.path}/${label.split(" ")[0]}`, ...extra];
       const child = new Deno.Command(Deno.execPath(), {
         args: [
           "run",
@@ -96,8 +104,11 @@ Deno.test("ckpt convert interrupted by SIGINT exits 130 and leaves the folder as
         env: { NO_COLOR: "1" },
       }).spawn();
       // The temporary output exists once the command is writing and waiting for tensor bytes.
+      const staged = extra[0] === "--max-shard-size" ? 2 : 1;
       await waitFor(
-        async () => (await listDir(dir.path)).some((n) => n.endsWith(".partial")) && server.requests() >= 2,
+        async () =>
+          (await listDir(dir.path)).filter((n) => n.endsWith(".partial")).length >= staged &&
+          server.requests() >= 2,
         "the temporary output",
       );
       child.kill("SIGINT");
@@ -190,4 +201,60 @@ Deno.test("abortAllSinks() removes every open file sink's temporary and runs int
   await assert.rejects(a.write(new Uint8Array(1)), { name: "TypeError", message: /the sink is aborted$/ });
   await abortAllSinks(); // nothing left: a no-op
   assert.equal(ran, 1);
+});
+
+Deno.test("ckpt convert and quantize never replace the shards of a sharded input", async (t) => {
+  await using dir = await tempDir();
+  const bytes = await safetensorsBytes(4, 256);
+  await Deno.writeFile(`${dir.path}/one.safetensors`, bytes);
+  // model-0000N-of-00004.safetensors and model.safetensors.index.json
+  const split = await runCli(
+    ["convert", "one.safetensors", "model.safetensors", "--max-shard-size", "1KiB", "--quiet"],
+    { cwd: dir.path },
+  );
+  assert.equal(split.code, 0, split.stderr);
+  await Deno.remove(`${dir.path}/one.safetensors`);
+  // Renamed so that only the shards, not the index, share names with the outputs.
+  await Deno.rename(`${dir.path}/model.safetensors.index.json`, `${dir.path}/in.safetensors.index.json`);
+  const before = await listDir(dir.path);
+  const digests = await Promise.all(before.map((name) => sha256(`${dir.path}/${name}`)));
+  const commands: [string, string[]][] = [
+    // Output shards would take the input shards' names.
+    ["convert", ["in.safetensors.index.json", "model.safetensors", "--max-shard-size", "1KiB"]],
+    ["convert", ["in.safetensors.index.json", "model-00002-of-00004.safetensors"]],
+    ["quantize", ["in.safetensors.index.json", "model-00001-of-00004.safetensors", "--scheme", "F16"]],
+    [
+      "quantize",
+      [
+        "in.safetensors.index.json",
+        "q.safetensors",
+        "--scheme",
+        "F16",
+        "--report",
+        "model-00003-of-00004.safetensors",
+      ],
+    ],
+    ["quantize", [
+      "in.safetensors.index.json",
+      "q.safetensors",
+      "--scheme",
+      "F16",
+      "--report",
+      "q.safetensors",
+    ]],
+  ];
+  for (const [command, args] of commands) {
+    await t.step(`${command} ${args.join(" ")}`, async () => {
+      const device = command === "quantize" ? ["--device", "cpu"] : [];
+      const result = await runCli([command, ...args, ...device], { cwd: dir.path });
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(
+        result.stderr,
+        /Refusing to write .*: it is also (the|an) input; choose another output path/,
+      );
+      assert.equal(result.stderr.trim().split("\n").length, 1);
+      assert.deepEqual(await listDir(dir.path), before);
+      assert.deepEqual(await Promise.all(before.map((name) => sha256(`${dir.path}/${name}`))), digests);
+    });
+  }
 });

@@ -64,7 +64,7 @@ export const safetensorsFormat: TensorFormat = {
     writeSafetensors(stream, sink, writeOptionsOf(options)),
   async writePath(stream: TensorStream, path: string, options: WriteOptions = {}): Promise<void> {
     const { align, maxShardSize } = writeOptionsOf(options);
-    const input = typeof options.input === "string" ? [options.input] : [];
+    const input = [...(typeof options.input === "string" ? [options.input] : []), ...(options.protect ?? [])];
     if (maxShardSize !== undefined || /\.index\.json$/i.test(path)) {
       await writeSafetensorsShards(stream, path, { align, maxShardSize, protect: input });
       return;

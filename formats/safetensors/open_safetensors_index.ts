@@ -135,6 +135,7 @@ export async function openSafetensorsIndex(path: string, options: OpenOptions = 
       metadata,
       tensors,
       fileBytes,
+      paths: [path, ...shardNames.map((name) => join(dir, name))],
       async close(): Promise<void> {
         for (const source of sources) await source.close();
       },

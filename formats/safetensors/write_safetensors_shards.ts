@@ -5,7 +5,7 @@
  * @module
  */
 
-import { fileSink, withSink } from "../../lib/byte_sink.ts";
+import { fileSink, onInterrupt, withSink } from "../../lib/byte_sink.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { collectTensors, type TensorEntry, type TensorStream } from "../../lib/tensor.ts";
 import { layoutSafetensors, writeSafetensors, type WriteSafetensorsOptions } from "./write_safetensors.ts";
@@ -133,6 +133,12 @@ export async function writeSafetensorsShards(
   await refuseInputs([...finals, indexPath], inputs);
 
   const staged: [string, string][] = [];
+  const removeStaged = async () => {
+    for (const [temp] of staged) await Deno.remove(temp).catch(() => {});
+  };
+  // Finished shards wait under staging names until all are written: an
+  // interrupt must remove them too, not only the shard being written.
+  const forget = onInterrupt(removeStaged);
   try {
     for (let i = 0; i < count; i++) {
       const temp = stagingName(finals[i]);
@@ -157,8 +163,10 @@ export async function writeSafetensorsShards(
     );
     for (const [temp, final] of staged) await Deno.rename(temp, final);
   } catch (error) {
-    for (const [temp] of staged) await Deno.remove(temp).catch(() => {});
+    await removeStaged();
     throw error;
+  } finally {
+    forget();
   }
   return { shards: finals, index: indexPath };
 }
