@@ -39,6 +39,18 @@ function rmseText(value: number | undefined): string {
   return value === 0 ? "0" : value.toExponential(2);
 }
 
+/**
+ * Probing for a WebGPU adapter makes the native display libraries log
+ * "XDG_RUNTIME_DIR is invalid or not set" on stderr when that variable is
+ * unset (headless machines, CI). Any absolute path quiets them; nothing is
+ * created there. Only done when the variable may be set without a prompt.
+ */
+function quietDisplayProbe(): void {
+  const permission = Deno.permissions.querySync({ name: "env", variable: "XDG_RUNTIME_DIR" });
+  if (permission.state !== "granted") return;
+  if (!Deno.env.get("XDG_RUNTIME_DIR")?.startsWith("/")) Deno.env.set("XDG_RUNTIME_DIR", "/nonexistent");
+}
+
 /** `ckpt quantize IN OUT --scheme SCHEME [options]`. */
 export const quantizeCommand: Command = {
   name: "quantize",
@@ -116,6 +128,7 @@ WebGPU needs no permission.`,
         `Scheme ${scheme.name} writes ggml blocks, which only GGUF stores; use a .gguf output`,
       );
     }
+    if (device !== "cpu") quietDisplayProbe();
     const backend = await resolveDevice(device as "auto" | "gpu" | "cpu");
 
     const started = performance.now();

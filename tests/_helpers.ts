@@ -71,7 +71,7 @@ export interface CliResult {
  */
 export async function runCli(
   args: string[],
-  options: { permissions?: string[]; cwd?: string; script?: string } = {},
+  options: { permissions?: string[]; cwd?: string; script?: string; env?: Record<string, string> } = {},
 ): Promise<CliResult> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
@@ -84,7 +84,7 @@ export async function runCli(
     cwd: options.cwd,
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...options.env },
   }).output();
   return {
     code: out.code,

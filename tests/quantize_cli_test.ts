@@ -161,3 +161,28 @@ Deno.test("ckpt quantize --help names the schemes and permissions", async () => 
   assert.match(out.stdout, /minmax8/);
   assert.match(out.stdout, /Permissions: --allow-read/);
 });
+
+Deno.test("ckpt quantize --device auto keeps stderr clean on a machine without a display", async () => {
+  await using dir = await tempDir();
+  await makeModel(`${dir.path}/m.safetensors`);
+  // An empty XDG_RUNTIME_DIR (as on headless machines) makes the native display probe log errors.
+  const out = await runCli(
+    [
+      "quantize",
+      `${dir.path}/m.safetensors`,
+      `${dir.path}/q.safetensors`,
+      "--scheme",
+      "int8",
+      "--device",
+      "auto",
+    ],
+    {
+      permissions: ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"],
+      env: { XDG_RUNTIME_DIR: "" },
+    },
+  );
+  assert.equal(out.code, 0, out.stderr);
+  // Either the adapter is used (silently) or the one-line CPU notice is all there is.
+  assert.match(out.stderr, /^(ckpt: no WebGPU adapter found; quantizing on the CPU\n)?$/);
+  assert.match(out.stdout, /written in .* on the (gpu|cpu)/);
+});
