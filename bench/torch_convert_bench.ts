@@ -9,6 +9,7 @@
 // Needs Debian's /usr/bin/python3 with torch to make bench/data/model.pt once.
 
 import { parseArgs } from "node:util";
+import { MAKE_TORCH_MODEL, TORCH_TO_SAFETENSORS } from "./_python_routes.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const DATA = `${REPO}/bench/data`;
@@ -21,43 +22,6 @@ const { values } = parseArgs({
 const sizeMiB = Number(values["size-mib"]);
 const runs = Number(values.runs);
 const input = `${DATA}/model_${sizeMiB}m.pt`;
-
-const MAKE_MODEL = `
-import sys, torch, collections
-size_mib = int(sys.argv[2])
-torch.manual_seed(0)
-sd = collections.OrderedDict()
-# Transformer-like layout: 16 MiB f32 matrices, plus biases and norms.
-total, i = 0, 0
-while total + 16 * 2**20 <= size_mib * 2**20:
-    sd[f"layers.{i}.weight"] = torch.randn(4096, 1024)
-    sd[f"layers.{i}.bias"] = torch.randn(1024)
-    total += 16 * 2**20 + 4096
-    i += 1
-torch.save(sd, sys.argv[1])
-`;
-
-const PYTHON_ROUTE = `
-import sys, json, struct, torch
-sd = torch.load(sys.argv[1], map_location="cpu")
-header, offset, arrays = {}, 0, []
-names = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64"}
-for k, v in sd.items():
-    a = v.contiguous().numpy()
-    header[k] = {"dtype": names[v.dtype], "shape": list(v.shape), "data_offsets": [offset, offset + a.nbytes]}
-    offset += a.nbytes
-    arrays.append(a)
-h = json.dumps(header).encode()
-h += b" " * (-len(h) % 8)
-with open(sys.argv[2], "wb") as f:
-    f.write(struct.pack("<Q", len(h)))
-    f.write(h)
-    for a in arrays:
-        f.write(a.tobytes())
-    f.flush()
-    import os
-    os.fsync(f.fileno())
-`;
 
 // Runs a command and reports its wall time and the child's peak RSS (ru_maxrss = VmHWM).
 const MEASURE = `
@@ -85,7 +49,8 @@ try {
   await Deno.stat(input);
 } catch {
   console.log(`making ${input} with torch…`);
-  const made = await new Deno.Command(PYTHON, { args: ["-c", MAKE_MODEL, input, String(sizeMiB)] }).output();
+  const made = await new Deno.Command(PYTHON, { args: ["-c", MAKE_TORCH_MODEL, input, String(sizeMiB)] })
+    .output();
   if (!made.success) throw new Error(new TextDecoder().decode(made.stderr));
 }
 const bytes = (await Deno.stat(input)).size;
@@ -103,7 +68,7 @@ const routes: [string, string[]][] = [
     input,
     output,
   ]],
-  ["python torch.load + write", [PYTHON, "-c", PYTHON_ROUTE, input, `${DATA}/out.py.safetensors`]],
+  ["python torch.load + write", [PYTHON, "-c", TORCH_TO_SAFETENSORS, input, `${DATA}/out.py.safetensors`]],
 ];
 const results: { name: string; seconds: number; peakMiB: number }[] = [];
 for (const [name, cmd] of routes) {
