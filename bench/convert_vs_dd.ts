@@ -6,14 +6,15 @@
  * Run: deno run -A bench/convert_vs_dd.ts [--size 1GiB] [--runs 3]
  *
  * The input is generated under bench/data/ (gitignored) and reused while its
- * size matches. The convert runs as a subprocess of the CLI, measured by
- * /usr/bin/time -v (wall clock and maximum resident set size). Both convert
+ * size matches. Each command runs as a child process, measured for wall
+ * clock and peak resident memory (bench/_measure.ts). Both convert
  * and `dd conv=fsync` flush the output to disk; plain `dd` does not.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import { type Measure, measureProcess } from "./_measure.ts";
 import { fileSink, withSink } from "../lib/byte_sink.ts";
 import { type TensorEntry, tensorFromBytes } from "../lib/tensor.ts";
 import { formatBytes, parseSize } from "../lib/units.ts";
@@ -48,38 +49,19 @@ async function ensureInput(path: string): Promise<void> {
   );
 }
 
-interface Timed {
-  seconds: number;
-  peakKiB: number;
-}
-
-async function timed(command: string[]): Promise<Timed> {
-  const out = await new Deno.Command("/usr/bin/time", {
-    args: ["-v", ...command],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  const report = new TextDecoder().decode(out.stderr);
-  if (!out.success) throw new Error(`${command.join(" ")} failed:\n${report}`);
-  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(report)!;
-  const seconds = Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]);
-  const peakKiB = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(report)![1]);
-  return { seconds, peakKiB };
-}
-
-async function median(label: string, command: string[], output: string): Promise<Timed> {
-  const results: Timed[] = [];
+async function median(label: string, command: string[], output: string): Promise<Measure> {
+  const results: Measure[] = [];
   for (let i = 0; i < runs; i++) {
     await Deno.remove(output).catch(() => {});
     // Flush earlier runs' dirty pages so they don't slow this one down.
     await new Deno.Command("sync").output();
-    results.push(await timed(command));
+    results.push(await measureProcess(command));
   }
   await Deno.remove(output).catch(() => {});
   results.sort((a, b) => a.seconds - b.seconds);
   const mid = results[Math.floor(results.length / 2)];
   console.error(`${label}: ${results.map((r) => r.seconds.toFixed(2)).join(", ")} s`);
-  return { seconds: mid.seconds, peakKiB: Math.max(...results.map((r) => r.peakKiB)) };
+  return { seconds: mid.seconds, peakMiB: Math.max(...results.map((r) => r.peakMiB)) };
 }
 
 await Deno.mkdir(DIR, { recursive: true });
@@ -101,7 +83,7 @@ const cli = [
   "convert",
 ];
 const out = `${DIR}/output.safetensors`;
-const rows: [string, Timed, number][] = [];
+const rows: [string, Measure, number][] = [];
 const dd = await median("dd", ["dd", `if=${input}`, `of=${out}`, "bs=16M"], out);
 rows.push(["dd bs=16M", dd, inputBytes]);
 const ddSync = await median("dd conv=fsync", ["dd", `if=${input}`, `of=${out}`, "bs=16M", "conv=fsync"], out);
@@ -122,6 +104,6 @@ for (const [label, t, bytes] of rows) {
   console.log(
     `| ${label} | ${t.seconds.toFixed(2)} | ${(bytes / t.seconds / 1e9).toFixed(2)} | ${
       (t.seconds / dd.seconds).toFixed(2)
-    } | ${(t.seconds / ddSync.seconds).toFixed(2)} | ${formatBytes(t.peakKiB * 1024)} |`,
+    } | ${(t.seconds / ddSync.seconds).toFixed(2)} | ${formatBytes(t.peakMiB * 2 ** 20)} |`,
   );
 }

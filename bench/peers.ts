@@ -12,22 +12,12 @@
 // Needs Debian's /usr/bin/python3 with torch and numpy. Data goes to bench/data/.
 
 import { parseArgs } from "node:util";
+import { type Measure, measureProcess, median, PYTHON } from "./_measure.ts";
 import { MAKE_TORCH_MODEL, PY_PEAK, TORCH_TO_SAFETENSORS } from "./_python_routes.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const DATA = `${REPO}/bench/data`;
-const PYTHON = "/usr/bin/python3";
 const SELF = new URL(import.meta.url).pathname;
-
-interface Measure {
-  seconds: number;
-  peakMiB: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 function peakMiB(): number {
   const status = Deno.readTextFileSync("/proc/self/status");
@@ -168,22 +158,6 @@ import sys, pickle
 obj = {f"model.layers.{i}.weight": [i, float(i) / 3, str(i), (i, i + 1), None, True] for i in range(int(sys.argv[2]))}
 open(sys.argv[1], "wb").write(pickle.dumps(obj, protocol=2))
 `;
-
-// Runs a command, returning wall time and the child's peak RSS (ru_maxrss).
-const MEASURE = `
-import resource, subprocess, sys, time
-t = time.perf_counter()
-r = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE)
-dt = time.perf_counter() - t
-print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)
-`;
-
-async function measureProcess(cmd: string[]): Promise<Measure> {
-  const out = await new Deno.Command(PYTHON, { args: ["-c", MEASURE, ...cmd], stdout: "piped" }).output();
-  const [seconds, maxrssKiB, code] = new TextDecoder().decode(out.stdout).trim().split(" ").map(Number);
-  if (code !== 0) throw new Error(`${cmd.join(" ")} failed with exit code ${code}`);
-  return { seconds, peakMiB: maxrssKiB / 1024 };
-}
 
 async function jsonOf(cmd: string[]): Promise<Measure> {
   const out = await new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "piped", stderr: "piped" })

@@ -9,11 +9,11 @@
 // Needs Debian's /usr/bin/python3 with torch to make bench/data/model.pt once.
 
 import { parseArgs } from "node:util";
+import { measureProcess, median, PYTHON } from "./_measure.ts";
 import { MAKE_TORCH_MODEL, TORCH_TO_SAFETENSORS } from "./_python_routes.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const DATA = `${REPO}/bench/data`;
-const PYTHON = "/usr/bin/python3";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -22,27 +22,6 @@ const { values } = parseArgs({
 const sizeMiB = Number(values["size-mib"]);
 const runs = Number(values.runs);
 const input = `${DATA}/model_${sizeMiB}m.pt`;
-
-// Runs a command and reports its wall time and the child's peak RSS (ru_maxrss = VmHWM).
-const MEASURE = `
-import resource, subprocess, sys, time
-t = time.perf_counter()
-r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
-dt = time.perf_counter() - t
-print(dt, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode)
-`;
-
-async function run(cmd: string[]): Promise<{ seconds: number; peakMiB: number }> {
-  const out = await new Deno.Command(PYTHON, { args: ["-c", MEASURE, ...cmd], stdout: "piped" }).output();
-  const [seconds, maxrssKiB, code] = new TextDecoder().decode(out.stdout).trim().split(" ").map(Number);
-  if (code !== 0) throw new Error(`${cmd.join(" ")} failed with exit code ${code}`);
-  return { seconds, peakMiB: maxrssKiB / 1024 };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 await Deno.mkdir(DATA, { recursive: true });
 try {
@@ -76,7 +55,7 @@ for (const [name, cmd] of routes) {
   const peaks: number[] = [];
   for (let i = 0; i < runs; i++) {
     await Deno.remove(output).catch(() => {});
-    const r = await run(cmd);
+    const r = await measureProcess(cmd);
     times.push(r.seconds);
     peaks.push(r.peakMiB);
   }
