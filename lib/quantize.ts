@@ -173,6 +173,14 @@ export interface QuantizeOptions {
   metrics?: boolean;
   /** Input bytes (as float32) gathered into one GPU batch. @default 64 MiB */
   batchBytes?: number;
+  /**
+   * Most bytes of quantized results held for parts not yet read. A writer
+   * that orders by dtype (safetensors puts every F32 scale before the int8
+   * codes) reads a tensor's companion long before its codes; past this bound
+   * the codes are dropped and computed again when read, so memory stays
+   * bounded by a tensor rather than the model. @default 64 MiB
+   */
+  heldBytes?: number;
 }
 
 const NORM_NAME = /(bias|norm|ln_|layernorm|bn)/i;
@@ -196,14 +204,25 @@ function settingsOf(options: Omit<QuantRecord, "scheme" | "dtype" | "shape">): Q
 async function readF32(entry: TensorEntry, count: number): Promise<Float32Array> {
   const bytes = await entry.read();
   if (entry.dtype === "F32") {
+    // A view, not a copy: schemes only read their input, and a fresh
+    // tensor-sized copy costs as much as quantizing it.
     const a = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
-    return new Float32Array(a.buffer, a.byteOffset, count).slice();
+    return new Float32Array(a.buffer, a.byteOffset, count);
   }
   const out = castBytes(bytes, entry.dtype, "F32", count);
   return new Float32Array(out.buffer, out.byteOffset, count);
 }
 
-/** A quantized tensor's bytes, computed once for its main entry and companions. */
+/** Bytes of a quantized result: its codes and every companion. */
+function resultBytes(result: QuantResult): number {
+  return result.companions.reduce((sum, c) => sum + c.byteLength, result.data.byteLength);
+}
+
+/**
+ * A quantized tensor's bytes for its main entry and companions, computed when
+ * a part is first read and held until the others are read (or dropped, to be
+ * computed again, when holding them would pass the transform's bound).
+ */
 class Group {
   readonly entry: TensorEntry;
   readonly plan: QuantPlan;
@@ -212,6 +231,8 @@ class Group {
   #unread: number;
   started = false;
   finished = false;
+  /** The tensor's report was sent (a recomputation sends none). */
+  reported = false;
 
   constructor(entry: TensorEntry, scheme: QuantScheme, plan: QuantPlan) {
     this.entry = entry;
@@ -229,14 +250,19 @@ class Group {
     return this.#result;
   }
 
-  /** One part was read; drop the cached bytes when every part has been. */
-  done(): void {
-    if (--this.#unread === 0) {
-      this.finished = true;
-      this.#result = undefined;
-      this.started = false;
-      this.#unread = 1 + this.plan.companions.length;
-    }
+  /** One part was read: true when others remain unread. */
+  read(): boolean {
+    if (--this.#unread > 0) return true;
+    this.finished = true;
+    this.#unread = 1 + this.plan.companions.length;
+    this.drop();
+    return false;
+  }
+
+  /** Forget the result; a later read computes it again. */
+  drop(): void {
+    this.#result = undefined;
+    this.started = false;
   }
 }
 
@@ -258,6 +284,7 @@ export function quantize(options: QuantizeOptions): Transform {
   const keep1d = options.keep1d ?? true;
   const wantMetrics = options.metrics ?? options.onTensor !== undefined;
   const batchBytes = options.batchBytes ?? 64 * 2 ** 20;
+  const heldLimit = options.heldBytes ?? 64 * 2 ** 20;
   const device = options.device ?? "auto";
   if (typeof device === "string" && !["auto", "gpu", "cpu"].includes(device)) {
     throw new UsageError(`Unknown device '${device}'; use auto, gpu or cpu`);
@@ -266,6 +293,9 @@ export function quantize(options: QuantizeOptions): Transform {
     const metadata = input.metadata;
     const records: Record<string, QuantRecord> = {};
     const groups: Group[] = [];
+    // Results kept for parts not yet read, and their total size.
+    const held = new Map<Group, number>();
+    let heldBytes = 0;
     let backend: Promise<QuantizeBackend | undefined> | undefined;
 
     const compute = async (first: Group): Promise<void> => {
@@ -297,7 +327,8 @@ export function quantize(options: QuantizeOptions): Transform {
         g.set((async () => {
           const results = await shared;
           const result = results[i];
-          if (options.onTensor) {
+          if (options.onTensor && !g.reported) {
+            g.reported = true;
             const values = (await valuesReady)[i];
             let metrics: ErrorMetrics | undefined;
             if (wantMetrics) {
@@ -327,7 +358,20 @@ export function quantize(options: QuantizeOptions): Transform {
     const part = (group: Group, index: number) => async (out?: Uint8Array): Promise<Uint8Array> => {
       if (!group.result) await compute(group);
       const result = await group.result!;
-      group.done();
+      const size = held.get(group);
+      if (size !== undefined) {
+        held.delete(group);
+        heldBytes -= size;
+      }
+      if (group.read()) {
+        const resultSize = resultBytes(result);
+        if (heldBytes + resultSize <= heldLimit) {
+          held.set(group, resultSize);
+          heldBytes += resultSize;
+        } else {
+          group.drop();
+        }
+      }
       const bytes = index < 0 ? result.data : result.companions[index];
       if (!out) return bytes;
       const view = out.subarray(0, bytes.byteLength);

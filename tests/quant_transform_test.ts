@@ -257,3 +257,45 @@ Deno.test("quantize() on the GPU gives the CPU's bytes through the transform", a
     });
   }
 });
+
+Deno.test("quantize() holds at most heldBytes of unread results and recomputes the rest identically", async () => {
+  // Eight 16×64 weights; each int8 result is 1024 codes + 64 bytes of scales.
+  let sourceReads = 0;
+  const source = (): TensorStream => ({
+    metadata: {},
+    tensors: Array.from({ length: 8 }, (_, i) => {
+      const entry = tensorFromBytes(`w${i}`, "F32", [16, 64], bytesOf(wave(1024, i)));
+      return { ...entry, read: (out?: Uint8Array) => (sourceReads++, entry.read(out)) };
+    }),
+  });
+  const reference = await readAll(
+    pipe(source(), quantize({ scheme: "int8", perChannel: true, device: "cpu" })),
+  );
+  for (const [heldBytes, expectedReads] of [[Infinity, 8], [3 * 1088, 8 + 5], [0, 16]] as const) {
+    sourceReads = 0;
+    const reports: string[] = [];
+    const entries = await collectTensors(
+      pipe(
+        source(),
+        quantize({
+          scheme: "int8",
+          perChannel: true,
+          device: "cpu",
+          heldBytes,
+          onTensor: (r) => reports.push(r.name),
+        }),
+      ),
+    );
+    // A dtype-ordered writer's order: every F32 scale, then every I8 code tensor.
+    const order = [...entries.filter((e) => e.dtype === "F32"), ...entries.filter((e) => e.dtype === "I8")];
+    for (const entry of order) {
+      assert.deepEqual(
+        (await entry.read()).slice(),
+        reference.get(entry.name)!.bytes,
+        `${heldBytes} ${entry.name}`,
+      );
+    }
+    assert.equal(sourceReads, expectedReads, `heldBytes ${heldBytes}`);
+    assert.deepEqual(reports.sort(), ["w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7"]);
+  }
+});
