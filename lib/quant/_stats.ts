@@ -34,6 +34,33 @@ export function channelMinMax(plan: QuantPlan, x: Float32Array): { min: Float32A
   return { min, max };
 }
 
+/**
+ * Per-channel −max|x| and max|x| of the non-NaN values (+Inf/−Inf when a
+ * channel has none): all a symmetric scale needs, in one comparison per
+ * element instead of two.
+ */
+export function channelAbsMax(plan: QuantPlan, x: Float32Array): { min: Float32Array; max: Float32Array } {
+  const { channels, inner } = plan;
+  const max = new Float32Array(channels).fill(-Infinity);
+  const n = plan.count;
+  const span = channels * inner;
+  for (let start = 0; start < n; start += span) {
+    for (let c = 0; c < channels; c++) {
+      let hi = max[c];
+      const from = start + c * inner;
+      const to = from + inner;
+      for (let i = from; i < to; i++) {
+        const v = Math.abs(x[i]);
+        if (v > hi) hi = v;
+      }
+      max[c] = hi;
+    }
+  }
+  const min = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) min[c] = max[c] === -Infinity ? Infinity : -max[c];
+  return { min, max };
+}
+
 /** Decode the reduction kernel's keys (min key, max key per channel) into floats. */
 export function decodeMinMaxKeys(
   keys: Uint32Array,

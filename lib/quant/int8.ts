@@ -23,7 +23,7 @@
 import { elementCount } from "../dtype.ts";
 import { F32_EPS, RNE_MAGIC, roundHalfEven } from "./_math.ts";
 import { makePlan } from "./_plan.ts";
-import { channelMinMax } from "./_stats.ts";
+import { channelAbsMax, channelMinMax } from "./_stats.ts";
 import { WGSL_ENTRY, WGSL_PRELUDE } from "./_wgsl.ts";
 import type { QuantPlan, QuantResult, QuantScheme, QuantSettings, StatsParams } from "./scheme.ts";
 
@@ -95,23 +95,33 @@ function quantizeWith(
   const span = channels * inner;
   for (let start = 0; start < n; start += span) {
     for (let c = 0; c < channels; c++) {
-      const inv = Math.fround(1 / scale[c]);
-      const zp = zeroPoint[c];
       const from = start + c * inner;
-      const to = from + inner;
-      for (let i = from; i < to; i++) {
-        let p = Math.fround(x[i] * inv);
-        if (p !== p) {
-          out[i] = qmin;
-          continue;
-        }
-        // Clamp first so the rounding trick below stays exact (and ±Inf saturate).
-        p = p < -512 ? -512 : p > 512 ? 512 : p;
-        let q = zp + (p + RNE_MAGIC - RNE_MAGIC);
-        q = q < qmin ? qmin : q > qmax ? qmax : q;
-        out[i] = q;
-      }
+      quantizeRun(x, from, from + inner, Math.fround(1 / scale[c]), zeroPoint[c], qmin, qmax, out);
     }
+  }
+}
+
+// q = clamp(zp + rne(p), qmin, qmax) computed as zp + rne(clamp(p, qmin − zp, qmax − zp)):
+// equal because rounding is monotonic and the bounds are integers. The
+// clamp is written so NaN falls to the lower bound (qmin, as PyTorch), and
+// after it |p| ≤ 255, so the magic-number rounding is exact and `| 0`
+// hands the store an int32 (much faster than storing a double).
+function quantizeRun(
+  x: Float32Array,
+  from: number,
+  to: number,
+  inv: number,
+  zp: number,
+  qmin: number,
+  qmax: number,
+  out: Uint8Array,
+): void {
+  const lo = qmin - zp;
+  const hi = qmax - zp;
+  for (let i = from; i < to; i++) {
+    const p = Math.fround(x[i] * inv);
+    const c = p > lo ? (p < hi ? p : hi) : lo;
+    out[i] = zp + ((c + RNE_MAGIC - RNE_MAGIC) | 0);
   }
 }
 
@@ -179,7 +189,7 @@ export const INT8_SCHEME: QuantScheme = {
     });
   },
   quantize(plan, values): QuantResult {
-    const { min, max } = channelMinMax(plan, values);
+    const { min, max } = plan.settings.affine ? channelMinMax(plan, values) : channelAbsMax(plan, values);
     const p = params(plan, min, max);
     const out = new Uint8Array(plan.count);
     quantizeWith(plan, values, p.scale, p.zeroPoint, out);
