@@ -29,6 +29,12 @@ export interface WriteSafetensorsOptions extends WriteOptions {
    * @default {COPY_CHUNK_BYTES}
    */
   copyChunkBytes?: number;
+  /**
+   * Holds the buffer tensors are read through, kept between calls: writing
+   * many shards through one holder allocates that buffer once.
+   * @default a new holder per call
+   */
+  scratch?: { buffer: Uint8Array };
 }
 
 /** Tensors copied unchanged from a file are streamed in chunks of this size (16 MiB). */
@@ -121,7 +127,7 @@ export async function writeSafetensors(
   // Metadata is final once the tensors have been iterated.
   const header = encodeSafetensorsHeader(stream.metadata, layout.infos, { align: options.align });
   await sink.write(header);
-  await writeBodies(layout.entries, sink, options.copyChunkBytes ?? COPY_CHUNK_BYTES);
+  await writeBodies(layout.entries, sink, options.copyChunkBytes ?? COPY_CHUNK_BYTES, options.scratch);
 }
 
 /**
@@ -140,14 +146,14 @@ export async function writeBodies(
   entries: readonly TensorEntry[],
   sink: ByteSink,
   chunkBytes: number = COPY_CHUNK_BYTES,
+  scratch: { buffer: Uint8Array } = { buffer: new Uint8Array(0) },
 ): Promise<void> {
   if (!Number.isSafeInteger(chunkBytes) || chunkBytes <= 0) {
     throw new UsageError(`Invalid copy chunk size ${chunkBytes}: use a positive number of bytes`);
   }
-  let buffer = new Uint8Array(0);
   const ensure = (length: number) => {
-    if (buffer.length < length) buffer = new Uint8Array(length);
-    return buffer;
+    if (scratch.buffer.length < length) scratch.buffer = new Uint8Array(length);
+    return scratch.buffer.subarray(0, length);
   };
   for (const entry of entries) {
     const length = entry.byteLength;

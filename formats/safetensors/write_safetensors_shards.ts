@@ -113,6 +113,8 @@ export async function writeSafetensorsShards(
   const writeOptions: WriteSafetensorsOptions = {
     align: options.align,
     copyChunkBytes: options.copyChunkBytes,
+    // One read buffer for every shard.
+    scratch: options.scratch ?? { buffer: new Uint8Array(0) },
   };
   const metadata = stream.metadata;
 
