@@ -43,6 +43,8 @@ export async function writeNpz(
     const s = sink;
     const zip = createZipWriter(s);
     const names = new Set<string>();
+    // One member buffer for every tensor (the zip writer is done with it when add() resolves).
+    let scratch = new Uint8Array(0);
     for await (const original of stream.tensors) {
       const entry = dequantizeEntry(original);
       if (names.has(entry.name)) {
@@ -50,7 +52,9 @@ export async function writeNpz(
       }
       names.add(entry.name);
       const header = encodeNpyHeader(entry.dtype, entry.shape);
-      const member = new Uint8Array(header.length + entry.byteLength);
+      const length = header.length + entry.byteLength;
+      if (scratch.length < length) scratch = new Uint8Array(length);
+      const member = scratch.subarray(0, length);
       member.set(header);
       await entry.read(member.subarray(header.length));
       await zip.add(`${entry.name}.npy`, member, { method: options.compress ? "deflate" : "store" });
