@@ -248,8 +248,11 @@ export async function writeGguf(
     w.pad(alignment);
     await s.write(w.toBytes());
     const zeros = new Uint8Array(alignment);
+    // One read buffer for every tensor: fresh tensor-sized buffers cost page faults and garbage.
+    let scratch = new Uint8Array(0);
     for (const [i, entry] of entries.entries()) {
-      const bytes = await entry.read();
+      if (scratch.length < sizes[i]) scratch = new Uint8Array(sizes[i]);
+      const bytes = await entry.read(scratch.subarray(0, sizes[i]));
       if (bytes.length !== sizes[i]) {
         throw new UsageError(
           `Cannot write tensor '${entry.name}' to GGUF: read ${bytes.length} bytes, expected ${sizes[i]}`,
