@@ -164,7 +164,8 @@ Deno ${Deno.version.deno}. Models of ${
 matrices ([4096, 1024], each with a bias); every route is the CLI in its own process, and each figure is its
 peak resident memory (VmHWM), runtime included (Deno alone is ≈ 40–60 MiB). Memory bounded by one tensor shows
 as figures that do not follow the model's size: a larger model moves them by no more than the timing of garbage
-collection does.
+collection does. Quantization also holds up to 64 MiB of results the writer has not asked for yet (\`quantize\`'s
+\`heldBytes\`: safetensors writes every F32 scale before the int8 codes).
 
 ${lines.join("\n")}
 `;
