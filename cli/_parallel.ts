@@ -373,14 +373,15 @@ async function abortAllSinksOf(jobs: number): Promise<void> {
 }
 
 /**
- * `ckpt convert IN.safetensors.index.json OUT.safetensors.index.json --jobs N`:
- * check the options convert parsed (`jobs`, `include`, `exclude`, `dtype`,
- * `max-shard-size`, `quiet`), run, print one line.
+ * `ckpt convert|quantize IN.safetensors.index.json OUT.safetensors.index.json --jobs N`:
+ * check the shared options (`jobs`, `max-shard-size`, `quiet`), apply
+ * `transforms` to every shard, print one line.
  */
 export async function convertShardsCommand(
   input: string,
   output: string,
   values: Record<string, unknown>,
+  transforms: ShardTransformSpec,
 ): Promise<number> {
   const text = (key: string) => (typeof values[key] === "string" ? values[key] as string : undefined);
   const jobsText = text("jobs") ?? "auto";
@@ -399,7 +400,7 @@ export async function convertShardsCommand(
   const started = performance.now();
   const result = await convertShards(input, output, {
     jobs,
-    transforms: { include: text("include"), exclude: text("exclude"), dtype: text("dtype") },
+    transforms,
   });
   if (values.quiet !== true) {
     const seconds = ((performance.now() - started) / 1000).toFixed(2);

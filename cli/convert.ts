@@ -91,7 +91,12 @@ Permissions: --allow-read (input) and --allow-write (output folder).`,
     }
     // Shard-parallel mode (cli/_parallel.ts): each shard converted in a Worker.
     if (typeof values.jobs === "string") {
-      return await convertShardsCommand(input, output, values);
+      const text = (value: unknown) => (typeof value === "string" ? value : undefined);
+      return await convertShardsCommand(input, output, values, {
+        include: text(values.include),
+        exclude: text(values.exclude),
+        dtype: text(values.dtype),
+      });
     }
     const transforms: Transform[] = [];
     if (typeof values.include === "string") transforms.push(include(regex("--include", values.include)));

@@ -12,6 +12,7 @@ import { fileSink, withSink } from "../lib/byte_sink.ts";
 import { UsageError } from "../lib/errors.ts";
 import { refuseInputs } from "../lib/paths.ts";
 import { writeOutput } from "./_write_output.ts";
+import { convertShardsCommand } from "./_parallel.ts";
 import { pipe } from "../lib/pipeline.ts";
 import { dequantize, quantize, resolveDevice, type TensorReport } from "../lib/quantize.ts";
 import { schemeByName, SCHEMES } from "../lib/quant/schemes.ts";
@@ -79,6 +80,9 @@ Options:
   --double-quant      NF4/FP4: quantize the per-block absmax values too
   --all               quantize tensors of rank below 2 too
   --device D          auto (default), gpu or cpu
+  --jobs N            sharded input (.safetensors.index.json) to sharded output:
+                      quantize the shards in parallel Workers on the CPU, N at a
+                      time (auto: one per core); no --report or --json
   --include RE        quantize only tensors whose name matches
   --exclude RE        never quantize tensors whose name matches
   --report FILE       write the per-tensor table as JSON to FILE
@@ -107,6 +111,7 @@ WebGPU needs no permission.`,
       report: { type: "string" },
       json: { type: "boolean" },
       quiet: { type: "boolean", short: "q" },
+      jobs: { type: "string" },
     });
     const [input, output] = expectPositionals(positionals, ["IN", "OUT"]);
     if (typeof values.scheme !== "string") throw new UsageError("Missing --scheme (see --help)");
@@ -127,6 +132,31 @@ WebGPU needs no permission.`,
       throw new UsageError(
         `Scheme ${scheme.name} writes ggml blocks, which only GGUF stores; use a .gguf output`,
       );
+    }
+    // Shard-parallel mode (cli/_parallel.ts): each shard quantized in a Worker, on the CPU.
+    if (typeof values.jobs === "string") {
+      if (device === "gpu") {
+        throw new UsageError("--jobs quantizes on the CPU, one Worker a shard; drop --device gpu");
+      }
+      if (typeof values.report === "string" || values.json === true) {
+        throw new UsageError(
+          "--report and --json list every tensor, which --jobs does not gather; quantize without --jobs for them",
+        );
+      }
+      return await convertShardsCommand(input, output, values, {
+        quantize: {
+          scheme: scheme.name,
+          perChannel: values["per-channel"] === true,
+          axis,
+          affine: values.affine === true,
+          reduceRange: values["reduce-range"] === true,
+          saturate: values.saturate === true,
+          doubleQuant: values["double-quant"] === true,
+          keep1d: values.all !== true,
+          include: typeof values.include === "string" ? values.include : undefined,
+          exclude: typeof values.exclude === "string" ? values.exclude : undefined,
+        },
+      });
     }
     if (device !== "cpu") quietDisplayProbe();
     const backend = await resolveDevice(device as "auto" | "gpu" | "cpu");

@@ -135,6 +135,65 @@ Deno.test("ckpt convert --jobs converts shards in parallel and matches the libra
   assert.deepEqual(await filesOf(out.path), await filesOf(lib.path));
 });
 
+Deno.test("ckpt quantize --jobs quantizes shards in parallel and matches the library", async (t) => {
+  await using input = await tempDir();
+  const index = await makeSharded(input.path);
+  await using out = await tempDir();
+  await using lib = await tempDir();
+  const result = await runCli([
+    "quantize",
+    index,
+    `${out.path}/q.safetensors.index.json`,
+    "--scheme",
+    "int8",
+    "--per-channel",
+    "--jobs",
+    "2",
+    "--exclude",
+    "^embed",
+  ]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /q\.safetensors\.index\.json: \d+ shards, \d+ tensors, .* with 2 jobs$/m);
+  await convertShards(index, `${lib.path}/q.safetensors.index.json`, {
+    jobs: 1,
+    transforms: { quantize: { scheme: "int8", perChannel: true, exclude: "^embed" } },
+  });
+  assert.deepEqual(await filesOf(out.path), await filesOf(lib.path));
+  const usage: [string, string[], RegExp][] = [
+    [
+      "--device gpu",
+      ["--device", "gpu"],
+      /^ckpt quantize: --jobs quantizes on the CPU, one Worker a shard; drop --device gpu$/m,
+    ],
+    ["--report", ["--report", `${out.path}/r.json`], /^ckpt quantize: --report and --json list every tensor/],
+    ["--json", ["--json"], /^ckpt quantize: --report and --json list every tensor/],
+    [
+      "a ggml scheme",
+      ["--scheme", "Q4_0"],
+      /^ckpt quantize: Scheme Q4_0 writes ggml blocks, which only GGUF stores/,
+    ],
+  ];
+  for (const [label, extra, message] of usage) {
+    await t.step(label, async () => {
+      await using dir = await tempDir();
+      const run = await runCli([
+        "quantize",
+        index,
+        `${dir.path}/q.safetensors.index.json`,
+        "--scheme",
+        "NF4",
+        "--jobs",
+        "2",
+        ...extra,
+      ]);
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, message);
+      assert.equal(run.stderr.trim().split("\n").length, 1);
+      assert.deepEqual(await listDir(dir.path), []);
+    });
+  }
+});
+
 Deno.test("convertShards() rejects bad requests and leaves nothing behind on failure", async (t) => {
   await using input = await tempDir();
   const index = await makeSharded(input.path);
