@@ -23,6 +23,7 @@ export * from "./lib/cast.ts";
 export * from "./lib/tensor.ts";
 export * from "./lib/byte_source.ts";
 export * from "./lib/byte_sink.ts";
+export * from "./lib/scratch_buffer.ts";
 export * from "./lib/pipeline.ts";
 export * from "./lib/format.ts";
 export * from "./lib/units.ts";

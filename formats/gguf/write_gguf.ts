@@ -6,6 +6,7 @@
  * @module
  */
 
+import { ScratchBuffer } from "../../lib/scratch_buffer.ts";
 import type { ByteSink } from "../../lib/byte_sink.ts";
 import type { DType } from "../../lib/dtype.ts";
 import { UsageError } from "../../lib/errors.ts";
@@ -249,10 +250,9 @@ export async function writeGguf(
     await s.write(w.toBytes());
     const zeros = new Uint8Array(alignment);
     // One read buffer for every tensor: fresh tensor-sized buffers cost page faults and garbage.
-    let scratch = new Uint8Array(0);
+    const scratch = new ScratchBuffer();
     for (const [i, entry] of entries.entries()) {
-      if (scratch.length < sizes[i]) scratch = new Uint8Array(sizes[i]);
-      const bytes = await entry.read(scratch.subarray(0, sizes[i]));
+      const bytes = await entry.read(scratch.take(sizes[i]));
       if (bytes.length !== sizes[i]) {
         throw new UsageError(
           `Cannot write tensor '${entry.name}' to GGUF: read ${bytes.length} bytes, expected ${sizes[i]}`,

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { ScratchBuffer } from "../../lib/scratch_buffer.ts";
 import type { ByteSink } from "../../lib/byte_sink.ts";
 import { UsageError } from "../../lib/errors.ts";
 import type { WriteOptions } from "../../lib/format.ts";
@@ -44,7 +45,7 @@ export async function writeNpz(
     const zip = createZipWriter(s);
     const names = new Set<string>();
     // One member buffer for every tensor (the zip writer is done with it when add() resolves).
-    let scratch = new Uint8Array(0);
+    const scratch = new ScratchBuffer();
     for await (const original of stream.tensors) {
       const entry = dequantizeEntry(original);
       if (names.has(entry.name)) {
@@ -52,9 +53,7 @@ export async function writeNpz(
       }
       names.add(entry.name);
       const header = encodeNpyHeader(entry.dtype, entry.shape);
-      const length = header.length + entry.byteLength;
-      if (scratch.length < length) scratch = new Uint8Array(length);
-      const member = scratch.subarray(0, length);
+      const member = scratch.take(header.length + entry.byteLength);
       member.set(header);
       await entry.read(member.subarray(header.length));
       await zip.add(`${entry.name}.npy`, member, { method: options.compress ? "deflate" : "store" });

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { ScratchBuffer } from "../../lib/scratch_buffer.ts";
 import type { ByteSink } from "../../lib/byte_sink.ts";
 import { byteLengthOf } from "../../lib/dtype.ts";
 import { UsageError } from "../../lib/errors.ts";
@@ -30,11 +31,11 @@ export interface WriteSafetensorsOptions extends WriteOptions {
    */
   copyChunkBytes?: number;
   /**
-   * Holds the buffer tensors are read through, kept between calls: writing
-   * many shards through one holder allocates that buffer once.
-   * @default a new holder per call
+   * The buffer tensors are read through, kept between calls: writing many
+   * shards through one allocates it once.
+   * @default a new one per call
    */
-  scratch?: { buffer: Uint8Array };
+  scratch?: ScratchBuffer;
 }
 
 /** Tensors copied unchanged from a file are streamed in chunks of this size (16 MiB). */
@@ -146,22 +147,18 @@ export async function writeBodies(
   entries: readonly TensorEntry[],
   sink: ByteSink,
   chunkBytes: number = COPY_CHUNK_BYTES,
-  scratch: { buffer: Uint8Array } = { buffer: new Uint8Array(0) },
+  scratch: ScratchBuffer = new ScratchBuffer(),
 ): Promise<void> {
   if (!Number.isSafeInteger(chunkBytes) || chunkBytes <= 0) {
     throw new UsageError(`Invalid copy chunk size ${chunkBytes}: use a positive number of bytes`);
   }
-  const ensure = (length: number) => {
-    if (scratch.buffer.length < length) scratch.buffer = new Uint8Array(length);
-    return scratch.buffer.subarray(0, length);
-  };
   for (const entry of entries) {
     const length = entry.byteLength;
     if (length === 0) continue;
     const span = sourceSpan(entry);
     if (span && length > chunkBytes) {
       // Unchanged bytes from a file: stream them without holding the tensor.
-      const chunk = ensure(chunkBytes);
+      const chunk = scratch.take(chunkBytes);
       for (let done = 0; done < length;) {
         const n = Math.min(chunkBytes, length - done);
         await sink.write(await span.source.read(span.offset + done, n, chunk));
@@ -169,7 +166,7 @@ export async function writeBodies(
       }
       continue;
     }
-    const bytes = await entry.read(ensure(length));
+    const bytes = await entry.read(scratch.take(length));
     if (bytes.byteLength !== length) {
       throw new RangeError(
         `Tensor '${entry.name}' read ${bytes.byteLength} bytes, but declares ${length}`,

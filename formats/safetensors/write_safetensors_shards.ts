@@ -5,6 +5,7 @@
  * @module
  */
 
+import { ScratchBuffer } from "../../lib/scratch_buffer.ts";
 import { fileSink, onInterrupt, withSink } from "../../lib/byte_sink.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { collectTensors, type TensorEntry, type TensorStream } from "../../lib/tensor.ts";
@@ -114,7 +115,7 @@ export async function writeSafetensorsShards(
     align: options.align,
     copyChunkBytes: options.copyChunkBytes,
     // One read buffer for every shard.
-    scratch: options.scratch ?? { buffer: new Uint8Array(0) },
+    scratch: options.scratch ?? new ScratchBuffer(),
   };
   const metadata = stream.metadata;
 
