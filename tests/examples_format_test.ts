@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { decodeJsonHeader } from "../formats/packed/header_codec.ts";
-import { FieldReader } from "../formats/packed/field_reader.ts";
+import { FieldReader } from "../lib/binary/field_reader.ts";
 import { listDir, runCli, tempDir } from "./_helpers.ts";
 
 Deno.test("examples/minmax8_format.ts prints bits, file size and max error for 32, 16 and 8 bits", async () => {

@@ -6,7 +6,7 @@ import { dequantizeEntry } from "../lib/ggml_blocks.ts";
 import { tensorFromBytes } from "../lib/tensor.ts";
 import { openSource } from "../formats/open_tensor_file.ts";
 import { type GgufArray, openGguf, writeGguf } from "../formats/gguf/mod.ts";
-import { FieldWriter } from "../formats/packed/field_writer.ts";
+import { FieldWriter } from "../lib/binary/field_writer.ts";
 import { DATA, runCli, tempDir } from "./_helpers.ts";
 import { writeSafetensors } from "../formats/safetensors/mod.ts";
 

@@ -5,7 +5,7 @@
  */
 
 import type { TensorFormat } from "../../lib/format.ts";
-import { hasMagic } from "../packed/magic.ts";
+import { hasMagic } from "../../lib/binary/magic.ts";
 import { openGguf } from "./open_gguf.ts";
 import { writeGguf } from "./write_gguf.ts";
 

@@ -11,10 +11,10 @@ import { FormatError, LimitError, TruncatedError } from "../../lib/errors.ts";
 import type { OpenOptions } from "../../lib/format.ts";
 import { type GgmlType, ggmlTypeById } from "../../lib/ggml_blocks.ts";
 import type { TensorEntry, TensorFile } from "../../lib/tensor.ts";
-import { alignTo, isPowerOfTwo } from "../packed/align.ts";
-import type { FieldReader } from "../packed/field_reader.ts";
-import { checkMagic } from "../packed/magic.ts";
-import { parseFromSource } from "../packed/read_window.ts";
+import { alignTo, isPowerOfTwo } from "../../lib/binary/align.ts";
+import type { FieldReader } from "../../lib/binary/field_reader.ts";
+import { checkMagic } from "../../lib/binary/magic.ts";
+import { parseFromSource } from "../../lib/binary/read_window.ts";
 import {
   attachGgufKeyValues,
   GGUF_TYPE_SIZE,

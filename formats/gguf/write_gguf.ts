@@ -13,8 +13,8 @@ import { UsageError } from "../../lib/errors.ts";
 import type { WriteOptions } from "../../lib/format.ts";
 import { ggmlByteLength, type GgmlType, ggmlTypeByName } from "../../lib/ggml_blocks.ts";
 import { collectTensors, type TensorEntry, type TensorStream } from "../../lib/tensor.ts";
-import { alignTo, isPowerOfTwo } from "../packed/align.ts";
-import { FieldWriter } from "../packed/field_writer.ts";
+import { alignTo, isPowerOfTwo } from "../../lib/binary/align.ts";
+import { FieldWriter } from "../../lib/binary/field_writer.ts";
 import {
   GGUF_VALUE_TYPES,
   type GgufArray,

@@ -5,7 +5,7 @@
  */
 
 import type { TensorFormat } from "../../lib/format.ts";
-import { hasMagic } from "../packed/magic.ts";
+import { hasMagic } from "../../lib/binary/magic.ts";
 import { NPY_MAGIC } from "./npy_header.ts";
 import { openNpy } from "./open_npy.ts";
 import { openNpz } from "./open_npz.ts";

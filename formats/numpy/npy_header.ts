@@ -9,9 +9,9 @@
 
 import { byteLengthOf, type DType } from "../../lib/dtype.ts";
 import { FormatError, LimitError, UsageError } from "../../lib/errors.ts";
-import type { FieldReader } from "../packed/field_reader.ts";
-import { FieldWriter } from "../packed/field_writer.ts";
-import { checkMagic } from "../packed/magic.ts";
+import type { FieldReader } from "../../lib/binary/field_reader.ts";
+import { FieldWriter } from "../../lib/binary/field_writer.ts";
+import { checkMagic } from "../../lib/binary/magic.ts";
 import { parsePyLiteral, PyLiteralError, type PyValue } from "./_py_literal.ts";
 
 /** The .npy magic: `\x93NUMPY`. */
@@ -102,7 +102,7 @@ function fail(message: string, offset: number): never {
  * @example
  * ```ts
  * import { encodeNpyHeader, readNpyHeader } from "./npy_header.ts";
- * import { FieldReader } from "../packed/field_reader.ts";
+ * import { FieldReader } from "../../lib/binary/field_reader.ts";
  * const header = readNpyHeader(new FieldReader(encodeNpyHeader("F32", [2, 3])));
  * console.log(header.descr, header.shape, header.dataOffset); // <f4 [2, 3] 128
  * ```

@@ -11,7 +11,7 @@ import { dtypeInfo } from "../../lib/dtype.ts";
 import { TruncatedError } from "../../lib/errors.ts";
 import type { OpenOptions } from "../../lib/format.ts";
 import type { TensorEntry, TensorFile } from "../../lib/tensor.ts";
-import { parseFromSource } from "../packed/read_window.ts";
+import { parseFromSource } from "../../lib/binary/read_window.ts";
 import { fortranToC, swapBytes } from "./_reorder.ts";
 import { type NpyHeader, readNpyHeader } from "./npy_header.ts";
 
@@ -29,7 +29,7 @@ export interface OpenNpyOptions extends OpenOptions {
  * ```ts
  * import { npyEntry } from "./open_npy.ts";
  * import { encodeNpyHeader, readNpyHeader } from "./npy_header.ts";
- * import { FieldReader } from "../packed/field_reader.ts";
+ * import { FieldReader } from "../../lib/binary/field_reader.ts";
  * const header = readNpyHeader(new FieldReader(encodeNpyHeader("U8", [2])));
  * const entry = npyEntry("x", header, () => Promise.resolve(new Uint8Array([1, 2])));
  * console.log(await entry.read()); // Uint8Array [1, 2]

@@ -7,8 +7,8 @@
  */
 
 import { FormatError, LimitError } from "../../lib/errors.ts";
-import type { FieldReader } from "./field_reader.ts";
-import type { FieldWriter } from "./field_writer.ts";
+import type { FieldReader } from "../../lib/binary/field_reader.ts";
+import type { FieldWriter } from "../../lib/binary/field_writer.ts";
 
 /** Options for {@linkcode encodeJsonHeader}. */
 export interface EncodeJsonHeaderOptions {
@@ -93,7 +93,7 @@ export type PrefixWidth = 2 | 4 | 8;
  * @example
  * ```ts
  * import { writeLengthPrefixed } from "./header_codec.ts";
- * import { FieldWriter } from "./field_writer.ts";
+ * import { FieldWriter } from "../../lib/binary/field_writer.ts";
  * const w = new FieldWriter();
  * writeLengthPrefixed(w, new Uint8Array([9, 9]), 4);
  * console.log(w.toBytes()); // Uint8Array [2, 0, 0, 0, 9, 9]
@@ -130,7 +130,7 @@ export interface ReadLengthPrefixedOptions {
  * @example
  * ```ts
  * import { readLengthPrefixed } from "./header_codec.ts";
- * import { FieldReader } from "./field_reader.ts";
+ * import { FieldReader } from "../../lib/binary/field_reader.ts";
  * const r = new FieldReader(new Uint8Array([2, 0, 0, 0, 9, 9]));
  * console.log(readLengthPrefixed(r, { width: 4 })); // Uint8Array [9, 9]
  * ```

@@ -21,13 +21,13 @@
  * @module
  */
 
-export * from "./align.ts";
-export * from "./magic.ts";
-export * from "./field_reader.ts";
-export * from "./field_writer.ts";
+export * from "../../lib/binary/align.ts";
+export * from "../../lib/binary/magic.ts";
+export * from "../../lib/binary/field_reader.ts";
+export * from "../../lib/binary/field_writer.ts";
 export * from "./header_codec.ts";
-export * from "./read_window.ts";
-export * from "./slice_source.ts";
+export * from "../../lib/binary/read_window.ts";
+export * from "../../lib/binary/slice_source.ts";
 export * from "./tensor_table.ts";
 export * from "./blob_deflate.ts";
 export * from "./packed_format.ts";

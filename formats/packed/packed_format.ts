@@ -14,12 +14,12 @@ import { FormatError, LimitError, UsageError } from "../../lib/errors.ts";
 import type { OpenOptions, TensorFormat, WriteOptions } from "../../lib/format.ts";
 import { dequantizeEntry } from "../../lib/ggml_blocks.ts";
 import type { TensorEntry, TensorFile, TensorStream } from "../../lib/tensor.ts";
-import { alignTo, isPowerOfTwo } from "./align.ts";
+import { alignTo, isPowerOfTwo } from "../../lib/binary/align.ts";
 import { deflateBlob, inflateBlob } from "./blob_deflate.ts";
-import { FieldReader } from "./field_reader.ts";
-import { FieldWriter } from "./field_writer.ts";
+import { FieldReader } from "../../lib/binary/field_reader.ts";
+import { FieldWriter } from "../../lib/binary/field_writer.ts";
 import { decodeJsonHeader, encodeJsonHeader } from "./header_codec.ts";
-import { checkMagic, checkVersion, hasMagic, type Magic, magicBytes } from "./magic.ts";
+import { checkMagic, checkVersion, hasMagic, type Magic, magicBytes } from "../../lib/binary/magic.ts";
 import {
   type JsonValue,
   type PackedTensorRecord,

@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { ByteSource } from "../../lib/byte_source.ts";
-import { LimitError } from "../../lib/errors.ts";
+import type { ByteSource } from "../byte_source.ts";
+import { LimitError } from "../errors.ts";
 import { FieldReader, NeedMoreBytes } from "./field_reader.ts";
 
 /** Options for {@linkcode parseFromSource}. */
@@ -31,7 +31,7 @@ export interface ParseFromSourceOptions {
  * @example
  * ```ts
  * import { parseFromSource } from "./read_window.ts";
- * import { bytesSource } from "../../lib/byte_source.ts";
+ * import { bytesSource } from "../byte_source.ts";
  * const src = bytesSource(new Uint8Array([1, 0, 0, 0, 7]));
  * console.log(await parseFromSource(src, (r) => [r.u32(), r.u8()], { initialBytes: 2 })); // [1, 7]
  * ```

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { FormatError, LimitError, TruncatedError } from "../../lib/errors.ts";
+import { FormatError, LimitError, TruncatedError } from "../errors.ts";
 
 /** Options for {@linkcode FieldReader}. */
 export interface FieldReaderOptions {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type ByteSource, checkRange } from "../../lib/byte_source.ts";
+import { type ByteSource, checkRange } from "../byte_source.ts";
 
 /**
  * The bytes `[offset, offset + length)` of `source` as a source. Closing it
@@ -14,7 +14,7 @@ import { type ByteSource, checkRange } from "../../lib/byte_source.ts";
  * @example
  * ```ts
  * import { sliceSource } from "./slice_source.ts";
- * import { bytesSource } from "../../lib/byte_source.ts";
+ * import { bytesSource } from "../byte_source.ts";
  * const inner = sliceSource(bytesSource(new Uint8Array([1, 2, 3, 4])), 1, 2);
  * console.log(inner.size, await inner.read(0, 2)); // 2 Uint8Array [2, 3]
  * ```

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { FormatError } from "../../lib/errors.ts";
+import { FormatError } from "../errors.ts";
 
 /** A magic number as bytes or as a latin-1 string such as `"GGUF"` or `"\x93NUMPY"`. */
 export type Magic = string | Uint8Array;

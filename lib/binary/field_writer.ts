@@ -5,7 +5,7 @@
  * @module
  */
 
-import { LimitError } from "../../lib/errors.ts";
+import { LimitError } from "../errors.ts";
 
 const UTF8 = new TextEncoder();
 

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { UsageError } from "../../lib/errors.ts";
+import { UsageError } from "../errors.ts";
 
 /**
  * True when `n` is a positive power of two.
