@@ -117,6 +117,8 @@ function renamed(entry: TensorEntry, name: string): TensorEntry {
     byteLength: entry.byteLength,
     // Block-encoded bytes stay encoded under the new name.
     ...(entry.encoding !== undefined ? { encoding: entry.encoding } : {}),
+    // The bytes are unchanged, so a writer may still copy them in chunks.
+    ...(entry.location !== undefined ? { location: entry.location } : {}),
     read: (out?: Uint8Array) => entry.read(out),
   };
 }

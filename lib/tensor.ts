@@ -5,7 +5,22 @@
  * @module
  */
 
+import type { ByteSource } from "./byte_source.ts";
 import type { DType } from "./dtype.ts";
+
+/**
+ * Where a tensor's bytes lie, exactly as `read()` returns them, inside a
+ * byte source. Writers that copy a tensor unchanged stream it from there in
+ * chunks instead of holding it whole; transforms that pass bytes through
+ * unchanged (`rename`, `include`, `exclude`) keep it, and any transform
+ * that changes the bytes leaves it out.
+ */
+export interface TensorLocation {
+  /** The source holding the bytes. */
+  readonly source: ByteSource;
+  /** Offset of the first byte in the source. */
+  readonly offset: number;
+}
 
 /**
  * One tensor, described up front and read on demand. `read()` returns the
@@ -38,6 +53,8 @@ export interface TensorEntry {
   readonly encoding?: string;
   /** Exact byte length of what `read()` returns. */
   readonly byteLength: number;
+  /** Where the bytes lie unchanged in a source, when they do. @default undefined */
+  readonly location?: TensorLocation;
   /**
    * Read the tensor's bytes. When `out` is given (at least `byteLength` long)
    * the bytes are written into it and a view of it is returned, so a caller

@@ -1,23 +1,10 @@
-// Lazy entries over a byte source. Each remembers where its bytes lie, so a
-// writer copying a tensor unchanged can stream it in chunks instead of
-// holding the whole tensor in memory.
+// Lazy entries over a byte source. Each says where its bytes lie (its
+// `location`), so a writer copying a tensor unchanged can stream it in
+// chunks instead of holding the whole tensor in memory.
 
 import type { ByteSource } from "../../lib/byte_source.ts";
 import type { TensorEntry } from "../../lib/tensor.ts";
 import type { SafetensorsTensorInfo } from "./decode_safetensors_header.ts";
-
-/** Where an entry's bytes lie in its source. */
-export interface SourceSpan {
-  readonly source: ByteSource;
-  readonly offset: number;
-}
-
-const SPANS = new WeakMap<TensorEntry, SourceSpan>();
-
-/** The span of an entry made by {@linkcode sourceEntry}, if it is one. */
-export function sourceSpan(entry: TensorEntry): SourceSpan | undefined {
-  return SPANS.get(entry);
-}
 
 /** A lazy entry reading `info`'s bytes from `source` after `dataOffset`. */
 export function sourceEntry(
@@ -27,11 +14,12 @@ export function sourceEntry(
 ): TensorEntry {
   const offset = dataOffset + info.dataOffsets[0];
   const byteLength = info.dataOffsets[1] - info.dataOffsets[0];
-  const entry: TensorEntry = {
+  return {
     name: info.name,
     dtype: info.dtype,
     shape: info.shape,
     byteLength,
+    location: { source, offset },
     read(out?: Uint8Array): Promise<Uint8Array> {
       if (out && out.length < byteLength) {
         return Promise.reject(
@@ -43,6 +31,4 @@ export function sourceEntry(
       return source.read(offset, byteLength, out);
     },
   };
-  SPANS.set(entry, { source, offset });
-  return entry;
 }

@@ -14,7 +14,6 @@ import { collectTensors, type TensorEntry, type TensorStream } from "../../lib/t
 import type { SafetensorsTensorInfo } from "./decode_safetensors_header.ts";
 import { encodeSafetensorsHeader } from "./encode_safetensors_header.ts";
 import { writerOrder } from "./_order.ts";
-import { sourceSpan } from "./_source_entry.ts";
 
 /** Options for {@linkcode writeSafetensors}. */
 export interface WriteSafetensorsOptions extends WriteOptions {
@@ -155,7 +154,7 @@ export async function writeBodies(
   for (const entry of entries) {
     const length = entry.byteLength;
     if (length === 0) continue;
-    const span = sourceSpan(entry);
+    const span = entry.location;
     if (span && length > chunkBytes) {
       // Unchanged bytes from a file: stream them without holding the tensor.
       const chunk = scratch.take(chunkBytes);
