@@ -92,12 +92,12 @@ async function child(task: string, args: string[]): Promise<void> {
   } else if (task === "quant-int8" || task === "quant-f16") {
     const { tensorFromBytes } = await import("../lib/tensor.ts");
     const { pipe, cast } = await import("../lib/pipeline.ts");
-    const { quantize } = await import("../lib/quantize.ts");
+    const { quantize } = await import("../lib/quant/mod.ts");
     const bytes = await Deno.readFile(path);
     const n = Math.sqrt(bytes.length / 4);
     const entry = tensorFromBytes("w", "F32", [n, n], bytes);
     const transform = task === "quant-int8"
-      ? quantize({ scheme: "int8", perChannel: true, axis: 0, device: "cpu", metrics: false })
+      ? quantize({ scheme: "int8", perChannel: true, axis: 0 }, { device: "cpu", metrics: false })
       : cast("F16");
     seconds = await timeRuns(runs, async () => {
       for await (const t of pipe({ metadata: {}, tensors: [entry] }, transform).tensors) await t.read();

@@ -19,13 +19,21 @@ export interface Command {
 }
 
 /** Exit codes, as documented in the README. */
-export const EXIT = Object.freeze({ ok: 0, findings: 1, badInput: 2 });
+export const EXIT = Object.freeze({
+  ok: 0,
+  /** `scan` found something dangerous; `compare` found a difference. */
+  findings: 1,
+  /** A bug in ckpt (an error that is none of its typed ones). */
+  internal: 1,
+  /** Bad input, a bad request, a missing file or permission. */
+  badInput: 2,
+});
 
 /**
  * Run a command body and map errors to exit codes: ckpt's typed errors (bad
- * input or usage) print one line and give 2; anything else is a bug and
- * prints its stack and gives 1... unless it's a permission or not-found error,
- * which are the user's to fix and give 2.
+ * input or usage), missing files and missing permissions are the user's to
+ * fix: one line, exit 2. Anything else, plain TypeErrors and RangeErrors
+ * included, is a bug in ckpt: its stack, a request to report it, exit 1.
  */
 export async function runCommand(command: Command, args: string[]): Promise<number> {
   try {
@@ -53,12 +61,7 @@ export function reportError(commandName: string, error: unknown): number {
     console.error(`ckpt ${commandName}: ${error.message}`);
     return EXIT.badInput;
   }
-  if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError) {
-    // Plain errors of these kinds come from argument checks and malformed input.
-    console.error(`ckpt ${commandName}: ${error.message}`);
-    return EXIT.badInput;
-  }
-  console.error(`ckpt ${commandName}: internal error (please report it):`);
+  console.error(`ckpt ${commandName}: internal error; please report it with the lines below:`);
   console.error(error);
-  return EXIT.findings;
+  return EXIT.internal;
 }

@@ -9,25 +9,18 @@ import { type Command, EXIT } from "./_command.ts";
 import { expectPositionals, parseCommandArgs } from "./_output.ts";
 import type { ByteSink } from "../lib/byte_sink.ts";
 import { writeOutput } from "./_write_output.ts";
-import { isDType, isFloatDType } from "../lib/dtype.ts";
+import { type ConvertSpec, transformsFromSpec } from "../lib/convert_spec.ts";
 import { UsageError } from "../lib/errors.ts";
 import type { WriteOptions } from "../lib/format.ts";
-import { cast, exclude, include, pipe, type Transform } from "../lib/pipeline.ts";
+import { pipe } from "../lib/pipeline.ts";
+import { derivedStream } from "../lib/tensor.ts";
 import { formatBytes, parseSize } from "../lib/units.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
 import { formatForPath } from "../formats/registry.ts";
 import { resolvePath } from "../lib/paths.ts";
 import { createProgress, trackProgress } from "./_progress.ts";
-import { dequantize, hasQuantizedTensors } from "../lib/quantize.ts";
-import { convertShardsCommand } from "./_parallel.ts";
-
-function regex(option: string, source: string): RegExp {
-  try {
-    return new RegExp(source);
-  } catch (error) {
-    throw new UsageError(`Invalid ${option} pattern '${source}': ${(error as Error).message}`);
-  }
-}
+import { hasQuantizedTensors } from "../lib/quant/mod.ts";
+import { convertShardsCommand } from "./_shards_command.ts";
 
 function watchSink(sink: ByteSink, onWrite: (bytes: number) => void): ByteSink {
   return {
@@ -89,26 +82,16 @@ Permissions: --allow-read (input) and --allow-write (output folder).`,
     if (input === output || (await resolvePath(input)) === (await resolvePath(output))) {
       throw new UsageError(`Refusing to write ${output}: it is also the input; choose another output path`);
     }
-    // Shard-parallel mode (cli/_parallel.ts): each shard converted in a Worker.
+    const text = (value: unknown) => (typeof value === "string" ? value : undefined);
+    const spec: ConvertSpec = {
+      include: text(values.include),
+      exclude: text(values.exclude),
+      dtype: text(values.dtype),
+    };
+    transformsFromSpec(spec); // refuse bad settings before opening anything
+    // Shard-parallel mode (formats/convert_shards.ts): each shard converted in a Worker.
     if (typeof values.jobs === "string") {
-      const text = (value: unknown) => (typeof value === "string" ? value : undefined);
-      return await convertShardsCommand(input, output, values, {
-        include: text(values.include),
-        exclude: text(values.exclude),
-        dtype: text(values.dtype),
-      });
-    }
-    const transforms: Transform[] = [];
-    if (typeof values.include === "string") transforms.push(include(regex("--include", values.include)));
-    if (typeof values.exclude === "string") transforms.push(exclude(regex("--exclude", values.exclude)));
-    if (typeof values.dtype === "string") {
-      const dtype = values.dtype.toUpperCase();
-      if (!isDType(dtype) || !isFloatDType(dtype)) {
-        throw new UsageError(
-          `Cannot cast to '${values.dtype}': use a floating-point dtype such as F16, BF16 or F32`,
-        );
-      }
-      transforms.push(cast(dtype));
+      return await convertShardsCommand(input, output, values, spec);
     }
     const format = formatForPath(output);
     const options: WriteOptions = {};
@@ -131,9 +114,9 @@ Permissions: --allow-read (input) and --allow-write (output folder).`,
     try {
       // Quantized input (ckpt.quantization records, or ggml blocks going to a
       // format other than GGUF) is dequantized before the other stages.
-      if (hasQuantizedTensors(file) && (typeof values.dtype === "string" || format.name !== "gguf")) {
-        transforms.unshift(dequantize());
-      }
+      const dequantizeFirst = hasQuantizedTensors(file) &&
+        (typeof values.dtype === "string" || format.name !== "gguf");
+      const transforms = transformsFromSpec({ ...spec, dequantize: dequantizeFirst });
       // Drawn on stderr only when it is a terminal and the job is large.
       const inputBytes = file.tensors.reduce((sum, t) => sum + t.byteLength, 0);
       using progress = createProgress({
@@ -145,16 +128,16 @@ Permissions: --allow-read (input) and --allow-write (output folder).`,
       // a single-file sink is watched instead, which keeps unchanged tensors
       // on the writer's chunked-copy path.
       const tracked = format.writePath ? [trackProgress(progress)] : [];
-      const stream = pipe(file, ...tracked, ...transforms, (s) => ({
-        metadata: s.metadata,
-        tensors: (async function* () {
-          for await (const entry of s.tensors) {
-            written += entry.byteLength;
-            count++;
-            yield entry;
-          }
-        })(),
-      }));
+      const stream = pipe(file, ...tracked, ...transforms, (s) =>
+        derivedStream(s, {
+          async *entries() {
+            for await (const entry of s.tensors) {
+              written += entry.byteLength;
+              count++;
+              yield entry;
+            }
+          },
+        }));
       await writeOutput(format, stream, output, {
         input,
         file,

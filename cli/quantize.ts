@@ -12,22 +12,15 @@ import { fileSink, withSink } from "../lib/byte_sink.ts";
 import { UsageError } from "../lib/errors.ts";
 import { refuseInputs } from "../lib/paths.ts";
 import { writeOutput } from "./_write_output.ts";
-import { convertShardsCommand } from "./_parallel.ts";
+import { convertShardsCommand } from "./_shards_command.ts";
+import { QUANTIZE_FLAGS, quantizeSpecFromFlags } from "./_quantize_flags.ts";
 import { pipe } from "../lib/pipeline.ts";
-import { dequantize, quantize, resolveDevice, type TensorReport } from "../lib/quantize.ts";
+import { dequantize, isDeviceName, quantize, resolveDevice, type TensorReport } from "../lib/quant/mod.ts";
 import { schemeByName, SCHEMES } from "../lib/quant/schemes.ts";
 import { formatBytes } from "../lib/units.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
 import { formatForPath } from "../formats/registry.ts";
 import "../gpu/mod.ts";
-
-function regex(option: string, source: string): RegExp {
-  try {
-    return new RegExp(source);
-  } catch (error) {
-    throw new UsageError(`Invalid ${option} pattern '${source}': ${(error as Error).message}`);
-  }
-}
 
 function fixed(value: number | undefined, digits: number): string {
   if (value === undefined) return "";
@@ -87,7 +80,8 @@ Options:
   --exclude RE        never quantize tensors whose name matches
   --report FILE       write the per-tensor table as JSON to FILE
   --json              print the result as one JSON object
-  -q, --quiet         no progress bar
+  -v, --verbose       print every tensor's row, not only the summary
+  -q, --quiet         no progress bar, nothing printed on success
   -h, --help          show this help
 
 Example:
@@ -97,43 +91,26 @@ Permissions: --allow-read (input) and --allow-write (output, report).
 WebGPU needs no permission.`,
   async run(args: string[]): Promise<number> {
     const { values, positionals } = parseCommandArgs(args, {
-      scheme: { type: "string" },
-      "per-channel": { type: "boolean" },
-      axis: { type: "string" },
-      affine: { type: "boolean" },
-      "reduce-range": { type: "boolean" },
-      saturate: { type: "boolean" },
-      "double-quant": { type: "boolean" },
-      all: { type: "boolean" },
+      ...QUANTIZE_FLAGS,
       device: { type: "string" },
-      include: { type: "string" },
-      exclude: { type: "string" },
       report: { type: "string" },
       json: { type: "boolean" },
+      verbose: { type: "boolean", short: "v" },
       quiet: { type: "boolean", short: "q" },
       jobs: { type: "string" },
     });
     const [input, output] = expectPositionals(positionals, ["IN", "OUT"]);
-    if (typeof values.scheme !== "string") throw new UsageError("Missing --scheme (see --help)");
-    const scheme = schemeByName(values.scheme);
-    let axis = 0;
-    if (typeof values.axis === "string") {
-      axis = Number(values.axis);
-      if (!Number.isInteger(axis)) {
-        throw new UsageError(`Invalid --axis '${values.axis}': expected an integer`);
-      }
-    }
+    const spec = quantizeSpecFromFlags(values);
+    const scheme = schemeByName(spec.scheme);
     const device = typeof values.device === "string" ? values.device : "auto";
-    if (!["auto", "gpu", "cpu"].includes(device)) {
-      throw new UsageError(`Unknown --device '${device}'; use auto, gpu or cpu`);
-    }
+    if (!isDeviceName(device)) throw new UsageError(`Unknown --device '${device}'; use auto, gpu or cpu`);
     const format = formatForPath(output);
     if (scheme.storage === "ggml" && format.name !== "gguf" && format.name !== "onnx") {
       throw new UsageError(
         `Scheme ${scheme.name} writes ggml blocks, which only GGUF stores; use a .gguf output`,
       );
     }
-    // Shard-parallel mode (cli/_parallel.ts): each shard quantized in a Worker, on the CPU.
+    // Shard-parallel mode (formats/convert_shards.ts): each shard quantized in a Worker, on the CPU.
     if (typeof values.jobs === "string") {
       if (device === "gpu") {
         throw new UsageError("--jobs quantizes on the CPU, one Worker a shard; drop --device gpu");
@@ -143,23 +120,11 @@ WebGPU needs no permission.`,
           "--report and --json list every tensor, which --jobs does not gather; quantize without --jobs for them",
         );
       }
-      return await convertShardsCommand(input, output, values, {
-        quantize: {
-          scheme: scheme.name,
-          perChannel: values["per-channel"] === true,
-          axis,
-          affine: values.affine === true,
-          reduceRange: values["reduce-range"] === true,
-          saturate: values.saturate === true,
-          doubleQuant: values["double-quant"] === true,
-          keep1d: values.all !== true,
-          include: typeof values.include === "string" ? values.include : undefined,
-          exclude: typeof values.exclude === "string" ? values.exclude : undefined,
-        },
-      });
+      return await convertShardsCommand(input, output, values, { quantize: spec });
     }
     if (device !== "cpu") quietDisplayProbe();
-    const backend = await resolveDevice(device as "auto" | "gpu" | "cpu");
+    // Chosen up front, so `--device gpu` without an adapter fails before any work.
+    const choice = await resolveDevice(device);
 
     const started = performance.now();
     const file = await openTensorFile(input);
@@ -180,18 +145,8 @@ WebGPU needs no permission.`,
     try {
       const stream = pipe(
         file,
-        quantize({
-          scheme: scheme.name,
-          perChannel: values["per-channel"] === true,
-          axis,
-          affine: values.affine === true,
-          reduceRange: values["reduce-range"] === true,
-          saturate: values.saturate === true,
-          doubleQuant: values["double-quant"] === true,
-          keep1d: values.all !== true,
-          include: typeof values.include === "string" ? regex("--include", values.include) : undefined,
-          exclude: typeof values.exclude === "string" ? regex("--exclude", values.exclude) : undefined,
-          device: backend ?? "cpu",
+        quantize(spec, {
+          device: choice.backend ?? "cpu",
           onTensor: (report) => {
             reports.push(report);
             if (report.device !== "none") progress.advance(report.bytesBefore);
@@ -218,7 +173,7 @@ WebGPU needs no permission.`,
       input,
       output,
       scheme: scheme.name,
-      device: backend ? `gpu (${backend.name})` : "cpu",
+      device: choice.backend ? `gpu (${choice.backend.name})` : "cpu",
       seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
       totals,
       tensors: reports.map((r) => ({
@@ -250,27 +205,99 @@ WebGPU needs no permission.`,
       printJson(result);
       return EXIT.ok;
     }
-    const rows = reports.map((r) => [
-      r.name,
-      r.scheme === "none" ? `kept (${r.reason})` : r.scheme,
-      formatBytes(r.bytesBefore),
-      formatBytes(r.bytesAfter),
-      rmseText(r.metrics?.rmse),
-      fixed(r.metrics?.sqnrDb, 1),
-    ]);
-    rows.push([
-      `total (${totals.quantized} of ${totals.tensors} quantized)`,
-      "",
-      formatBytes(totals.bytesBefore),
-      formatBytes(totals.bytesAfter),
-      "",
-      "",
-    ]);
-    console.log(formatTable(rows, {
-      header: ["tensor", "scheme", "before", "after", "rmse", "sqnr dB"],
-      align: ["left", "left", "right", "right", "right", "right"],
-    }));
-    console.log(`${output}: written in ${result.seconds.toFixed(2)} s on the ${result.device}`);
+    if (values.quiet === true) return EXIT.ok;
+    const written = await sizeOf(output);
+    const where = choice.reason;
+    if (values.verbose === true) {
+      console.log(tensorTable(reports, totals));
+    } else {
+      console.log(summary(reports, totals));
+    }
+    console.log(
+      `${output}: ${written === undefined ? "" : `${formatBytes(written)} `}written in ${
+        result.seconds.toFixed(2)
+      } s on the ${where}`,
+    );
     return EXIT.ok;
   },
 };
+
+interface Totals {
+  tensors: number;
+  quantized: number;
+  bytesBefore: number;
+  bytesAfter: number;
+}
+
+/** Every tensor's row and a total, for `--verbose`. */
+function tensorTable(reports: readonly TensorReport[], totals: Totals): string {
+  const rows = reports.map((r) => [
+    r.name,
+    r.scheme === "none" ? `kept (${r.reason})` : r.scheme,
+    formatBytes(r.bytesBefore),
+    formatBytes(r.bytesAfter),
+    rmseText(r.metrics?.rmse),
+    fixed(r.metrics?.sqnrDb, 1),
+  ]);
+  rows.push([
+    `total (${totals.quantized} of ${totals.tensors} quantized)`,
+    "",
+    formatBytes(totals.bytesBefore),
+    formatBytes(totals.bytesAfter),
+    "",
+    "",
+  ]);
+  return formatTable(rows, {
+    header: ["tensor", "scheme", "before", "after", "rmse", "sqnr dB"],
+    align: ["left", "left", "right", "right", "right", "right"],
+  });
+}
+
+/** How many tensors shrank by how much, the worst ones by SQNR, and what was kept and why. */
+function summary(reports: readonly TensorReport[], totals: Totals): string {
+  const lines: string[] = [];
+  const ratio = totals.bytesBefore > 0 ? (100 * totals.bytesAfter / totals.bytesBefore).toFixed(1) : "100.0";
+  lines.push(
+    `${totals.quantized} of ${totals.tensors} tensors quantized: ${formatBytes(totals.bytesBefore)} → ${
+      formatBytes(totals.bytesAfter)
+    } of tensor data (${ratio}%)`,
+  );
+  const measured = reports.filter((r) => r.metrics !== undefined);
+  if (measured.length > 0) {
+    const worst = [...measured].sort((a, b) => a.metrics!.sqnrDb - b.metrics!.sqnrDb).slice(0, 5);
+    lines.push(`worst by SQNR (of ${measured.length}):`);
+    const rows = worst.map((r) => [
+      `  ${r.name}`,
+      r.scheme,
+      `${fixed(r.metrics!.sqnrDb, 1)} dB`,
+      `rmse ${rmseText(r.metrics!.rmse)}`,
+    ]);
+    lines.push(formatTable(rows, { align: ["left", "left", "right", "left"] }));
+  }
+  const kept = new Map<string, { count: number; bytes: number }>();
+  for (const r of reports) {
+    if (r.scheme !== "none") continue;
+    const k = kept.get(r.reason ?? "kept") ?? { count: 0, bytes: 0 };
+    k.count++;
+    k.bytes += r.bytesBefore;
+    kept.set(r.reason ?? "kept", k);
+  }
+  if (kept.size > 0) {
+    lines.push("kept as they were:");
+    for (const [reason, k] of [...kept].sort((a, b) => b[1].bytes - a[1].bytes)) {
+      lines.push(`  ${k.count} ${k.count === 1 ? "tensor" : "tensors"} (${formatBytes(k.bytes)}): ${reason}`);
+    }
+  }
+  lines.push("(--verbose lists every tensor)");
+  return lines.join("\n");
+}
+
+/** The size of what was written: a file, or a folder's files (sharded output). */
+async function sizeOf(path: string): Promise<number | undefined> {
+  try {
+    const info = await Deno.stat(path);
+    return info.isFile ? info.size : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -23,7 +23,7 @@ import {
 } from "../lib/report_html.ts";
 import { collectTensors, type TensorEntry, type TensorFile } from "../lib/tensor.ts";
 import { pipe } from "../lib/pipeline.ts";
-import { dequantize, QUANTIZATION_METADATA_KEY } from "../lib/quantize.ts";
+import { dequantize, QUANTIZATION_METADATA_KEY } from "../lib/quant/mod.ts";
 import { formatBytes, formatCount } from "../lib/units.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
 import { type Command, EXIT } from "./_command.ts";

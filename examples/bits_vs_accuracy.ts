@@ -19,7 +19,7 @@
 import { parseArgs } from "node:util";
 import { elementCount } from "../lib/dtype.ts";
 import { cast, mapEntries, pipe, type Transform } from "../lib/pipeline.ts";
-import { dequantize, quantize } from "../lib/quantize.ts";
+import { dequantize, quantize } from "../lib/quant/mod.ts";
 import type { TensorStream } from "../lib/tensor.ts";
 import { formatBytes } from "../lib/units.ts";
 import { openOnnxPath, writeOnnxPath } from "../formats/onnx/mod.ts";
@@ -45,9 +45,9 @@ const VARIANTS: { scheme: string; transform: () => Transform }[] = [
   { scheme: "BF16", transform: () => cast("BF16") },
   {
     scheme: "int8 per-channel",
-    transform: () => quantize({ scheme: "int8", perChannel: true, device: "cpu" }),
+    transform: () => quantize({ scheme: "int8", perChannel: true }, { device: "cpu" }),
   },
-  { scheme: "4-bit NF4", transform: () => quantize({ scheme: "NF4", device: "cpu" }) },
+  { scheme: "4-bit NF4", transform: () => quantize({ scheme: "NF4" }, { device: "cpu" }) },
 ];
 
 async function exportResnet18(dir: string): Promise<string> {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type QuantizeBackend, registerGpuProvider } from "../lib/quantize.ts";
+import { type QuantizeBackend, registerGpuProvider } from "../lib/quant/mod.ts";
 import { GpuQuantizer, type GpuQuantizerOptions } from "./gpu_quantizer.ts";
 
 let shared: Promise<GpuQuantizer | undefined> | undefined;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { TruncatedError } from "./errors.ts";
+import { FormatError, TruncatedError, UsageError } from "./errors.ts";
 
 /** Random-access, read-only bytes of known size. */
 export interface ByteSource {
@@ -96,7 +96,7 @@ export async function fileSource(path: string | URL): Promise<ByteSource> {
   const name = String(path);
   if (!isFile) {
     file.close();
-    throw new TypeError(`Cannot read ${name}: it is not a regular file`);
+    throw new UsageError(`Cannot read ${name}: it is not a regular file`);
   }
   let closed = false;
   // Reads go through pread-style positioned calls; one file handle serves all.
@@ -123,7 +123,7 @@ export async function fileSource(path: string | URL): Promise<ByteSource> {
       } catch (error) {
         return Promise.reject(error);
       }
-      if (closed) return Promise.reject(new TypeError(`Cannot read ${name}: it is closed`));
+      if (closed) return Promise.reject(new UsageError(`Cannot read ${name}: it is closed`));
       const target = out ? out.subarray(0, length) : new Uint8Array(length);
       if (out && out.length < length) {
         return Promise.reject(
@@ -185,10 +185,10 @@ export async function urlSource(url: string | URL, options: UrlSourceOptions = {
     if (body.length === Math.min(size, URL_HEAD_BYTES)) head = body;
   } else if (probe.ok) {
     await probe.body?.cancel();
-    throw new TypeError(`Cannot read ${name} lazily: the server ignores Range requests`);
+    throw new UsageError(`Cannot read ${name} lazily: the server ignores Range requests`);
   } else {
     await probe.body?.cancel();
-    throw new TypeError(`Cannot read ${name}: HTTP ${probe.status}`);
+    throw new UsageError(`Cannot read ${name}: HTTP ${probe.status}`);
   }
   return {
     size,
@@ -206,7 +206,10 @@ export async function urlSource(url: string | URL, options: UrlSourceOptions = {
       });
       if (response.status !== 206) {
         await response.body?.cancel();
-        throw new TypeError(`Cannot read ${name} at ${offset}: HTTP ${response.status} to a Range request`);
+        throw new FormatError(
+          `Cannot read ${name} at ${offset}: HTTP ${response.status} to a Range request`,
+          { offset },
+        );
       }
       const body = new Uint8Array(await response.arrayBuffer());
       if (body.length !== length) {

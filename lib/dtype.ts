@@ -5,7 +5,7 @@
  * @module
  */
 
-import { FormatError, LimitError } from "./errors.ts";
+import { FormatError, LimitError, UsageError } from "./errors.ts";
 
 /** Names of the element types, as safetensors spells them. */
 export type DType =
@@ -98,7 +98,7 @@ export function isDType(name: unknown): name is DType {
  * ```
  */
 export function dtypeInfo(name: DType): DTypeInfo {
-  if (!isDType(name)) throw new TypeError(`Unknown dtype '${String(name)}'`);
+  if (!isDType(name)) throw new UsageError(`Unknown dtype '${String(name)}'`);
   return DTYPES[name];
 }
 

@@ -149,3 +149,95 @@ export function isInputError(error: unknown): boolean {
     error instanceof TruncatedError || error instanceof UnsafePickleError ||
     error instanceof UsageError;
 }
+
+/** An error as plain data, to cross a Worker boundary ({@linkcode errorToData}, {@linkcode errorFromData}). */
+export interface ErrorData {
+  /** The class name (`FormatError`, `TypeError`, …). */
+  readonly name: string;
+  /** The message. */
+  readonly message: string;
+  /** The stack, when there was one. */
+  readonly stack?: string;
+  /** Each class's own fields (`offset`, `format`, `limit`, `actual`, `globals`). */
+  readonly fields: Readonly<Record<string, number | string | readonly string[]>>;
+}
+
+/**
+ * An error as plain data that `postMessage` carries whole: its class name,
+ * message, stack and every field of ckpt's typed errors.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorFromData, errorToData, FormatError } from "./errors.ts";
+ * const back = errorFromData(structuredClone(errorToData(new FormatError("bad magic", { offset: 4, format: "gguf" }))));
+ * assert.ok(back instanceof FormatError);
+ * assert.deepEqual([back.offset, back.format, back.message], [4, "gguf", "bad magic"]);
+ * ```
+ */
+export function errorToData(error: unknown): ErrorData {
+  const e = error instanceof Error ? error : new Error(String(error));
+  const fields: Record<string, number | string | readonly string[]> = {};
+  if (e instanceof FormatError) Object.assign(fields, { offset: e.offset, format: e.format });
+  if (e instanceof LimitError) Object.assign(fields, { limit: e.limit, actual: e.actual });
+  if (e instanceof TruncatedError) fields.offset = e.offset;
+  if (e instanceof UnsafePickleError) fields.globals = [...e.globals];
+  return { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}), fields };
+}
+
+/**
+ * Rebuild an error from {@linkcode errorToData}: the same class with the same
+ * fields, so the CLI maps it to the same exit code and message.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorFromData, errorToData, UnsafePickleError } from "./errors.ts";
+ * const back = errorFromData(errorToData(new UnsafePickleError(["os.system"])));
+ * assert.ok(back instanceof UnsafePickleError);
+ * assert.deepEqual(back.globals, ["os.system"]);
+ * ```
+ */
+export function errorFromData(data: ErrorData): Error {
+  const f = data.fields ?? {};
+  const num = (key: string) => (typeof f[key] === "number" ? f[key] as number : undefined);
+  let error: Error;
+  switch (data.name) {
+    case "FormatError":
+      error = new FormatError(data.message, {
+        offset: num("offset"),
+        format: typeof f.format === "string" ? f.format : undefined,
+      });
+      break;
+    case "LimitError":
+      error = new LimitError(data.message, { limit: num("limit"), actual: num("actual") });
+      break;
+    case "TruncatedError":
+      error = new TruncatedError(data.message, { offset: num("offset") });
+      break;
+    case "UnsafePickleError":
+      error = new UnsafePickleError(Array.isArray(f.globals) ? f.globals : [], data.message);
+      break;
+    case "UsageError":
+      error = new UsageError(data.message);
+      break;
+    case "TypeError":
+      error = new TypeError(data.message);
+      break;
+    case "RangeError":
+      error = new RangeError(data.message);
+      break;
+    case "SyntaxError":
+      error = new SyntaxError(data.message);
+      break;
+    default: {
+      // Deno's own errors (NotFound, PermissionDenied, …) keep their class too.
+      const denoError =
+        (Deno.errors as unknown as Record<string, (new (m: string) => Error) | undefined>)[data.name];
+      error = denoError ? new denoError(data.message) : new Error(data.message);
+      error.name = data.name;
+    }
+  }
+  if (data.stack) error.stack = data.stack;
+  return error;
+}

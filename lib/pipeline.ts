@@ -6,9 +6,10 @@
  * @module
  */
 
-import type { TensorEntry, TensorStream } from "./tensor.ts";
+import { derivedStream, type TensorEntry, type TensorStream } from "./tensor.ts";
 import { byteLengthOf, type DType, elementCount, isFloatDType } from "./dtype.ts";
 import { castBytes } from "./cast.ts";
+import { UsageError } from "./errors.ts";
 
 /** A pipeline stage: takes a stream of tensors, returns another. */
 export type Transform = (input: TensorStream) => TensorStream;
@@ -36,7 +37,7 @@ export function pipe(input: TensorStream, ...transforms: Transform[]): TensorStr
 
 /**
  * Build a transform that maps each entry (or drops it by returning
- * `undefined`), keeping the metadata object.
+ * `undefined`), with the input's metadata.
  *
  * @example
  * ```ts
@@ -45,17 +46,17 @@ export function pipe(input: TensorStream, ...transforms: Transform[]): TensorStr
  * ```
  */
 export function mapEntries(
-  fn: (entry: TensorEntry, metadata: Record<string, string>) => TensorEntry | undefined,
+  fn: (entry: TensorEntry, metadata: Readonly<Record<string, string>>) => TensorEntry | undefined,
 ): Transform {
-  return (input) => ({
-    metadata: input.metadata,
-    tensors: (async function* () {
-      for await (const entry of input.tensors) {
-        const mapped = fn(entry, input.metadata);
-        if (mapped) yield mapped;
-      }
-    })(),
-  });
+  return (input) =>
+    derivedStream(input, {
+      async *entries() {
+        for await (const entry of input.tensors) {
+          const mapped = fn(entry, input.metadata);
+          if (mapped) yield mapped;
+        }
+      },
+    });
 }
 
 /**
@@ -141,7 +142,7 @@ export interface CastTransformOptions {
  */
 export function cast(dtype: DType, options: CastTransformOptions = {}): Transform {
   if (!isFloatDType(dtype)) {
-    throw new TypeError(`Cannot cast to ${dtype}: only floating-point targets are allowed`);
+    throw new UsageError(`Cannot cast to ${dtype}: only floating-point targets are allowed`);
   }
   return mapEntries((entry) => {
     if (!isFloatDType(entry.dtype) || entry.dtype === dtype) return entry;

@@ -7,6 +7,7 @@
 
 import type { ByteSource } from "./byte_source.ts";
 import type { DType } from "./dtype.ts";
+import { UsageError } from "./errors.ts";
 
 /**
  * Where a tensor's bytes lie, exactly as `read()` returns them, inside a
@@ -28,13 +29,14 @@ export interface TensorLocation {
  *
  * @example A tensor held in memory
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { TensorEntry } from "./tensor.ts";
  * const bytes = new Uint8Array(new Float32Array([1, 2, 3]).buffer);
  * const entry: TensorEntry = {
  *   name: "bias", dtype: "F32", shape: [3], byteLength: 12,
  *   read: () => Promise.resolve(bytes),
  * };
- * console.log((await entry.read()).length);
+ * assert.equal((await entry.read()).length, 12);
  * ```
  */
 export interface TensorEntry {
@@ -65,20 +67,46 @@ export interface TensorEntry {
 
 /**
  * A stream of tensors with the file-level metadata that travels with them.
- * A {@linkcode TensorFile} is one; pipeline transforms take and return one.
- * Transforms may add metadata while their tensors are iterated, so metadata
- * is final once `tensors` has been iterated.
+ * A {@linkcode TensorFile} is one; pipeline transforms take and return one,
+ * and never change the stream they were given.
+ *
+ * Metadata comes in two parts, both explicit: `metadata`, known before any
+ * tensor is seen, and `metadataAfter`, present when a transform adds keys
+ * as it sees each tensor (quantize records how each tensor was quantized).
+ * Writers read the final metadata with {@linkcode collectStream} or
+ * {@linkcode finalMetadata} once they have iterated the tensors.
  */
 export interface TensorStream {
-  /** String key/value metadata (safetensors `__metadata__`, GGUF keys, …). */
-  readonly metadata: Record<string, string>;
+  /** String key/value metadata known up front (safetensors `__metadata__`, GGUF keys, …). */
+  readonly metadata: Readonly<Record<string, string>>;
   /** The tensors, in order. */
   readonly tensors: AsyncIterable<TensorEntry> | Iterable<TensorEntry>;
+  /**
+   * The complete metadata, valid once `tensors` has been iterated to the
+   * end; absent when `metadata` is already complete. @default undefined
+   */
+  readonly metadataAfter?: () => Readonly<Record<string, string>>;
+  /**
+   * Whether `tensors` may be iterated more than once. Arrays always may;
+   * a transform's output may when its input may. Iterating a stream that
+   * may not a second time is a `UsageError`, never a silently empty list.
+   * @default true when `tensors` is an array, else false
+   */
+  readonly reiterable?: boolean;
+}
+
+/** A stream's tensors and its complete metadata, as {@linkcode collectStream} returns them. */
+export interface CollectedStream {
+  /** The complete metadata. */
+  readonly metadata: Readonly<Record<string, string>>;
+  /** Every tensor entry (headers only: no bytes are read). */
+  readonly tensors: TensorEntry[];
 }
 
 /**
  * A decoded tensor file: its format, its metadata and its tensors. Only
- * headers have been read; tensor bytes are read when asked for.
+ * headers have been read; tensor bytes are read when asked for. Release it
+ * with `close()`, or open it with `await using`.
  */
 export interface TensorFile extends TensorStream {
   /** Format name, e.g. `safetensors`, `torch`, `gguf`. */
@@ -94,6 +122,122 @@ export interface TensorFile extends TensorStream {
   readonly paths?: readonly string[];
   /** Release the underlying source (file handles). Safe to call twice. */
   close(): Promise<void>;
+  /** The same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** What {@linkcode tensorFile} assembles into a {@linkcode TensorFile}. */
+export type TensorFileParts = Omit<TensorFile, typeof Symbol.asyncDispose | "close" | "metadataAfter"> & {
+  /** Release the underlying source. @default nothing to release */
+  close?: () => Promise<void>;
+};
+
+/**
+ * Assemble a {@linkcode TensorFile}: `close()` runs at most once, and
+ * `await using` calls it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tensorFile, tensorFromBytes } from "./tensor.ts";
+ * let closed = 0;
+ * {
+ *   await using file = tensorFile({
+ *     format: "memory",
+ *     metadata: {},
+ *     tensors: [tensorFromBytes("w", "U8", [1], new Uint8Array(1))],
+ *     close: () => Promise.resolve(void closed++),
+ *   });
+ *   assert.equal(file.tensors.length, 1);
+ * }
+ * assert.equal(closed, 1);
+ * ```
+ */
+export function tensorFile<P extends TensorFileParts>(parts: P): Omit<P, "close"> & TensorFile {
+  const release = parts.close;
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= release ? release() : Promise.resolve());
+  return { ...parts, close, [Symbol.asyncDispose]: close };
+}
+
+/**
+ * True when a stream's tensors may be iterated more than once.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isReiterable } from "./tensor.ts";
+ * assert.equal(isReiterable({ metadata: {}, tensors: [] }), true);
+ * ```
+ */
+export function isReiterable(stream: TensorStream): boolean {
+  return stream.reiterable ?? Array.isArray(stream.tensors);
+}
+
+/** How a transform builds its output in {@linkcode derivedStream}. */
+export interface DerivedStreamParts {
+  /** The output's up-front metadata. @default the input's */
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** The output's complete metadata, once iterated. @default the input's (when the metadata is the input's) */
+  readonly metadataAfter?: () => Readonly<Record<string, string>>;
+  /** The output entries of one iteration over the input; called once per iteration. */
+  readonly entries: () => AsyncIterable<TensorEntry>;
+}
+
+/**
+ * The output stream of a transform over `input`: iterable again exactly
+ * when the input is, with its own metadata object. Every shipped transform
+ * is built on it; so can yours.
+ *
+ * @example Upper-case every name
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { collectTensors, derivedStream, tensorFromBytes, type TensorStream } from "./tensor.ts";
+ * const input: TensorStream = { metadata: { a: "1" }, tensors: [tensorFromBytes("w", "U8", [1], new Uint8Array(1))] };
+ * const out = derivedStream(input, {
+ *   async *entries() {
+ *     for await (const t of input.tensors) yield { ...t, name: t.name.toUpperCase() };
+ *   },
+ * });
+ * assert.deepEqual((await collectTensors(out)).map((t) => t.name), ["W"]);
+ * assert.deepEqual((await collectTensors(out)).map((t) => t.name), ["W"]); // again: the input is an array
+ * ```
+ */
+export function derivedStream(input: TensorStream, parts: DerivedStreamParts): TensorStream {
+  const reiterable = isReiterable(input);
+  let iterated = false;
+  const metadataAfter = parts.metadataAfter ??
+    (parts.metadata === undefined ? input.metadataAfter : undefined);
+  return {
+    metadata: parts.metadata ?? input.metadata,
+    ...(metadataAfter ? { metadataAfter } : {}),
+    reiterable,
+    tensors: {
+      [Symbol.asyncIterator](): AsyncIterator<TensorEntry> {
+        if (!reiterable && iterated) {
+          throw new UsageError(
+            "This tensor stream was already iterated and its source can be read only once; build the pipeline again",
+          );
+        }
+        iterated = true;
+        return parts.entries()[Symbol.asyncIterator]();
+      },
+    },
+  };
+}
+
+/**
+ * A stream's complete metadata; call it after iterating `tensors`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { finalMetadata } from "./tensor.ts";
+ * assert.deepEqual(finalMetadata({ metadata: { a: "1" }, tensors: [] }), { a: "1" });
+ * ```
+ */
+export function finalMetadata(stream: TensorStream): Readonly<Record<string, string>> {
+  return stream.metadataAfter ? stream.metadataAfter() : stream.metadata;
 }
 
 /**
@@ -101,9 +245,10 @@ export interface TensorFile extends TensorStream {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tensorFromBytes } from "./tensor.ts";
  * const t = tensorFromBytes("w", "F32", [2], new Uint8Array(8));
- * console.log(t.byteLength); // 8
+ * assert.equal(t.byteLength, 8);
  * ```
  */
 export function tensorFromBytes(
@@ -131,13 +276,31 @@ export function tensorFromBytes(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { collectTensors, tensorFromBytes } from "./tensor.ts";
  * const list = await collectTensors({ metadata: {}, tensors: [tensorFromBytes("a", "U8", [1], new Uint8Array(1))] });
- * console.log(list.length); // 1
+ * assert.equal(list.length, 1);
  * ```
  */
 export async function collectTensors(stream: TensorStream): Promise<TensorEntry[]> {
   const out: TensorEntry[] = [];
   for await (const entry of stream.tensors) out.push(entry);
   return out;
+}
+
+/**
+ * Collect a stream's tensors (headers only) and then its complete metadata:
+ * what a writer that puts metadata before the tensors needs.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { collectStream } from "./tensor.ts";
+ * const { metadata, tensors } = await collectStream({ metadata: { a: "1" }, tensors: [] });
+ * assert.deepEqual([metadata, tensors], [{ a: "1" }, []]);
+ * ```
+ */
+export async function collectStream(stream: TensorStream): Promise<CollectedStream> {
+  const tensors = await collectTensors(stream);
+  return { metadata: finalMetadata(stream), tensors };
 }

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { tensorFromBytes } from "../lib/tensor.ts";
 import { FormatError, UsageError } from "../lib/errors.ts";
 import { openSafetensorsIndex, writeSafetensorsShards } from "../formats/safetensors/mod.ts";
-import { convertShards, type ShardTransformSpec } from "../cli/_parallel.ts";
+import { convertShards } from "../formats/convert_shards.ts";
+import type { ConvertSpec } from "../lib/convert_spec.ts";
 import { listDir, runCli, tempDir } from "./_helpers.ts";
 
 /** A checkpoint of 4 shards with float, half and integer tensors. */
@@ -37,7 +38,7 @@ async function filesOf(dir: string): Promise<Map<string, string>> {
   return out;
 }
 
-const SPECS: [string, ShardTransformSpec][] = [
+const SPECS: [string, ConvertSpec][] = [
   ["a cast to BF16 with an exclude", { dtype: "BF16", exclude: "^position_ids$" }],
   ["an include and a cast to F16", { include: "weight|half", dtype: "F16" }],
   ["int8 per-channel quantization", { quantize: { scheme: "int8", perChannel: true } }],
@@ -56,7 +57,7 @@ Deno.test("convertShards() writes the same bytes with 1, 2 and 4 jobs", async (t
         await using out = await tempDir();
         const result = await convertShards(index, `${out.path}/converted.safetensors.index.json`, {
           jobs,
-          transforms: spec,
+          spec: spec,
         });
         assert.equal(result.shards.length, shardCount);
         results.push({ files: await filesOf(out.path), tensors: result.tensors, bytes: result.bytes });
@@ -75,7 +76,7 @@ Deno.test("convertShards() output equals converting each shard alone with ckpt c
   const index = await makeSharded(input.path);
   await convertShards(index, `${out.path}/model.safetensors.index.json`, {
     jobs: 3,
-    transforms: { dtype: "F16", exclude: "bias$" },
+    spec: { dtype: "F16", exclude: "bias$" },
   });
   const shards = (await listDir(input.path)).filter((n) => n.endsWith(".safetensors"));
   for (const shard of shards) {
@@ -130,7 +131,7 @@ Deno.test("ckpt convert --jobs converts shards in parallel and matches the libra
   );
   await convertShards(index, `${lib.path}/m.safetensors.index.json`, {
     jobs: 1,
-    transforms: { dtype: "BF16" },
+    spec: { dtype: "BF16" },
   });
   assert.deepEqual(await filesOf(out.path), await filesOf(lib.path));
 });
@@ -156,7 +157,7 @@ Deno.test("ckpt quantize --jobs quantizes shards in parallel and matches the lib
   assert.match(result.stdout, /q\.safetensors\.index\.json: \d+ shards, \d+ tensors, .* with 2 jobs$/m);
   await convertShards(index, `${lib.path}/q.safetensors.index.json`, {
     jobs: 1,
-    transforms: { quantize: { scheme: "int8", perChannel: true, exclude: "^embed" } },
+    spec: { quantize: { scheme: "int8", perChannel: true, exclude: "^embed" } },
   });
   assert.deepEqual(await filesOf(out.path), await filesOf(lib.path));
   const usage: [string, string[], RegExp][] = [
@@ -213,8 +214,7 @@ Deno.test("convertShards() rejects bad requests and leaves nothing behind on fai
     ],
     [
       "a dtype that is not a float",
-      (out) =>
-        convertShards(index, `${out}/x.safetensors.index.json`, { jobs: 2, transforms: { dtype: "I8" } }),
+      (out) => convertShards(index, `${out}/x.safetensors.index.json`, { jobs: 2, spec: { dtype: "I8" } }),
       UsageError,
       /^Cannot cast to 'I8': use a floating-point dtype such as F16, BF16 or F32$/,
     ],
@@ -246,7 +246,7 @@ Deno.test("convertShards() rejects bad requests and leaves nothing behind on fai
     for (const jobs of [1, 3]) {
       await using out = await tempDir();
       await assert.rejects(
-        convertShards(index, `${out.path}/y.safetensors.index.json`, { jobs, transforms: { dtype: "F16" } }),
+        convertShards(index, `${out.path}/y.safetensors.index.json`, { jobs, spec: { dtype: "F16" } }),
         (error: Error) => {
           assert.ok(error instanceof FormatError, `${error.name}: ${error.message}`);
           assert.match(error.message, /safetensors/);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { SchemeName } from "../lib/quant/mod.ts";
 import {
   dequantize,
   hasQuantizedTensors,
@@ -6,9 +7,15 @@ import {
   quantize,
   registerGpuProvider,
   type TensorReport,
-} from "../lib/quantize.ts";
+} from "../lib/quant/mod.ts";
 import { pipe } from "../lib/pipeline.ts";
-import { collectTensors, type TensorEntry, tensorFromBytes, type TensorStream } from "../lib/tensor.ts";
+import {
+  collectTensors,
+  finalMetadata,
+  type TensorEntry,
+  tensorFromBytes,
+  type TensorStream,
+} from "../lib/tensor.ts";
 import { memorySink } from "../lib/byte_sink.ts";
 import { writeSafetensors } from "../formats/safetensors/mod.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
@@ -44,7 +51,7 @@ async function readAll(
 
 Deno.test("quantize() writes codes, companions and a ckpt.quantization record per tensor", async (t) => {
   await t.step("int8 per channel", async () => {
-    const stream = pipe(model(), quantize({ scheme: "int8", perChannel: true, device: "cpu" }));
+    const stream = pipe(model(), quantize({ scheme: "int8", perChannel: true }, { device: "cpu" }));
     const tensors = await readAll(stream);
     assert.deepEqual([...tensors.keys()], [
       "layer.weight",
@@ -58,7 +65,7 @@ Deno.test("quantize() writes codes, companions and a ckpt.quantization record pe
     const w = tensors.get("layer.weight")!.entry;
     assert.deepEqual([w.dtype, w.shape], ["I8", [16, 64]]);
     assert.deepEqual(tensors.get("layer.weight.scale")!.entry.shape, [16]);
-    const records = JSON.parse(stream.metadata[QUANTIZATION_METADATA_KEY]);
+    const records = JSON.parse(finalMetadata(stream)[QUANTIZATION_METADATA_KEY]);
     assert.deepEqual(records["layer.weight"], {
       scheme: "int8",
       dtype: "F32",
@@ -72,7 +79,7 @@ Deno.test("quantize() writes codes, companions and a ckpt.quantization record pe
     const reports: TensorReport[] = [];
     const stream = pipe(
       model(),
-      quantize({ scheme: "Q4_0", device: "cpu", onTensor: (r) => reports.push(r) }),
+      quantize({ scheme: "Q4_0" }, { device: "cpu", onTensor: (r) => reports.push(r) }),
     );
     const tensors = await readAll(stream);
     const w = tensors.get("layer.weight")!;
@@ -91,7 +98,7 @@ Deno.test("quantize() writes codes, companions and a ckpt.quantization record pe
     assert.equal(QUANTIZATION_METADATA_KEY in stream.metadata, false);
   });
   await t.step("keep1d: false quantizes biases and norms too", async () => {
-    const stream = pipe(model(), quantize({ scheme: "F16", keep1d: false, device: "cpu" }));
+    const stream = pipe(model(), quantize({ scheme: "F16", keep1d: false }, { device: "cpu" }));
     const tensors = await readAll(stream);
     assert.equal(tensors.get("layer.bias")!.entry.dtype, "F16");
     assert.equal(tensors.get("steps")!.entry.dtype, "I64");
@@ -99,7 +106,7 @@ Deno.test("quantize() writes codes, companions and a ckpt.quantization record pe
   await t.step("include and exclude choose tensors by name", async () => {
     const stream = pipe(
       model(),
-      quantize({ scheme: "BF16", include: /weight/, exclude: /^odd/, device: "cpu" }),
+      quantize({ scheme: "BF16", include: "weight", exclude: "^odd" }, { device: "cpu" }),
     );
     const tensors = await readAll(stream);
     assert.equal(tensors.get("layer.weight")!.entry.dtype, "BF16");
@@ -109,7 +116,9 @@ Deno.test("quantize() writes codes, companions and a ckpt.quantization record pe
 
 Deno.test("quantize() reports metrics computed on the same pass", async () => {
   const reports: TensorReport[] = [];
-  await readAll(pipe(model(), quantize({ scheme: "Q8_0", device: "cpu", onTensor: (r) => reports.push(r) })));
+  await readAll(
+    pipe(model(), quantize({ scheme: "Q8_0" }, { device: "cpu", onTensor: (r) => reports.push(r) })),
+  );
   const w = reports.find((r) => r.name === "layer.weight")!;
   assert.equal(w.device, "cpu");
   assert.equal(w.bytesBefore, 4096);
@@ -121,11 +130,11 @@ Deno.test("quantize() reports metrics computed on the same pass", async () => {
 });
 
 Deno.test("dequantize() reverses every codes scheme through a safetensors file", async (t) => {
-  for (const scheme of ["int8", "minmax4", "NF4", "FP4", "F8_E4M3", "F16"]) {
+  for (const scheme of ["int8", "minmax4", "NF4", "FP4", "F8_E4M3", "F16"] as const) {
     await t.step(scheme, async () => {
       const sink = memorySink();
       await writeSafetensors(
-        pipe(model(), quantize({ scheme, device: "cpu", doubleQuant: scheme === "FP4" })),
+        pipe(model(), quantize({ scheme, doubleQuant: scheme === "FP4" }, { device: "cpu" })),
         sink,
       );
       const file = await openTensorFile(sink.bytes());
@@ -151,7 +160,11 @@ Deno.test("dequantize() reverses every codes scheme through a safetensors file",
     });
   }
   await t.step("ggml blocks decode to F32 or the asked dtype", async () => {
-    const stream = pipe(model(), quantize({ scheme: "Q5_1", device: "cpu" }), dequantize({ dtype: "F16" }));
+    const stream = pipe(
+      model(),
+      quantize({ scheme: "Q5_1" }, { device: "cpu" }),
+      dequantize({ dtype: "F16" }),
+    );
     const w = (await readAll(stream)).get("layer.weight")!;
     assert.deepEqual([w.entry.dtype, w.entry.encoding, w.bytes.length], ["F16", undefined, 2048]);
   });
@@ -211,21 +224,21 @@ Deno.test("dequantize() rejects broken quantization records", async (t) => {
 Deno.test("quantize() rejects unknown schemes and devices", async (t) => {
   await t.step("unknown scheme", () => {
     assert.throws(
-      () => quantize({ scheme: "int4" }),
+      () => quantize({ scheme: "int4" as SchemeName }),
       (e: Error) =>
         e.name === "UsageError" && e.message.startsWith("Unknown scheme 'int4'; known schemes: F16"),
     );
   });
   await t.step("unknown device", () => {
     assert.throws(
-      () => quantize({ scheme: "F16", device: "tpu" as "cpu" }),
+      () => quantize({ scheme: "F16" }, { device: "tpu" as "cpu" }),
       (e: Error) => e.name === "UsageError" && e.message === "Unknown device 'tpu'; use auto, gpu or cpu",
     );
   });
   await t.step("device gpu without an adapter", async () => {
     registerGpuProvider(() => Promise.resolve(undefined));
     try {
-      const stream = pipe(model(), quantize({ scheme: "F16", device: "gpu" }));
+      const stream = pipe(model(), quantize({ scheme: "F16" }, { device: "gpu" }));
       await assert.rejects(
         () => readAll(stream),
         (e: Error) =>
@@ -244,13 +257,13 @@ Deno.test("quantize() on the GPU gives the CPU's bytes through the transform", a
     console.warn("skipping: WebGPU has no adapter here");
     return;
   }
-  for (const scheme of ["Q4_1", "int8", "NF4", "minmax6", "F8_E5M2"]) {
+  for (const scheme of ["Q4_1", "int8", "NF4", "minmax6", "F8_E5M2"] as const) {
     await t.step(scheme, async () => {
       const gpuReports: TensorReport[] = [];
       const onGpu = await readAll(
-        pipe(model(), quantize({ scheme, device: "gpu", onTensor: (r) => gpuReports.push(r) })),
+        pipe(model(), quantize({ scheme }, { device: "gpu", onTensor: (r) => gpuReports.push(r) })),
       );
-      const onCpu = await readAll(pipe(model(), quantize({ scheme, device: "cpu" })));
+      const onCpu = await readAll(pipe(model(), quantize({ scheme }, { device: "cpu" })));
       assert.deepEqual([...onGpu.keys()], [...onCpu.keys()]);
       for (const [name, { bytes }] of onCpu) assert.deepEqual(onGpu.get(name)!.bytes, bytes, name);
       assert.ok(gpuReports.some((r) => r.device === "gpu"));
@@ -269,7 +282,7 @@ Deno.test("quantize() holds at most heldBytes of unread results and recomputes t
     }),
   });
   const reference = await readAll(
-    pipe(source(), quantize({ scheme: "int8", perChannel: true, device: "cpu" })),
+    pipe(source(), quantize({ scheme: "int8", perChannel: true }, { device: "cpu" })),
   );
   for (const [heldBytes, expectedReads] of [[Infinity, 8], [3 * 1088, 8 + 5], [0, 16]] as const) {
     sourceReads = 0;
@@ -277,9 +290,7 @@ Deno.test("quantize() holds at most heldBytes of unread results and recomputes t
     const entries = await collectTensors(
       pipe(
         source(),
-        quantize({
-          scheme: "int8",
-          perChannel: true,
+        quantize({ scheme: "int8", perChannel: true }, {
           device: "cpu",
           heldBytes,
           onTensor: (r) => reports.push(r.name),

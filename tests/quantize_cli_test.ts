@@ -32,6 +32,7 @@ Deno.test("ckpt quantize writes the output, a table and a JSON report", async ()
     "cpu",
     "--report",
     `${dir.path}/r.json`,
+    "--verbose",
   ]);
   assert.equal(out.code, 0, out.stderr);
   assert.match(out.stdout, /^tensor\s+scheme\s+before\s+after\s+rmse\s+sqnr dB$/m);

@@ -8,7 +8,7 @@ import { cast, pipe } from "../lib/pipeline.ts";
 import { type ReportData, reportHtml } from "../lib/report_html.ts";
 import { collectTensors, type TensorEntry, tensorFromBytes, type TensorStream } from "../lib/tensor.ts";
 import { castBytes } from "../lib/cast.ts";
-import { dequantize, quantize } from "../lib/quantize.ts";
+import { dequantize, quantize } from "../lib/quant/mod.ts";
 import { writeGguf } from "../formats/gguf/write_gguf.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
 import { writeSafetensors } from "../formats/safetensors/write_safetensors.ts";
@@ -314,9 +314,19 @@ Deno.test("ckpt report compares an F32 model with its F16 cast, tensor by tensor
 Deno.test("ckpt report dequantizes the compared file and counts its companions as its size", async (t) => {
   await using dir = await tempDir();
   const cases = [
-    { scheme: "int8", perChannel: true, path: `${dir.path}/q-int8.safetensors`, write: writeSafetensors },
-    { scheme: "NF4", perChannel: false, path: `${dir.path}/q-nf4.safetensors`, write: writeSafetensors },
-    { scheme: "Q4_0", perChannel: false, path: `${dir.path}/q-q4_0.gguf`, write: writeGguf },
+    {
+      scheme: "int8" as const,
+      perChannel: true,
+      path: `${dir.path}/q-int8.safetensors`,
+      write: writeSafetensors,
+    },
+    {
+      scheme: "NF4" as const,
+      perChannel: false,
+      path: `${dir.path}/q-nf4.safetensors`,
+      write: writeSafetensors,
+    },
+    { scheme: "Q4_0" as const, perChannel: false, path: `${dir.path}/q-q4_0.gguf`, write: writeGguf },
   ];
   for (const c of cases) {
     await t.step(c.scheme, async () => {
@@ -324,7 +334,10 @@ Deno.test("ckpt report dequantizes the compared file and counts its companions a
       await withSink(
         await fileSink(c.path),
         (sink) =>
-          c.write(pipe(model, quantize({ scheme: c.scheme, perChannel: c.perChannel, device: "cpu" })), sink),
+          c.write(
+            pipe(model, quantize({ scheme: c.scheme, perChannel: c.perChannel }, { device: "cpu" })),
+            sink,
+          ),
       );
       await model.close();
       const result = await runCli([

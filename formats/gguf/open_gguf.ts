@@ -10,7 +10,7 @@ import type { ByteSource } from "../../lib/byte_source.ts";
 import { FormatError, LimitError, TruncatedError } from "../../lib/errors.ts";
 import type { OpenOptions } from "../../lib/format.ts";
 import { type GgmlType, ggmlTypeById } from "../../lib/ggml_blocks.ts";
-import type { TensorEntry, TensorFile } from "../../lib/tensor.ts";
+import { type TensorEntry, type TensorFile, tensorFile } from "../../lib/tensor.ts";
 import { alignTo, isPowerOfTwo } from "../../lib/binary/align.ts";
 import type { FieldReader } from "../../lib/binary/field_reader.ts";
 import { checkMagic } from "../../lib/binary/magic.ts";
@@ -328,7 +328,7 @@ export async function openGguf(source: ByteSource, options: OpenOptions = {}): P
   }
   attachGgufKeyValues(metadata, header.kv);
   const tensors = header.infos.map((info) => ggufEntry(source, dataOffset, info));
-  return {
+  return tensorFile({
     format: FORMAT,
     metadata,
     tensors,
@@ -339,7 +339,7 @@ export async function openGguf(source: ByteSource, options: OpenOptions = {}): P
     dataOffset,
     kv: header.kv,
     tensorInfos: header.infos,
-  };
+  });
 }
 
 function ggufEntry(source: ByteSource, dataOffset: number, info: GgufTensorInfo): TensorEntry {

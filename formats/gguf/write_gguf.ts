@@ -12,7 +12,7 @@ import type { DType } from "../../lib/dtype.ts";
 import { UsageError } from "../../lib/errors.ts";
 import type { WriteOptions } from "../../lib/format.ts";
 import { ggmlByteLength, type GgmlType, ggmlTypeByName } from "../../lib/ggml_blocks.ts";
-import { collectTensors, type TensorEntry, type TensorStream } from "../../lib/tensor.ts";
+import { collectStream, type TensorEntry, type TensorStream } from "../../lib/tensor.ts";
 import { alignTo, isPowerOfTwo } from "../../lib/binary/align.ts";
 import { FieldWriter } from "../../lib/binary/field_writer.ts";
 import {
@@ -193,13 +193,13 @@ export async function writeGguf(
       throw new UsageError(`Cannot write GGUF version ${version}; use 2 or 3`);
     }
     // Tensor infos carry every offset, so headers come first: list entries (no bytes read).
-    const entries = await collectTensors(stream);
-    const typed = options.kv ?? ggufKeyValuesOf(stream.metadata);
-    const alignment = options.alignment ?? alignmentOf(stream.metadata, typed);
+    const { metadata, tensors: entries } = await collectStream(stream);
+    const typed = options.kv ?? ggufKeyValuesOf(metadata);
+    const alignment = options.alignment ?? alignmentOf(metadata, typed);
     if (!isPowerOfTwo(alignment)) {
       throw new UsageError(`GGUF alignment must be a power of two, got ${alignment}`);
     }
-    const kv = planKeyValues(stream.metadata, typed, alignment);
+    const kv = planKeyValues(metadata, typed, alignment);
 
     const w = new FieldWriter();
     w.bytes(UTF8.encode("GGUF"));

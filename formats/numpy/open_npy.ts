@@ -10,7 +10,7 @@ import type { ByteSource } from "../../lib/byte_source.ts";
 import { dtypeInfo } from "../../lib/dtype.ts";
 import { TruncatedError } from "../../lib/errors.ts";
 import type { OpenOptions } from "../../lib/format.ts";
-import type { TensorEntry, TensorFile } from "../../lib/tensor.ts";
+import { type TensorEntry, type TensorFile, tensorFile } from "../../lib/tensor.ts";
 import { parseFromSource } from "../../lib/binary/read_window.ts";
 import { fortranToC, swapBytes } from "./_reorder.ts";
 import { type NpyHeader, readNpyHeader } from "./npy_header.ts";
@@ -102,11 +102,11 @@ export async function openNpy(source: ByteSource, options: OpenNpyOptions = {}):
     header,
     (out) => source.read(header.dataOffset, header.byteLength, out),
   );
-  return {
+  return tensorFile({
     format: "npy",
     metadata: {},
     tensors: [entry],
     fileBytes: source.size,
     close: () => source.close(),
-  };
+  });
 }

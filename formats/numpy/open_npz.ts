@@ -11,7 +11,7 @@ import { Inflate } from "fflate";
 import type { ByteSource } from "../../lib/byte_source.ts";
 import { FormatError, TruncatedError } from "../../lib/errors.ts";
 import type { OpenOptions } from "../../lib/format.ts";
-import type { TensorEntry, TensorFile } from "../../lib/tensor.ts";
+import { type TensorEntry, type TensorFile, tensorFile } from "../../lib/tensor.ts";
 import { FieldReader, NeedMoreBytes } from "../../lib/binary/field_reader.ts";
 import { parseFromSource } from "../../lib/binary/read_window.ts";
 import { sliceSource } from "../../lib/binary/slice_source.ts";
@@ -177,11 +177,11 @@ export async function openNpz(source: ByteSource, options: OpenNpzOptions = {}):
       format: "npz",
     });
   }
-  return {
+  return tensorFile({
     format: "npz",
     metadata: {},
     tensors,
     fileBytes: source.size,
     close: () => source.close(),
-  };
+  });
 }

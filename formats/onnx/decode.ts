@@ -8,7 +8,7 @@ import { type ByteSource, fileSource, urlSource } from "../../lib/byte_source.ts
 import { byteLengthOf, elementCount } from "../../lib/dtype.ts";
 import { FormatError, TruncatedError } from "../../lib/errors.ts";
 import type { OpenOptions } from "../../lib/format.ts";
-import type { TensorEntry, TensorFile } from "../../lib/tensor.ts";
+import { type TensorEntry, type TensorFile, tensorFile } from "../../lib/tensor.ts";
 import { type InitializerLayout, scanModel } from "./_model.ts";
 import { folderOf, insideFolder, layouts, resolveExternalPath } from "./_paths.ts";
 import { TENSOR } from "./_schema.ts";
@@ -225,7 +225,7 @@ export async function openOnnx(source: ByteSource, options: OpenOnnxOptions = {}
     throw error;
   }
   if (skipped.length > 0) metadata["onnx.skipped_initializers"] = skipped.join(",");
-  const file: TensorFile = {
+  const file: TensorFile = tensorFile({
     format: "onnx",
     metadata,
     tensors,
@@ -234,7 +234,7 @@ export async function openOnnx(source: ByteSource, options: OpenOnnxOptions = {}
       await closeExternal();
       await source.close();
     },
-  };
+  });
   layouts.set(file, { layout, source, baseDir });
   return file;
 }

@@ -13,7 +13,13 @@ import { byteLengthOf, type DType } from "../../lib/dtype.ts";
 import { FormatError, LimitError, UsageError } from "../../lib/errors.ts";
 import type { OpenOptions, TensorFormat, WriteOptions } from "../../lib/format.ts";
 import { dequantizeEntry } from "../../lib/ggml_blocks.ts";
-import type { TensorEntry, TensorFile, TensorStream } from "../../lib/tensor.ts";
+import {
+  finalMetadata,
+  type TensorEntry,
+  type TensorFile,
+  tensorFile,
+  type TensorStream,
+} from "../../lib/tensor.ts";
 import { alignTo, isPowerOfTwo } from "../../lib/binary/align.ts";
 import { deflateBlob, inflateBlob } from "./blob_deflate.ts";
 import { FieldReader } from "../../lib/binary/field_reader.ts";
@@ -158,13 +164,13 @@ export function definePackedFormat(spec: PackedFormatSpec): PackedFormat {
       dataStart: headerBytes,
       dataEnd: tableAt,
     });
-    return {
+    return tensorFile({
       format: name,
       metadata: { ...(metadata as Record<string, string>) },
       tensors: records.map((record) => packedEntry(source, record)),
       fileBytes: source.size,
       close: () => source.close(),
-    };
+    });
   }
 
   function packedEntry(source: ByteSource, record: PackedTensorRecord): TensorEntry {
@@ -243,7 +249,10 @@ export function definePackedFormat(spec: PackedFormatSpec): PackedFormat {
         const pad = alignTo(s.position - start, alignment) - (s.position - start);
         if (pad) await s.write(new Uint8Array(pad));
       }
-      const table = encodeJsonHeader({ metadata: stream.metadata, tensors: tensorTableToJson(records) });
+      const table = encodeJsonHeader({
+        metadata: finalMetadata(stream),
+        tensors: tensorTableToJson(records),
+      });
       const trailer = new FieldWriter();
       trailer.u64(table.length);
       await s.write(table);

@@ -26,4 +26,5 @@ export * from "./encode_safetensors.ts";
 export * from "./edit_safetensors_metadata.ts";
 export * from "./open_safetensors_index.ts";
 export * from "./write_safetensors_shards.ts";
+export * from "./write_safetensors_index.ts";
 export * from "./format.ts";

@@ -6,7 +6,7 @@
 
 import type { ByteSource } from "../../lib/byte_source.ts";
 import type { OpenOptions } from "../../lib/format.ts";
-import type { TensorFile } from "../../lib/tensor.ts";
+import { type TensorFile, tensorFile } from "../../lib/tensor.ts";
 import {
   HEADER_LENGTH_BYTES,
   parseSafetensorsJson,
@@ -58,7 +58,7 @@ export async function openSafetensors(
   const header = parseSafetensorsJson(json, source.size, source.name);
   const tensors = header.tensors.map((info) => sourceEntry(source, info, header.dataOffset));
   const closeSource = options.closeSource ?? true;
-  return {
+  return tensorFile({
     format: "safetensors",
     metadata: { ...header.metadata },
     tensors,
@@ -67,5 +67,5 @@ export async function openSafetensors(
     close(): Promise<void> {
       return closeSource ? source.close() : Promise.resolve();
     },
-  };
+  });
 }

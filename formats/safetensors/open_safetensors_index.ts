@@ -8,7 +8,7 @@
 import { type ByteSource, fileSource } from "../../lib/byte_source.ts";
 import { FormatError, LimitError } from "../../lib/errors.ts";
 import type { OpenOptions } from "../../lib/format.ts";
-import type { TensorEntry, TensorFile } from "../../lib/tensor.ts";
+import { type TensorEntry, type TensorFile, tensorFile } from "../../lib/tensor.ts";
 import { MAX_HEADER_BYTES } from "./decode_safetensors_header.ts";
 import { openSafetensors, type SafetensorsFile } from "./open_safetensors.ts";
 import { compareUtf8 } from "./_order.ts";
@@ -130,7 +130,7 @@ export async function openSafetensorsIndex(path: string, options: OpenOptions = 
         fail(path, `tensor '${name}' is listed in ${shardName}, but that shard does not hold it`);
       }
     }
-    return {
+    return tensorFile({
       format: "safetensors",
       metadata,
       tensors,
@@ -139,7 +139,7 @@ export async function openSafetensorsIndex(path: string, options: OpenOptions = 
       async close(): Promise<void> {
         for (const source of sources) await source.close();
       },
-    };
+    });
   } catch (error) {
     for (const source of sources) await source.close();
     throw error;

@@ -10,7 +10,7 @@ import type { ByteSink } from "../../lib/byte_sink.ts";
 import { byteLengthOf } from "../../lib/dtype.ts";
 import { UsageError } from "../../lib/errors.ts";
 import type { WriteOptions } from "../../lib/format.ts";
-import { collectTensors, type TensorEntry, type TensorStream } from "../../lib/tensor.ts";
+import { collectStream, type TensorEntry, type TensorStream } from "../../lib/tensor.ts";
 import type { SafetensorsTensorInfo } from "./decode_safetensors_header.ts";
 import { encodeSafetensorsHeader } from "./encode_safetensors_header.ts";
 import { writerOrder } from "./_order.ts";
@@ -123,9 +123,9 @@ export async function writeSafetensors(
   sink: ByteSink,
   options: WriteSafetensorsOptions = {},
 ): Promise<void> {
-  const layout = layoutSafetensors(await collectTensors(stream));
-  // Metadata is final once the tensors have been iterated.
-  const header = encodeSafetensorsHeader(stream.metadata, layout.infos, { align: options.align });
+  const { metadata, tensors } = await collectStream(stream);
+  const layout = layoutSafetensors(tensors);
+  const header = encodeSafetensorsHeader(metadata, layout.infos, { align: options.align });
   await sink.write(header);
   await writeBodies(layout.entries, sink, options.copyChunkBytes ?? COPY_CHUNK_BYTES, options.scratch);
 }

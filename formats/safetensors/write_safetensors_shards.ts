@@ -6,12 +6,14 @@
  */
 
 import { ScratchBuffer } from "../../lib/scratch_buffer.ts";
-import { fileSink, onInterrupt, withSink } from "../../lib/byte_sink.ts";
+import { fileSink, withSink } from "../../lib/byte_sink.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { collectTensors, type TensorEntry, type TensorStream } from "../../lib/tensor.ts";
+import { withStagedFiles } from "../../lib/staged_files.ts";
+import { collectTensors, finalMetadata, type TensorEntry, type TensorStream } from "../../lib/tensor.ts";
 import { layoutSafetensors, writeSafetensors, type WriteSafetensorsOptions } from "./write_safetensors.ts";
 import { compareUtf8 } from "./_order.ts";
-import { basename, dirname, join, refuseInputs, stagingName } from "./_paths.ts";
+import { writeSafetensorsIndex } from "./write_safetensors_index.ts";
+import { basename, dirname, join, refuseInputs } from "./_paths.ts";
 
 /** Hugging Face's default largest shard: 5 GB (decimal), as `max_shard_size="5GB"`. */
 export const DEFAULT_MAX_SHARD_BYTES = 5_000_000_000;
@@ -117,7 +119,7 @@ export async function writeSafetensorsShards(
     // One read buffer for every shard.
     scratch: options.scratch ?? new ScratchBuffer(),
   };
-  const metadata = stream.metadata;
+  const metadata = finalMetadata(stream);
 
   if (shards.length <= 1 && !/\.index\.json$/i.test(path)) {
     await refuseInputs([path], inputs);
@@ -135,41 +137,17 @@ export async function writeSafetensorsShards(
   const indexPath = join(dir, `${stem}.safetensors.index.json`);
   await refuseInputs([...finals, indexPath], inputs);
 
-  const staged: [string, string][] = [];
-  const removeStaged = async () => {
-    for (const [temp] of staged) await Deno.remove(temp).catch(() => {});
-  };
-  // Finished shards wait under staging names until all are written: an
-  // interrupt must remove them too, not only the shard being written.
-  const forget = onInterrupt(removeStaged);
-  try {
+  // Finished shards wait under staging names until all are written (an
+  // interrupt removes them too, not only the shard being written).
+  await withStagedFiles(async (staged) => {
     for (let i = 0; i < count; i++) {
-      const temp = stagingName(finals[i]);
-      staged.push([temp, finals[i]]);
       await withSink(
-        await fileSink(temp),
+        await fileSink(staged.stage(finals[i])),
         (sink) => writeSafetensors({ metadata, tensors: shards[i] ?? [] }, sink, writeOptions),
       );
     }
-    const weightMap: Record<string, string> = {};
     const mapped = shards.flatMap((shard, i) => shard.map((e) => [e.name, names[i]] as const));
-    mapped.sort((a, b) => compareUtf8(a[0], b[0]));
-    for (const [name, file] of mapped) {
-      Object.defineProperty(weightMap, name, { value: file, enumerable: true });
-    }
-    const index = { metadata: { total_size: layout.dataBytes }, weight_map: weightMap };
-    const tempIndex = stagingName(indexPath);
-    staged.push([tempIndex, indexPath]);
-    await withSink(
-      await fileSink(tempIndex),
-      (sink) => sink.write(new TextEncoder().encode(`${JSON.stringify(index, null, 2)}\n`)),
-    );
-    for (const [temp, final] of staged) await Deno.rename(temp, final);
-  } catch (error) {
-    await removeStaged();
-    throw error;
-  } finally {
-    forget();
-  }
+    await writeSafetensorsIndex(staged.stage(indexPath), mapped, layout.dataBytes);
+  });
   return { shards: finals, index: indexPath };
 }

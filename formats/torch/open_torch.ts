@@ -10,7 +10,7 @@ import type { ByteSource } from "../../lib/byte_source.ts";
 import { dtypeInfo } from "../../lib/dtype.ts";
 import { FormatError, LimitError, TruncatedError } from "../../lib/errors.ts";
 import type { OpenOptions } from "../../lib/format.ts";
-import type { TensorFile } from "../../lib/tensor.ts";
+import { type TensorFile, tensorFile } from "../../lib/tensor.ts";
 import { type LoadedPickle, loadPickle, PickleGlobal, PickleTuple, type PickleValue } from "../pickle/mod.ts";
 import { openZip, readZipEntry, type ZipArchive, type ZipEntry } from "../zip/mod.ts";
 import { STORAGE_DTYPES } from "./_dtypes.ts";
@@ -168,7 +168,7 @@ function finish(
   let kept: NamedTensor[] = tensors;
   const meta = { ...extraMetadata, ...metadata };
   if (options.dedupeShared) kept = dedupeShared(tensors, meta);
-  return {
+  return tensorFile({
     format,
     layout,
     metadata: meta,
@@ -176,7 +176,7 @@ function finish(
     placeholders: loaded.placeholders,
     fileBytes: source.size,
     close: () => source.close(),
-  };
+  });
 }
 
 async function openZipTorch(source: ByteSource, options: OpenTorchOptions): Promise<TorchFile> {

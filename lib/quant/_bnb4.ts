@@ -113,6 +113,7 @@ ${WGSL_ENTRY}`;
     name: spec.name,
     storage: "codes",
     description: spec.description,
+    settingKeys: ["doubleQuant"],
     unsupported: () => undefined,
     plan(shape, settings): QuantPlan {
       const n = elementCount(shape);

@@ -51,6 +51,7 @@ ${WGSL_ENTRY}`;
     name: spec.name,
     storage: "ggml",
     description: spec.description,
+    settingKeys: [],
     unsupported(shape) {
       if (shape.length === 0) return "a scalar has no rows of 32";
       const last = shape[shape.length - 1];

@@ -95,6 +95,8 @@ function castScheme(
     name,
     storage: "cast",
     description,
+    // Only the FP8 targets have a range to saturate to.
+    settingKeys: name.startsWith("F8") ? ["saturate"] : [],
     unsupported: () => undefined,
     plan: (shape, settings) =>
       makePlan(name, shape, settings, { dtype, outShape: shape, byteLength: byteLengthOf(dtype, shape) }),

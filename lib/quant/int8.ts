@@ -164,6 +164,7 @@ export const INT8_SCHEME: QuantScheme = {
   name: "int8",
   storage: "codes",
   description: "8-bit integers with PyTorch MinMax-observer scale (and zero point when affine)",
+  settingKeys: ["perChannel", "axis", "affine", "reduceRange"],
   unsupported: () => undefined,
   plan(shape, settings): QuantPlan {
     const perChannel = settings.perChannel && shape.length > 0;

@@ -132,6 +132,7 @@ function minmaxScheme(bits: number): QuantScheme {
   return {
     name,
     storage: "codes",
+    settingKeys: [],
     description: `${bits}-bit codes between the tensor's min and max, packed tightly`,
     unsupported: () => undefined,
     plan(shape, settings): QuantPlan {

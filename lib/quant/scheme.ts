@@ -136,6 +136,11 @@ export interface QuantScheme {
   readonly storage: SchemeStorage;
   /** One line for help texts. */
   readonly description: string;
+  /**
+   * The settings this scheme reads; the others have no effect on it and are
+   * not recorded in its {@linkcode QuantSettings} record.
+   */
+  readonly settingKeys: readonly (keyof QuantSettings)[];
   /** Why a tensor of this shape cannot use the scheme, or undefined when it can. */
   unsupported(shape: readonly number[], settings: Readonly<QuantSettings>): string | undefined;
   /** The output layout for a tensor. */

@@ -34,20 +34,68 @@ export const SCHEMES: readonly QuantScheme[] = [
   FP4_SCHEME,
 ];
 
-/** The scheme names. */
-export const SCHEME_NAMES: readonly string[] = SCHEMES.map((s) => s.name);
+/** Every scheme name, the same in the API, on the CLI and in the metadata records. */
+export const SCHEME_NAMES = [
+  "F16",
+  "BF16",
+  "F8_E4M3",
+  "F8_E5M2",
+  "int8",
+  "minmax1",
+  "minmax2",
+  "minmax3",
+  "minmax4",
+  "minmax5",
+  "minmax6",
+  "minmax7",
+  "minmax8",
+  "Q8_0",
+  "Q4_0",
+  "Q4_1",
+  "Q5_0",
+  "Q5_1",
+  "NF4",
+  "FP4",
+] as const;
+
+/** A scheme's name. */
+export type SchemeName = typeof SCHEME_NAMES[number];
+
+// The list above is the union type's source; it must name the table's schemes, in order.
+if (SCHEMES.map((s) => s.name).join() !== SCHEME_NAMES.join()) {
+  throw new Error("SCHEME_NAMES does not list the SCHEMES table in order");
+}
+
+/**
+ * True when `name` is a scheme name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isSchemeName } from "./schemes.ts";
+ * assert.equal(isSchemeName("Q8_0"), true);
+ * assert.equal(isSchemeName("Q3"), false);
+ * ```
+ */
+export function isSchemeName(name: string): name is SchemeName {
+  return (SCHEME_NAMES as readonly string[]).includes(name);
+}
 
 /**
  * The scheme called `name`; an unknown name is a `UsageError` listing the known ones.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { schemeByName } from "./schemes.ts";
- * console.log(schemeByName("Q8_0").storage); // ggml
+ * assert.equal(schemeByName("Q8_0").storage, "ggml");
+ * assert.throws(() => schemeByName("Q3"), /known schemes: F16, BF16/);
  * ```
  */
 export function schemeByName(name: string): QuantScheme {
   const scheme = SCHEMES.find((s) => s.name === name);
-  if (!scheme) throw new UsageError(`Unknown scheme '${name}'; known schemes: ${SCHEME_NAMES.join(", ")}`);
+  if (!scheme || !isSchemeName(name)) {
+    throw new UsageError(`Unknown scheme '${name}'; known schemes: ${SCHEME_NAMES.join(", ")}`);
+  }
   return scheme;
 }

@@ -1,8 +1,10 @@
 // A shard-conversion worker: converts the shard jobs it is sent, one at a
-// time, and on "abort" removes its temporaries (the coordinator is exiting).
+// time, replies with the result or the whole error, and on "abort" removes
+// its temporaries (the coordinator is exiting).
 
 import { abortAllSinks } from "../lib/byte_sink.ts";
-import { convertShard, type ShardJob } from "./_parallel.ts";
+import { errorToData } from "../lib/errors.ts";
+import { convertShard, type ShardJob } from "./convert_shards.ts";
 
 // Worker globals, typed locally: the checker sees this file as a window script.
 const scope = self as unknown as {
@@ -19,14 +21,8 @@ scope.onmessage = async (event: MessageEvent) => {
   }
   const { job } = message;
   try {
-    const result = await convertShard(job);
-    scope.postMessage({ type: "done", id: job.id, result });
-  } catch (e) {
-    const error = e instanceof Error ? e : new Error(String(e));
-    scope.postMessage({
-      type: "error",
-      id: job.id,
-      error: { name: error.name, message: error.message, stack: error.stack },
-    });
+    scope.postMessage({ type: "done", id: job.id, result: await convertShard(job) });
+  } catch (error) {
+    scope.postMessage({ type: "error", id: job.id, error: errorToData(error) });
   }
 };
