@@ -8,6 +8,7 @@
  * @module
  */
 
+import { VERSION } from "../lib/version.ts";
 import { type Command, EXIT, runCommand } from "./_command.ts";
 import { abortAllSinks } from "../lib/byte_sink.ts";
 
@@ -59,7 +60,7 @@ export async function main(args: string[]): Promise<number> {
     return name === undefined ? EXIT.badInput : EXIT.ok;
   }
   if (name === "--version") {
-    console.log("ckpt 0.1.0");
+    console.log(`ckpt ${VERSION}`);
     return EXIT.ok;
   }
   const command = COMMANDS.find((c) => c.name === name);

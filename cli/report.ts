@@ -6,6 +6,7 @@
  * @module
  */
 
+import { VERSION } from "../lib/version.ts";
 import { fileSink, withSink } from "../lib/byte_sink.ts";
 import { canCast, castBytes } from "../lib/cast.ts";
 import { elementCount, isFloatDType } from "../lib/dtype.ts";
@@ -30,7 +31,7 @@ import { type Command, EXIT } from "./_command.ts";
 import { expectPositionals, parseCommandArgs, printJson } from "./_output.ts";
 import { createProgress, type Progress } from "./_progress.ts";
 
-const VERSION = "ckpt 0.1.0";
+const PROGRAM = `ckpt ${VERSION}`;
 /** Ties in size go in natural name order: layers.2 before layers.10. */
 const NATURAL = new Intl.Collator("en", { numeric: true });
 const DEFAULT_MAX_TENSORS = 16;
@@ -274,7 +275,7 @@ async function collect(
     comparison: comparer && against && options.against !== undefined
       ? comparer.result(describe(options.against, against, comparer.tensors), view.tensors)
       : undefined,
-    generator: VERSION,
+    generator: PROGRAM,
     createdAt: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
   };
 }

@@ -68,14 +68,19 @@ interface Chunk {
  * scheme's CPU reference.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { GpuQuantizer } from "./gpu_quantizer.ts";
  * import { schemeByName } from "../lib/quant/schemes.ts";
+ * import { settingsOf } from "../lib/quant/spec.ts";
  * const gpu = await GpuQuantizer.create();
  * if (gpu) {
  *   const scheme = schemeByName("Q8_0");
- *   const values = new Float32Array(64).map(Math.random);
- *   const [result] = await gpu.quantize([{ scheme, plan: scheme.plan([64], defaults), values }]);
+ *   const plan = scheme.plan([64], settingsOf({}));
+ *   const values = new Float32Array(64).map((_, i) => Math.sin(i));
+ *   const [result] = await gpu.quantize([{ scheme, plan, values }]);
+ *   assert.deepEqual(result.data, scheme.quantize(plan, values).data); // the CPU reference's bytes
+ *   gpu.destroy();
  * }
  * ```
  */

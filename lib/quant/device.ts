@@ -93,7 +93,7 @@ export function isDeviceName(name: string): name is "auto" | "gpu" | "cpu" {
  * import assert from "node:assert/strict";
  * import { checkDevice } from "./device.ts";
  * assert.equal(checkDevice("cpu"), "cpu");
- * assert.throws(() => checkDevice("tpu"), /use auto, gpu or cpu/);
+ * assert.throws(() => checkDevice("tpu" as "cpu"), /use auto, gpu or cpu/);
  * ```
  */
 export function checkDevice(device: QuantizeDevice): QuantizeDevice {
