@@ -1,145 +1,130 @@
 /**
  * ckpt: read, write, convert, shrink and check tensor files — safetensors,
  * PyTorch checkpoints (without running their pickles), numpy, GGUF, ONNX
- * initializers and formats of your own — as lazy, streaming pipelines.
+ * and formats of your own — as lazy, streaming pipelines.
+ *
+ * This root module is the pipeline core: the tensor types, `pipe` and its
+ * transforms (`include`, `exclude`, `rename`, `cast`, `quantize`,
+ * `dequantize`), opening any file by its bytes and writing any format by its
+ * extension, byte sources and sinks, the quantization schemes and the typed
+ * errors. Each format and kit is its own entry point:
+ * `@ckpt/ckpt/safetensors`, `/torch`, `/pickle`, `/numpy`, `/gguf`, `/onnx`,
+ * `/zip`, `/packed` (a container of your own), `/gpu`, `/analysis` (sizes,
+ * memory estimates, error metrics) and `/report`.
  *
  * @example Cast a checkpoint to bfloat16 and drop its optimizer state
- * ```ts ignore
- * import { cast, exclude, fileSink, openTensorFile, pipe, withSink, writeSafetensors } from "@ckpt/ckpt";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cast, exclude, openTensorFile, pipe, tensorFromBytes, writeTensorFile } from "./mod.ts";
  *
- * const model = await openTensorFile("model.safetensors");
- * const stream = pipe(model, exclude(/^optimizer\./), cast("BF16"));
+ * const dir = await Deno.makeTempDir();
+ * const f32 = new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer);
+ * await writeTensorFile({
+ *   metadata: {},
+ *   tensors: [tensorFromBytes("fc.weight", "F32", [2, 2], f32), tensorFromBytes("optimizer.m", "F32", [2, 2], f32)],
+ * }, `${dir}/model.safetensors`);
+ *
+ * await using model = await openTensorFile(`${dir}/model.safetensors`);
  * // The file appears under its name only once every tensor was written.
- * await withSink(await fileSink("model-bf16.safetensors"), (sink) => writeSafetensors(stream, sink));
- * await model.close();
+ * await writeTensorFile(pipe(model, exclude(/^optimizer\./), cast("BF16")), `${dir}/model-bf16.safetensors`);
+ *
+ * await using small = await openTensorFile(`${dir}/model-bf16.safetensors`);
+ * assert.deepEqual(small.tensors.map((t) => [t.name, t.dtype]), [["fc.weight", "BF16"]]);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @module
  */
 
 export * from "./lib/errors.ts";
-export * from "./lib/dtype.ts";
-export * from "./lib/cast.ts";
+export {
+  byteLengthOf,
+  type DType,
+  type DTypeInfo,
+  dtypeInfo,
+  type DTypeKind,
+  DTYPES,
+  elementCount,
+  isDType,
+  isFloatDType,
+} from "./lib/dtype.ts";
+export { canCast, castBytes, type CastOptions } from "./lib/cast.ts";
 export * from "./lib/tensor.ts";
-export * from "./lib/byte_source.ts";
-export * from "./lib/byte_sink.ts";
-export * from "./lib/scratch_buffer.ts";
+export {
+  type ByteSource,
+  bytesSource,
+  fileSource,
+  urlSource,
+  type UrlSourceOptions,
+} from "./lib/byte_source.ts";
+export {
+  type ByteSink,
+  fileSink,
+  type FileSinkOptions,
+  type MemorySink,
+  memorySink,
+  withSink,
+} from "./lib/byte_sink.ts";
 export * from "./lib/pipeline.ts";
-export * from "./lib/format.ts";
-export * from "./lib/units.ts";
-export * from "./lib/size_report.ts";
-export * from "./lib/memory_estimate.ts";
-export * from "./lib/float8.ts";
-export * from "./lib/metrics.ts";
-export * from "./lib/quant/mod.ts";
-export { gpuBackend, type GpuJob, GpuQuantizer, type GpuQuantizerOptions, requestGpu } from "./gpu/mod.ts";
+export type { OpenOptions, TensorFormat, WriteOptions } from "./lib/format.ts";
+export { type ConvertSpec, transformsFromSpec } from "./lib/convert_spec.ts";
+export { requirePlainEntry } from "./lib/plain_entry.ts";
+export {
+  checkDevice,
+  type CompanionSpec,
+  DEFAULT_BATCH_BYTES,
+  DEFAULT_HELD_BYTES,
+  dequantize,
+  type DequantizeOptions,
+  DEVICE_NAMES,
+  type DeviceChoice,
+  type GpuProgram,
+  hasQuantizedTensors,
+  isDeviceName,
+  isSchemeName,
+  MAX_BATCH_CANDIDATES,
+  MAX_BATCH_TENSORS,
+  QUANTIZATION_METADATA_KEY,
+  quantize,
+  type QuantizeBackend,
+  type QuantizeDevice,
+  type QuantizeJob,
+  type QuantizeOptions,
+  type QuantizeSpec,
+  type QuantPlan,
+  type QuantRecord,
+  type QuantResult,
+  type QuantScheme,
+  type QuantSettings,
+  resolveDevice,
+  type ResolvedQuantizeSpec,
+  resolveQuantizeSpec,
+  SCHEME_NAMES,
+  schemeByName,
+  type SchemeName,
+  SCHEMES,
+  type SchemeStorage,
+  settingsOf,
+  type StatsParams,
+  type TensorReport,
+  type UnitKernel,
+} from "./lib/quant/mod.ts";
 export { formatByName, formatForPath, FORMATS } from "./formats/registry.ts";
-export { openSource, openTensorFile } from "./formats/open_tensor_file.ts";
-// The ONNX codec itself is the "./onnx" entry point: loading it needs --allow-env (protobuf runtime).
-export { onnxFormat } from "./formats/onnx/format.ts";
+export { openSource, openTensorFile, type OpenTensorFileOptions } from "./formats/open_tensor_file.ts";
+export type { OpenTorchOptions } from "./formats/torch/open_torch.ts";
+export { writeTensorFile, type WriteTensorFileOptions } from "./formats/write_tensor_file.ts";
 export {
-  type CheckpointScan,
-  openTorch,
-  type OpenTorchOptions,
-  scanCheckpoint,
-  type ScanCheckpointOptions,
-  type TorchFile,
-  torchFormat,
-  writeTorch,
-  type WriteTorchOptions,
-} from "./formats/torch/mod.ts";
-export {
-  classifyGlobal,
-  DEFAULT_ALLOWED_GLOBALS,
-  dumpPickle,
-  type LoadedPickle,
-  loadPickle,
-  type LoadPickleOptions,
-  PickleGlobal,
-  PickleObject,
-  PicklePersistent,
-  type PickleScan,
-  pickleToJson,
-  PickleTuple,
-  type PickleValue,
-  type ScannedGlobal,
-  scanPickle,
-  type ScanPickleOptions,
-  type ScanVerdict,
-} from "./formats/pickle/mod.ts";
-export {
-  createZipWriter,
-  openZip,
-  type OpenZipOptions,
-  readZipEntry,
-  type ReadZipEntryOptions,
-  type ZipAddOptions,
-  type ZipArchive,
-  type ZipEntry,
-  type ZipWriter,
-  type ZipWriterOptions,
-} from "./formats/zip/mod.ts";
-export { crc32 } from "./lib/crc32.ts";
-export {
-  decodeSafetensorsHeader,
-  type DecodeSafetensorsHeaderOptions,
-  editSafetensorsMetadata,
-  encodeSafetensors,
-  openSafetensors,
-  openSafetensorsIndex,
-  type OpenSafetensorsOptions,
-  type SafetensorsFile,
-  safetensorsFormat,
-  type SafetensorsHeader,
-  type SafetensorsMetadataEdit,
-  type SafetensorsMetadataEditResult,
-  type SafetensorsShardsResult,
-  type SafetensorsTensorInfo,
-  writeSafetensors,
-  type WriteSafetensorsOptions,
-  writeSafetensorsShards,
-  type WriteSafetensorsShardsOptions,
-} from "./formats/safetensors/mod.ts";
-export * from "./lib/ggml_blocks.ts";
-export {
-  encodeNpyHeader,
-  type EncodeNpyHeaderOptions,
-  npyDescr,
-  type NpyHeader,
-  npzFormat,
-  numpyFormat,
-  openNpy,
-  type OpenNpyOptions,
-  openNpz,
-  type OpenNpzOptions,
-  readNpyHeader,
-  writeNpy,
-  type WriteNpyOptions,
-  writeNpz,
-  type WriteNpzOptions,
-} from "./formats/numpy/mod.ts";
-export {
-  type GgufArray,
-  type GgufFile,
-  ggufFormat,
-  type GgufItem,
-  type GgufKeyValue,
-  type GgufTensorInfo,
-  type GgufType,
-  ggufValueToString,
-  openGguf,
-  writeGguf,
-  type WriteGgufOptions,
-} from "./formats/gguf/mod.ts";
-export {
-  definePackedFormat,
-  FieldReader,
-  FieldWriter,
-  type JsonValue,
-  type Magic,
-  type PackedCodec,
-  type PackedEncoded,
-  type PackedFormat,
-  type PackedFormatSpec,
-  type PackedTensorRecord,
-} from "./formats/packed/mod.ts";
+  convertShard,
+  convertShards,
+  type ConvertShardsOptions,
+  type ConvertShardsResult,
+  serialRunner,
+  type ShardJob,
+  type ShardResult,
+  type ShardRunner,
+  workerRunner,
+} from "./formats/convert_shards.ts";
+export { VERSION } from "./lib/version.ts";
+
+// Registers the WebGPU backend, so `device: "auto" | "gpu"` finds an adapter.
+import "./gpu/mod.ts";

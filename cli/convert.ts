@@ -8,7 +8,7 @@
 import { type Command, EXIT } from "./_command.ts";
 import { expectPositionals, parseCommandArgs } from "./_output.ts";
 import type { ByteSink } from "../lib/byte_sink.ts";
-import { writeOutput } from "./_write_output.ts";
+import { writeTensorFile } from "../formats/write_tensor_file.ts";
 import { type ConvertSpec, transformsFromSpec } from "../lib/convert_spec.ts";
 import { UsageError } from "../lib/errors.ts";
 import type { WriteOptions } from "../lib/format.ts";
@@ -102,8 +102,7 @@ Permissions: --allow-read (input) and --allow-write (output folder).`,
 
     const started = performance.now();
     const file = await openTensorFile(input, {
-      permissive: values.permissive === true,
-      dedupeShared: values["dedupe-shared"] === true,
+      torch: { permissive: values.permissive === true, dedupeShared: values["dedupe-shared"] === true },
     });
     const placeholders = (file as { placeholders?: readonly string[] }).placeholders ?? [];
     if (placeholders.length > 0) {
@@ -138,7 +137,8 @@ Permissions: --allow-read (input) and --allow-write (output folder).`,
             }
           },
         }));
-      await writeOutput(format, stream, output, {
+      await writeTensorFile(stream, output, {
+        format,
         input,
         file,
         write: options,

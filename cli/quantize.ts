@@ -11,7 +11,7 @@ import { createProgress } from "./_progress.ts";
 import { fileSink, withSink } from "../lib/byte_sink.ts";
 import { UsageError } from "../lib/errors.ts";
 import { refuseInputs } from "../lib/paths.ts";
-import { writeOutput } from "./_write_output.ts";
+import { writeTensorFile } from "../formats/write_tensor_file.ts";
 import { convertShardsCommand } from "./_shards_command.ts";
 import { QUANTIZE_FLAGS, quantizeSpecFromFlags } from "./_quantize_flags.ts";
 import { pipe } from "../lib/pipeline.ts";
@@ -156,7 +156,7 @@ WebGPU needs no permission.`,
       // An ONNX graph declares its weights' dtypes: store the dequantized
       // values ("fake quantization"), which any runtime can run.
       const written = format.name === "onnx" ? pipe(stream, dequantize()) : stream;
-      await writeOutput(format, written, output, { input, file });
+      await writeTensorFile(written, output, { format, input, file });
     } finally {
       progress.done();
       await file.close();

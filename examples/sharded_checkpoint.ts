@@ -10,15 +10,8 @@
  * @module
  */
 
-import {
-  cast,
-  fileSink,
-  openTensorFile,
-  pipe,
-  withSink,
-  writeSafetensors,
-  writeSafetensorsShards,
-} from "../mod.ts";
+import { cast, fileSink, openTensorFile, pipe, withSink } from "../mod.ts";
+import { writeSafetensors, writeSafetensorsShards } from "../formats/safetensors/mod.ts";
 import { formatBytes } from "../lib/units.ts";
 import { randomTensor } from "./_synthetic.ts";
 

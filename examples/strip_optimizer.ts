@@ -9,7 +9,8 @@
  * @module
  */
 
-import { exclude, fileSink, openTensorFile, pipe, withSink, writeSafetensors } from "../mod.ts";
+import { exclude, fileSink, openTensorFile, pipe, withSink } from "../mod.ts";
+import { writeSafetensors } from "../formats/safetensors/mod.ts";
 import { sizeReport, tensorRole } from "../lib/size_report.ts";
 import { formatBytes, formatCount } from "../lib/units.ts";
 import { randomTensor } from "./_synthetic.ts";

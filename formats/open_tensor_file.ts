@@ -8,10 +8,30 @@
 import { type ByteSource, bytesSource, fileSource, urlSource } from "../lib/byte_source.ts";
 import { FormatError } from "../lib/errors.ts";
 import type { OpenOptions } from "../lib/format.ts";
+import type { OpenTorchOptions } from "./torch/open_torch.ts";
 import type { TensorFile } from "../lib/tensor.ts";
 import { FORMATS } from "./registry.ts";
 
 const SNIFF_BYTES = 65536;
+
+/**
+ * Options for {@linkcode openTensorFile}: the ones every format takes, and
+ * each format's own under its name, used only when that format opens the
+ * input.
+ */
+export interface OpenTensorFileOptions extends OpenOptions {
+  /** For PyTorch checkpoints and pickles (`torch` and `pickle` formats). @default {} */
+  torch?: Omit<OpenTorchOptions, keyof OpenOptions>;
+}
+
+/** The options the format called `name` opens with. */
+function optionsFor(name: string, options: OpenTensorFileOptions): OpenOptions {
+  const common: OpenOptions = options.maxHeaderBytes !== undefined
+    ? { maxHeaderBytes: options.maxHeaderBytes }
+    : {};
+  if (name === "torch" || name === "pickle") return { ...common, ...options.torch };
+  return common;
+}
 
 /**
  * Open a tensor file of any shipped format. URLs are read with Range requests.
@@ -26,11 +46,13 @@ const SNIFF_BYTES = 65536;
  */
 export async function openTensorFile(
   input: string | URL | Uint8Array,
-  options: OpenOptions = {},
+  options: OpenTensorFileOptions = {},
 ): Promise<TensorFile> {
   if (typeof input === "string" && !/^https?:\/\//i.test(input)) {
     for (const format of FORMATS) {
-      if (format.openPath && format.claimsPath?.(input)) return await format.openPath(input, options);
+      if (format.openPath && format.claimsPath?.(input)) {
+        return await format.openPath(input, optionsFor(format.name, options));
+      }
     }
   }
   const source = input instanceof Uint8Array
@@ -56,10 +78,13 @@ export async function openTensorFile(
  * const file = await openSource(bytesSource(bytes));
  * ```
  */
-export async function openSource(source: ByteSource, options: OpenOptions = {}): Promise<TensorFile> {
+export async function openSource(
+  source: ByteSource,
+  options: OpenTensorFileOptions = {},
+): Promise<TensorFile> {
   const head = await source.read(0, Math.min(SNIFF_BYTES, source.size));
   for (const format of FORMATS) {
-    if (format.sniff(head, source.size)) return await format.open(source, options);
+    if (format.sniff(head, source.size)) return await format.open(source, optionsFor(format.name, options));
   }
   throw new FormatError(
     `Cannot tell the format of ${source.name}: its first bytes match none of ${

@@ -5,7 +5,7 @@ import { elementCount } from "../lib/dtype.ts";
 import { Histogram, valueRange } from "../lib/histogram.ts";
 import { errorMetrics } from "../lib/metrics.ts";
 import { cast, pipe } from "../lib/pipeline.ts";
-import { type ReportData, reportHtml } from "../lib/report_html.ts";
+import { renderReportHtml, type ReportData } from "../report/render_report_html.ts";
 import { collectTensors, type TensorEntry, tensorFromBytes, type TensorStream } from "../lib/tensor.ts";
 import { castBytes } from "../lib/cast.ts";
 import { dequantize, quantize } from "../lib/quant/mod.ts";
@@ -124,7 +124,7 @@ Deno.test("Histogram rejects a bin count out of range", async (t) => {
 });
 
 // ---------------------------------------------------------------------------
-// lib/report_html.ts
+// report/render_report_html.ts
 
 function sampleData(names: string[]): ReportData {
   const tensors = names.map((name, i) => ({ name, dtype: "F32", shape: [i + 1, 4], bytes: (i + 1) * 16 }));
@@ -181,9 +181,9 @@ function sampleData(names: string[]): ReportData {
   };
 }
 
-Deno.test("reportHtml() escapes every name taken from the files", () => {
+Deno.test("renderReportHtml() escapes every name taken from the files", () => {
   const hostile = ["<script>alert(1)</script>", `a"b'c&d`, "</td></tr><svg onload=alert(2)>", "plain.weight"];
-  const html = reportHtml(sampleData(hostile));
+  const html = renderReportHtml(sampleData(hostile));
   for (const name of hostile) {
     assert.ok(html.includes(escapeForHtml(name)), `escaped ${name}`);
   }
@@ -193,8 +193,8 @@ Deno.test("reportHtml() escapes every name taken from the files", () => {
   assert.ok(html.includes("dir/&#60;b&#62;model&#60;/b&#62;.safetensors"));
 });
 
-Deno.test("reportHtml() makes a self-contained page: no scripts, no external resources", () => {
-  const html = reportHtml(sampleData(["a", "b"]));
+Deno.test("renderReportHtml() makes a self-contained page: no scripts, no external resources", () => {
+  const html = renderReportHtml(sampleData(["a", "b"]));
   assert.ok(html.startsWith("<!doctype html>"));
   assert.ok(!/<[^>]*\s(src|href)\s*=/i.test(html), "no src or href attributes");
   assert.ok(!/https?:\/\//i.test(html), "no URLs");
@@ -202,7 +202,7 @@ Deno.test("reportHtml() makes a self-contained page: no scripts, no external res
   assert.match(html, /http-equiv="Content-Security-Policy"\s+content="default-src 'none'/);
 });
 
-Deno.test("reportHtml() draws size bars to scale and summarizes the rest", () => {
+Deno.test("renderReportHtml() draws size bars to scale and summarizes the rest", () => {
   const names = ["t0", "t1", "t2", "t3", "t4", "t5"];
   const data = sampleData(names);
   data.tensors = names.map((name, i) => ({
@@ -211,7 +211,7 @@ Deno.test("reportHtml() draws size bars to scale and summarizes the rest", () =>
     shape: [i + 1],
     bytes: [4000, 1000, 3000, 250, 7, 5][i],
   }));
-  const html = reportHtml(data, { maxTensors: 4 });
+  const html = renderReportHtml(data, { maxTensors: 4 });
   const bars = [
     ...html.matchAll(/<svg class="size-bar"[^>]*data-value="(\d+)"[^>]*>\s*<rect[^>]*width="([\d.]+)"/g),
   ]
@@ -226,9 +226,9 @@ Deno.test("reportHtml() draws size bars to scale and summarizes the rest", () =>
   for (const name of names) assert.ok(html.includes(`<td class="name">${name}</td>`), name);
 });
 
-Deno.test("reportHtml() draws one histogram bar per bin with its count", () => {
+Deno.test("renderReportHtml() draws one histogram bar per bin with its count", () => {
   const data = sampleData(["w"]);
-  const html = reportHtml(data);
+  const html = renderReportHtml(data);
   const counts = [...html.matchAll(/data-count="(\d+)"/g)].map((m) => Number(m[1]));
   const expected = [...data.modelHistogram!.counts, ...data.histograms[0].histogram.counts];
   assert.deepEqual(counts, expected);

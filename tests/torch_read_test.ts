@@ -92,7 +92,7 @@ Deno.test("openTensorFile() reads plain pickles of numpy arrays (protocols 2 and
 });
 
 Deno.test("openTorch() with dedupeShared keeps one name per shared view and records the aliases", async () => {
-  const file = await openTensorFile(`${TORCH}/views.pt`, { dedupeShared: true });
+  const file = await openTensorFile(`${TORCH}/views.pt`, { torch: { dedupeShared: true } });
   try {
     const names = file.tensors.map((t) => t.name);
     assert.ok(names.includes("tied_a") && !names.includes("tied_b"));
@@ -123,7 +123,7 @@ Deno.test("openTorch() refuses a whole pickled nn.Module unless permissive, then
     });
   });
   await t.step("permissive", async () => {
-    const file = await openTensorFile(`${TORCH}/full_model.pt`, { permissive: true }) as TorchFile;
+    const file = await openTensorFile(`${TORCH}/full_model.pt`, { torch: { permissive: true } }) as TorchFile;
     try {
       assert.deepEqual(file.placeholders, classes);
       await assertMatches(file, await expected("full_model"));

@@ -24,3 +24,4 @@ export * from "./gguf_value.ts";
 export * from "./open_gguf.ts";
 export * from "./write_gguf.ts";
 export * from "./format.ts";
+export * from "../../lib/ggml_blocks.ts";

@@ -8,7 +8,7 @@
 import type { ByteSink } from "../../lib/byte_sink.ts";
 import { UsageError } from "../../lib/errors.ts";
 import type { WriteOptions } from "../../lib/format.ts";
-import { dequantizeEntry } from "../../lib/ggml_blocks.ts";
+import { requirePlainEntry } from "../../lib/plain_entry.ts";
 import { collectTensors, type TensorStream } from "../../lib/tensor.ts";
 import { encodeNpyHeader } from "./npy_header.ts";
 
@@ -47,7 +47,8 @@ export async function writeNpy(
         `Cannot write npy: it holds exactly one array but the input has ${entries.length} tensors (write .npz instead)`,
       );
     }
-    const entry = dequantizeEntry(entries[0]);
+    const entry = entries[0];
+    requirePlainEntry(entry, "npy");
     await s.write(encodeNpyHeader(entry.dtype, entry.shape, { version: options.version }));
     await s.write(await entry.read());
   }

@@ -10,7 +10,7 @@ import { ScratchBuffer } from "../../lib/scratch_buffer.ts";
 import type { ByteSink } from "../../lib/byte_sink.ts";
 import { UsageError } from "../../lib/errors.ts";
 import type { WriteOptions } from "../../lib/format.ts";
-import { dequantizeEntry } from "../../lib/ggml_blocks.ts";
+import { requirePlainEntry } from "../../lib/plain_entry.ts";
 import type { TensorStream } from "../../lib/tensor.ts";
 import { createZipWriter } from "../zip/create_zip_writer.ts";
 import { encodeNpyHeader } from "./npy_header.ts";
@@ -47,7 +47,8 @@ export async function writeNpz(
     // One member buffer for every tensor (the zip writer is done with it when add() resolves).
     const scratch = new ScratchBuffer();
     for await (const original of stream.tensors) {
-      const entry = dequantizeEntry(original);
+      const entry = original;
+      requirePlainEntry(entry, "npz");
       if (names.has(entry.name)) {
         throw new UsageError(`Cannot write npz: duplicate tensor name '${entry.name}'`);
       }

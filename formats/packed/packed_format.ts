@@ -12,7 +12,7 @@ import type { ByteSource } from "../../lib/byte_source.ts";
 import { byteLengthOf, type DType } from "../../lib/dtype.ts";
 import { FormatError, LimitError, UsageError } from "../../lib/errors.ts";
 import type { OpenOptions, TensorFormat, WriteOptions } from "../../lib/format.ts";
-import { dequantizeEntry } from "../../lib/ggml_blocks.ts";
+import { requirePlainEntry } from "../../lib/plain_entry.ts";
 import {
   finalMetadata,
   type TensorEntry,
@@ -225,7 +225,8 @@ export function definePackedFormat(spec: PackedFormatSpec): PackedFormat {
       const records: PackedTensorRecord[] = [];
       const names = new Set<string>();
       for await (const original of stream.tensors) {
-        const entry = dequantizeEntry(original);
+        const entry = original;
+        requirePlainEntry(entry, spec.name);
         if (names.has(entry.name)) {
           throw new UsageError(`Cannot write ${name}: duplicate tensor name '${entry.name}'`);
         }

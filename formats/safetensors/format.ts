@@ -9,7 +9,7 @@ import { fileSink, withSink } from "../../lib/byte_sink.ts";
 import type { OpenOptions, TensorFormat, WriteOptions } from "../../lib/format.ts";
 import type { TensorStream } from "../../lib/tensor.ts";
 import { HEADER_LENGTH_BYTES } from "./decode_safetensors_header.ts";
-import { openSafetensors } from "./open_safetensors.ts";
+import { openSafetensors, type OpenSafetensorsOptions } from "./open_safetensors.ts";
 import { openSafetensorsIndex } from "./open_safetensors_index.ts";
 import { writeSafetensors } from "./write_safetensors.ts";
 import { writeSafetensorsShards } from "./write_safetensors_shards.ts";
@@ -35,11 +35,14 @@ export function sniffSafetensors(head: Uint8Array, size: number): boolean {
   return i < head.length && head[i] === 0x7b;
 }
 
-function writeOptionsOf(options: WriteOptions): { align?: number; maxShardSize?: number } {
-  return {
-    align: typeof options.align === "number" ? options.align : undefined,
-    maxShardSize: typeof options.maxShardSize === "number" ? options.maxShardSize : undefined,
-  };
+/** Options of the safetensors format's writers. */
+export interface SafetensorsFormatWriteOptions extends WriteOptions {
+  /** Pad the header so tensor data starts on this many bytes. @default 8 */
+  align?: number;
+}
+
+function writeOptionsOf(options: SafetensorsFormatWriteOptions): { align?: number; maxShardSize?: number } {
+  return { align: options.align, maxShardSize: options.maxShardSize };
 }
 
 /**
@@ -53,16 +56,20 @@ function writeOptionsOf(options: WriteOptions): { align?: number; maxShardSize?:
  * console.log(safetensorsFormat.name, safetensorsFormat.extensions);
  * ```
  */
-export const safetensorsFormat: TensorFormat = {
+export const safetensorsFormat: TensorFormat<OpenSafetensorsOptions, SafetensorsFormatWriteOptions> = {
   name: "safetensors",
   extensions: [".safetensors", ".safetensors.index.json"],
   sniff: sniffSafetensors,
   open: (source, options) => openSafetensors(source, options),
   claimsPath: (path: string): boolean => /\.safetensors\.index\.json$/i.test(path),
   openPath: (path: string, options?: OpenOptions) => openSafetensorsIndex(path, options),
-  write: (stream: TensorStream, sink, options: WriteOptions = {}) =>
+  write: (stream: TensorStream, sink, options: SafetensorsFormatWriteOptions = {}) =>
     writeSafetensors(stream, sink, writeOptionsOf(options)),
-  async writePath(stream: TensorStream, path: string, options: WriteOptions = {}): Promise<void> {
+  async writePath(
+    stream: TensorStream,
+    path: string,
+    options: SafetensorsFormatWriteOptions = {},
+  ): Promise<void> {
     const { align, maxShardSize } = writeOptionsOf(options);
     const input = [...(typeof options.input === "string" ? [options.input] : []), ...(options.protect ?? [])];
     if (maxShardSize !== undefined || /\.index\.json$/i.test(path)) {

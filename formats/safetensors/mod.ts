@@ -28,3 +28,4 @@ export * from "./open_safetensors_index.ts";
 export * from "./write_safetensors_shards.ts";
 export * from "./write_safetensors_index.ts";
 export * from "./format.ts";
+export { ScratchBuffer } from "../../lib/scratch_buffer.ts";

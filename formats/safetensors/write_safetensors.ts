@@ -8,6 +8,7 @@
 import { ScratchBuffer } from "../../lib/scratch_buffer.ts";
 import type { ByteSink } from "../../lib/byte_sink.ts";
 import { byteLengthOf } from "../../lib/dtype.ts";
+import { requirePlainEntry } from "../../lib/plain_entry.ts";
 import { UsageError } from "../../lib/errors.ts";
 import type { WriteOptions } from "../../lib/format.ts";
 import { collectStream, type TensorEntry, type TensorStream } from "../../lib/tensor.ts";
@@ -68,11 +69,7 @@ export interface SafetensorsLayout {
 export function layoutSafetensors(tensors: readonly TensorEntry[]): SafetensorsLayout {
   const names = new Set<string>();
   for (const entry of tensors) {
-    if (entry.encoding !== undefined) {
-      throw new UsageError(
-        `Cannot write tensor '${entry.name}' as safetensors: it holds ${entry.encoding} blocks, which safetensors cannot store; dequantize it first`,
-      );
-    }
+    requirePlainEntry(entry, "safetensors");
     if (entry.name === "__metadata__") {
       throw new UsageError(`Cannot write a tensor named '__metadata__': safetensors reserves that name`);
     }

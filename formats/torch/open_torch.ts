@@ -26,6 +26,16 @@ import {
 
 /** Options for {@linkcode openTorch}. */
 export interface OpenTorchOptions extends OpenOptions {
+  /** Accept pickle globals outside the allowlist as inert placeholders. @default false */
+  permissive?: boolean;
+  /** Extra `module.name` globals to allow in pickles. @default [] */
+  allowGlobals?: readonly string[];
+  /**
+   * Keep one name per shared storage view and record each dropped alias in
+   * the metadata as `{removed: kept}`, as Hugging Face's converter does. Off,
+   * every name is listed with its own bytes. @default false
+   */
+  dedupeShared?: boolean;
   /** Largest pickle (`data.pkl`, a legacy prefix, a whole `.pkl`) to read into memory, in bytes. @default 2147483648 (2 GiB) */
   maxPickleBytes?: number;
   /**

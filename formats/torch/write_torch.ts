@@ -8,6 +8,7 @@
  */
 
 import type { ByteSink } from "../../lib/byte_sink.ts";
+import { requirePlainEntry } from "../../lib/plain_entry.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { collectTensors, type TensorStream } from "../../lib/tensor.ts";
 import { dumpPickle, PickleGlobal, PickleObject, PicklePersistent, PickleTuple } from "../pickle/mod.ts";
@@ -58,11 +59,7 @@ export async function writeTorch(
   entries.forEach((entry, index) => {
     if (names.has(entry.name)) throw new UsageError(`Cannot write two tensors named '${entry.name}'`);
     names.add(entry.name);
-    if (entry.encoding) {
-      throw new UsageError(
-        `Cannot write '${entry.name}' to a PyTorch file: its ${entry.encoding} blocks have no torch dtype; dequantize it first`,
-      );
-    }
+    requirePlainEntry(entry, "a PyTorch file");
     const storage = DTYPE_STORAGES[entry.dtype];
     if (!storage) {
       throw new UsageError(

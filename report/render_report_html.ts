@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { HistogramData } from "./histogram.ts";
-import { formatBytes, formatCount } from "./units.ts";
+import type { HistogramData } from "../lib/histogram.ts";
+import { formatBytes, formatCount } from "../lib/units.ts";
 
 /** One input file, as the report's header describes it. */
 export interface ReportFile {
@@ -111,7 +111,7 @@ export interface ReportData {
   createdAt?: string;
 }
 
-/** Options for {@linkcode reportHtml}. */
+/** Options for {@linkcode renderReportHtml}. */
 export interface ReportHtmlOptions {
   /** Tensors drawn one by one in the size and error charts; the rest are summarized. @default 20 */
   maxTensors?: number;
@@ -125,8 +125,8 @@ export interface ReportHtmlOptions {
  *
  * @example
  * ```ts
- * import { reportHtml } from "./report_html.ts";
- * const html = reportHtml({
+ * import { renderReportHtml } from "./render_report_html.ts";
+ * const html = renderReportHtml({
  *   input: { path: "tiny.safetensors", format: "safetensors", bytes: 96, parameters: 16, tensorCount: 1 },
  *   tensors: [{ name: "w", dtype: "F32", shape: [4, 4], bytes: 64 }],
  *   histograms: [],
@@ -134,7 +134,7 @@ export interface ReportHtmlOptions {
  * console.log(html.startsWith("<!doctype html>")); // true
  * ```
  */
-export function reportHtml(data: ReportData, options: ReportHtmlOptions = {}): string {
+export function renderReportHtml(data: ReportData, options: ReportHtmlOptions = {}): string {
   const maxTensors = Math.max(1, Math.floor(options.maxTensors ?? 20));
   const title = options.title ?? `ckpt report: ${baseName(data.input.path)}`;
   const body = [
