@@ -25,9 +25,15 @@ export interface ParsedArgs {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseCommandArgs } from "./_output.ts";
  * const { values, positionals } = parseCommandArgs(["a.safetensors", "--json"], { json: { type: "boolean" } });
- * console.log(values.json, positionals); // true ["a.safetensors"]
+ * assert.equal(values.json, true);
+ * assert.deepEqual(positionals, ["a.safetensors"]);
+ * assert.throws(() => parseCommandArgs(["--jsn"], { json: { type: "boolean" } }), {
+ *   name: "UsageError",
+ *   message: "Unknown option '--jsn' (see --help)",
+ * });
  * ```
  */
 export function parseCommandArgs(args: string[], options: OptionSpecs): ParsedArgs {
@@ -53,8 +59,14 @@ export function parseCommandArgs(args: string[], options: OptionSpecs): ParsedAr
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { expectPositionals } from "./_output.ts";
  * const [input] = expectPositionals(["model.safetensors"], ["FILE"]);
+ * assert.equal(input, "model.safetensors");
+ * assert.throws(() => expectPositionals([], ["FILE"]), {
+ *   name: "UsageError",
+ *   message: "Missing FILE (see --help)",
+ * });
  * ```
  */
 export function expectPositionals(positionals: string[], names: readonly string[]): string[] {
@@ -89,8 +101,11 @@ export interface TableOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatTable } from "./_output.ts";
- * console.log(formatTable([["w", "12"], ["bias", "3"]], { header: ["name", "n"], align: ["left", "right"] }));
+ * const rows = [["w", "12"], ["bias", "3"]];
+ * const table = formatTable(rows, { header: ["name", "n"], align: ["left", "right"] });
+ * assert.equal(table, ["name   n", "w     12", "bias   3"].join("\n"));
  * ```
  */
 export function formatTable(rows: readonly (readonly string[])[], options: TableOptions = {}): string {

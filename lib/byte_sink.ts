@@ -31,11 +31,12 @@ export interface MemorySink extends ByteSink {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { memorySink } from "./byte_sink.ts";
  * const sink = memorySink();
  * await sink.write(new Uint8Array([1, 2]));
  * await sink.close();
- * console.log(sink.bytes()); // Uint8Array [1, 2]
+ * assert.deepEqual(sink.bytes(), new Uint8Array([1, 2]));
  * ```
  */
 export function memorySink(): MemorySink {
@@ -85,11 +86,16 @@ export interface FileSinkOptions {
  * `options.protect`, so a command never overwrites its own input.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { fileSink } from "./byte_sink.ts";
- * const sink = await fileSink("out.bin");
+ * const dir = await Deno.makeTempDir();
+ * const sink = await fileSink(`${dir}/out.bin`);
  * await sink.write(new Uint8Array([1, 2, 3]));
+ * await assert.rejects(Deno.stat(`${dir}/out.bin`), Deno.errors.NotFound);
  * await sink.close(); // out.bin appears only now
+ * assert.deepEqual(await Deno.readFile(`${dir}/out.bin`), new Uint8Array([1, 2, 3]));
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function fileSink(path: string, options: FileSinkOptions = {}): Promise<ByteSink> {
@@ -184,8 +190,14 @@ export function onInterrupt(cleanup: () => void | Promise<void>): () => void {
  *
  * @example
  * ```ts
- * import { abortAllSinks } from "./byte_sink.ts";
- * await abortAllSinks(); // nothing open: does nothing
+ * import assert from "node:assert/strict";
+ * import { abortAllSinks, fileSink } from "./byte_sink.ts";
+ * const dir = await Deno.makeTempDir();
+ * const sink = await fileSink(`${dir}/out.bin`);
+ * await sink.write(new Uint8Array([1, 2, 3]));
+ * await abortAllSinks(); // as on Ctrl-C: the half-written file is removed
+ * assert.deepEqual([...Deno.readDirSync(dir)], []);
+ * await Deno.remove(dir);
  * ```
  */
 export async function abortAllSinks(): Promise<void> {
@@ -202,10 +214,11 @@ export async function abortAllSinks(): Promise<void> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { memorySink, withSink } from "./byte_sink.ts";
  * const sink = memorySink();
  * await withSink(sink, (s) => s.write(new Uint8Array([7])));
- * console.log(sink.bytes()); // Uint8Array [7]
+ * assert.deepEqual(sink.bytes(), new Uint8Array([7]));
  * ```
  */
 export async function withSink<T>(sink: ByteSink, body: (sink: ByteSink) => Promise<T>): Promise<T> {

@@ -30,8 +30,15 @@ export interface ByteSource {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkRange } from "./byte_source.ts";
+ * import { TruncatedError } from "./errors.ts";
  * checkRange("model.bin", 100, 0, 10); // fine
+ * assert.throws(() => checkRange("model.bin", 100, 96, 8), TruncatedError);
+ * assert.throws(() => checkRange("model.bin", 100, 96, 8), {
+ *   message: "Cannot read 8 bytes at offset 96 of model.bin: it has 100 bytes",
+ *   offset: 96,
+ * });
  * ```
  */
 export function checkRange(name: string, size: number, offset: number, length: number): void {
@@ -52,9 +59,10 @@ export function checkRange(name: string, size: number, offset: number, length: n
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { bytesSource } from "./byte_source.ts";
  * const src = bytesSource(new Uint8Array([1, 2, 3, 4]));
- * console.log(await src.read(1, 2)); // Uint8Array [2, 3]
+ * assert.deepEqual(await src.read(1, 2), new Uint8Array([2, 3]));
  * ```
  */
 export function bytesSource(bytes: Uint8Array, name = "<memory>"): ByteSource {
@@ -83,11 +91,16 @@ export function bytesSource(bytes: Uint8Array, name = "<memory>"): ByteSource {
  * Open a file as a random-access source (needs `--allow-read`).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { fileSource } from "./byte_source.ts";
- * const src = await fileSource("model.safetensors");
- * const head = await src.read(0, 8);
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, new Uint8Array([1, 2, 3, 4]));
+ * const src = await fileSource(path);
+ * assert.equal(src.size, 4);
+ * assert.deepEqual(await src.read(1, 2), new Uint8Array([2, 3]));
  * await src.close();
+ * await Deno.remove(path);
  * ```
  */
 export async function fileSource(path: string | URL): Promise<ByteSource> {
@@ -166,7 +179,27 @@ export interface UrlSourceOptions {
  * ```ts ignore
  * import { urlSource } from "./byte_source.ts";
  * const src = await urlSource("https://example.com/model.safetensors");
- * console.log(src.size);
+ * const headerLength = new DataView((await src.read(0, 8)).buffer).getBigUint64(0, true);
+ * ```
+ *
+ * @example Without the network: a `fetch` that answers Range requests from memory
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { urlSource } from "./byte_source.ts";
+ * const file = new Uint8Array(100_000).map((_, i) => i % 251);
+ * const fetchRange = (_url: string | URL | Request, init?: RequestInit) => {
+ *   const range = new Headers(init?.headers).get("range")!;
+ *   const [from, to] = /bytes=(\d+)-(\d+)/.exec(range)!.slice(1).map(Number);
+ *   const end = Math.min(to, file.length - 1);
+ *   return Promise.resolve(new Response(file.slice(from, end + 1), {
+ *     status: 206,
+ *     headers: { "content-range": `bytes ${from}-${end}/${file.length}` },
+ *   }));
+ * };
+ * const src = await urlSource("https://example.com/model.bin", { fetch: fetchRange });
+ * assert.equal(src.size, 100_000);
+ * assert.deepEqual(await src.read(99_998, 2), file.slice(99_998)); // past the kept 64 KiB: one more request
+ * await src.close();
  * ```
  */
 export async function urlSource(url: string | URL, options: UrlSourceOptions = {}): Promise<ByteSource> {

@@ -30,11 +30,12 @@ const TABLES: Uint32Array = (() => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { crc32 } from "./crc32.ts";
  * const text = new TextEncoder().encode("123456789");
- * console.log(crc32(text).toString(16)); // cbf43926
+ * assert.equal(crc32(text), 0xcbf43926);
  * const split = crc32(text.subarray(4), crc32(text.subarray(0, 4)));
- * console.log(split === crc32(text)); // true
+ * assert.equal(split, crc32(text));
  * ```
  */
 export function crc32(data: Uint8Array, crc = 0): number {

@@ -80,8 +80,10 @@ export const DTYPES: Readonly<Record<DType, DTypeInfo>> = Object.freeze({
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isDType } from "./dtype.ts";
- * console.log(isDType("BF16"), isDType("bfloat16")); // true false
+ * assert.equal(isDType("BF16"), true);
+ * assert.equal(isDType("bfloat16"), false);
  * ```
  */
 export function isDType(name: unknown): name is DType {
@@ -93,8 +95,9 @@ export function isDType(name: unknown): name is DType {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { dtypeInfo } from "./dtype.ts";
- * console.log(dtypeInfo("F16").bits); // 16
+ * assert.equal(dtypeInfo("F16").bits, 16);
  * ```
  */
 export function dtypeInfo(name: DType): DTypeInfo {
@@ -108,8 +111,10 @@ export function dtypeInfo(name: DType): DTypeInfo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { elementCount } from "./dtype.ts";
- * console.log(elementCount([3, 4]), elementCount([])); // 12 1
+ * assert.equal(elementCount([3, 4]), 12);
+ * assert.equal(elementCount([]), 1); // a scalar
  * ```
  */
 export function elementCount(shape: readonly number[]): number {
@@ -135,9 +140,10 @@ export function elementCount(shape: readonly number[]): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { byteLengthOf } from "./dtype.ts";
- * console.log(byteLengthOf("BF16", [4, 8])); // 64
- * console.log(byteLengthOf("F4", [2, 4])); // 4
+ * assert.equal(byteLengthOf("BF16", [4, 8]), 64);
+ * assert.equal(byteLengthOf("F4", [2, 4]), 4);
  * ```
  */
 export function byteLengthOf(dtype: DType, shape: readonly number[]): number {
@@ -162,8 +168,10 @@ export function byteLengthOf(dtype: DType, shape: readonly number[]): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isFloatDType } from "./dtype.ts";
- * console.log(isFloatDType("BF16"), isFloatDType("I64")); // true false
+ * assert.equal(isFloatDType("BF16"), true);
+ * assert.equal(isFloatDType("I64"), false);
  * ```
  */
 export function isFloatDType(dtype: DType): boolean {

@@ -13,12 +13,13 @@
  *
  * @example Catching a malformed file
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FormatError } from "./errors.ts";
- * try {
+ * const decode = () => {
  *   throw new FormatError("Cannot decode safetensors header: invalid JSON", { offset: 8, format: "safetensors" });
- * } catch (e) {
- *   if (e instanceof FormatError) console.log(e.format, e.offset);
- * }
+ * };
+ * assert.throws(decode, FormatError);
+ * assert.throws(decode, { format: "safetensors", offset: 8 });
  * ```
  */
 export class FormatError extends SyntaxError {
@@ -44,9 +45,11 @@ export class FormatError extends SyntaxError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LimitError } from "./errors.ts";
  * const err = new LimitError("Cannot decode header: declared length 9000000000 exceeds the file (4096 bytes)", { limit: 4096, actual: 9000000000 });
- * console.log(err.limit < err.actual);
+ * assert.ok(err instanceof RangeError);
+ * assert.deepEqual([err.name, err.limit, err.actual], ["LimitError", 4096, 9000000000]);
  * ```
  */
 export class LimitError extends RangeError {
@@ -72,9 +75,11 @@ export class LimitError extends RangeError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TruncatedError } from "./errors.ts";
  * const err = new TruncatedError("Cannot read 8 bytes at offset 100: the input ends at 104", { offset: 100 });
- * console.log(err.offset);
+ * assert.ok(err instanceof RangeError);
+ * assert.equal(err.offset, 100);
  * ```
  */
 export class TruncatedError extends RangeError {
@@ -94,9 +99,11 @@ export class TruncatedError extends RangeError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UnsafePickleError } from "./errors.ts";
  * const err = new UnsafePickleError(["os.system"]);
- * console.log(err.globals); // ["os.system"]
+ * assert.deepEqual(err.globals, ["os.system"]);
+ * assert.match(err.message, /^Refusing to load a pickle that imports os\.system:/);
  * ```
  */
 export class UnsafePickleError extends Error {
@@ -121,9 +128,11 @@ export class UnsafePickleError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UsageError } from "./errors.ts";
  * const err = new UsageError("Unknown scheme 'Q3'; known schemes: F16, BF16");
- * console.log(err.message);
+ * assert.ok(err instanceof TypeError);
+ * assert.equal(err.name, "UsageError");
  * ```
  */
 export class UsageError extends TypeError {
@@ -140,8 +149,10 @@ export class UsageError extends TypeError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FormatError, isInputError } from "./errors.ts";
- * console.log(isInputError(new FormatError("bad")), isInputError(new Error("bug")));
+ * assert.equal(isInputError(new FormatError("bad")), true);
+ * assert.equal(isInputError(new Error("bug")), false);
  * ```
  */
 export function isInputError(error: unknown): boolean {

@@ -83,9 +83,10 @@ const FORMATS: Readonly<Record<Fp8DType, MiniFormat>> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeFp8Bits } from "./float8.ts";
  * const bits = new Uint32Array(new Float32Array([1]).buffer)[0];
- * console.log(encodeFp8Bits(bits, "F8_E4M3").toString(16)); // 38
+ * assert.equal(encodeFp8Bits(bits, "F8_E4M3"), 0x38);
  * ```
  */
 export function encodeFp8Bits(bits: number, dtype: Fp8DType, saturate = false): number {
@@ -153,9 +154,11 @@ function encodeTable(dtype: Fp8DType, saturate: boolean): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { f32ToFp8 } from "./float8.ts";
- * console.log(f32ToFp8(new Float32Array([1, 500]), "F8_E4M3")); // Uint8Array [56, 127]
- * console.log(f32ToFp8(new Float32Array([500]), "F8_E4M3", { saturate: true })); // Uint8Array [126]
+ * const values = new Float32Array([1, 500]);
+ * assert.deepEqual(f32ToFp8(values, "F8_E4M3"), new Uint8Array([0x38, 0x7f])); // 500 is out of range: NaN
+ * assert.deepEqual(f32ToFp8(values, "F8_E4M3", { saturate: true }), new Uint8Array([0x38, 0x7e])); // 448
  * ```
  */
 export function f32ToFp8(input: Float32Array, dtype: Fp8DType, options: Fp8EncodeOptions = {}): Uint8Array {
@@ -207,8 +210,9 @@ const DECODE: Readonly<Partial<Record<DType, Float32Array>>> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { narrowFloatValues } from "./float8.ts";
- * console.log(narrowFloatValues("F8_E4M3")![0x7e]); // 448
+ * assert.equal(narrowFloatValues("F8_E4M3")![0x7e], 448);
  * ```
  */
 export function narrowFloatValues(dtype: DType): Float32Array | undefined {
@@ -221,10 +225,11 @@ export function narrowFloatValues(dtype: DType): Float32Array | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { narrowFloatToF32 } from "./float8.ts";
  * const out = new Float32Array(2);
  * narrowFloatToF32(new Uint8Array([0x38, 0xfe]), "F8_E4M3", out);
- * console.log(out); // Float32Array [1, -448]
+ * assert.deepEqual(out, new Float32Array([1, -448]));
  * ```
  */
 export function narrowFloatToF32(bytes: Uint8Array, dtype: DType, out: Float32Array): Float32Array {

@@ -43,9 +43,9 @@ export interface ValueRange {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { valueRange } from "./histogram.ts";
- * const range = valueRange(new Float32Array([3, -1, NaN, 2]));
- * console.log(range); // { min: -1, max: 3 }
+ * assert.deepEqual(valueRange(new Float32Array([3, -1, NaN, 2])), { min: -1, max: 3 });
  * ```
  */
 export function valueRange(
@@ -73,12 +73,14 @@ export function valueRange(
  *
  * @example Two passes over one tensor
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Histogram, valueRange } from "./histogram.ts";
  * const values = new Float32Array([0, 0.5, 1, 1, NaN]);
  * const { min, max } = valueRange(values);
  * const histogram = new Histogram(min, max, 2);
  * histogram.add(values);
- * console.log(histogram.toJSON().counts, histogram.toJSON().nonFinite); // [1, 3] 1
+ * assert.deepEqual(histogram.toJSON().counts, [1, 3]);
+ * assert.equal(histogram.toJSON().nonFinite, 1);
  * ```
  */
 export class Histogram {
@@ -172,8 +174,9 @@ export class Histogram {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Histogram } from "./histogram.ts";
-   * console.log(Histogram.of(new Float32Array([1, 2, 3, 4]), 4).counts); // [1, 1, 1, 1]
+   * assert.deepEqual(Histogram.of(new Float32Array([1, 2, 3, 4]), 4).counts, [1, 1, 1, 1]);
    * ```
    */
   static of(values: Float32Array, bins: number): HistogramData {

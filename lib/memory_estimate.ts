@@ -85,13 +85,14 @@ function bytesOf(sizes: readonly TensorSize[], dtype: DType | undefined, floatsO
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { estimateMemory } from "./memory_estimate.ts";
  * const m = estimateMemory({
  *   parameters: [{ dtype: "F32", elements: 1000 }],
  *   inputs: [{ dtype: "F32", elements: 10 }],
  *   activations: [{ dtype: "F32", elements: 100 }],
  * }, { optimizer: "adam" });
- * console.log(m.optimizerBytes); // 8000
+ * assert.equal(m.optimizerBytes, 8000); // Adam keeps two F32 moments per parameter
  * ```
  */
 export function estimateMemory(

@@ -27,10 +27,11 @@ export interface ErrorMetrics {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MetricsAccumulator } from "./metrics.ts";
  * const acc = new MetricsAccumulator();
  * acc.add(new Float32Array([1, 2, 3]), new Float32Array([1, 2, 3.5]));
- * console.log(acc.result().maxAbsError); // 0.5
+ * assert.equal(acc.result().maxAbsError, 0.5);
  * ```
  */
 export class MetricsAccumulator {
@@ -93,8 +94,9 @@ export class MetricsAccumulator {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { errorMetrics } from "./metrics.ts";
- * console.log(errorMetrics(new Float32Array([3, 4]), new Float32Array([3, 4])).sqnrDb); // Infinity
+ * assert.equal(errorMetrics(new Float32Array([3, 4]), new Float32Array([3, 4])).sqnrDb, Infinity);
  * ```
  */
 export function errorMetrics(reference: ArrayLike<number>, approx: ArrayLike<number>): ErrorMetrics {

@@ -12,8 +12,10 @@ import { UsageError } from "./errors.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { dirname } from "./paths.ts";
- * console.log(dirname("out/model.safetensors"), dirname("model.pt")); // out .
+ * assert.equal(dirname("out/model.safetensors"), "out");
+ * assert.equal(dirname("model.pt"), ".");
  * ```
  */
 export function dirname(path: string): string {
@@ -26,8 +28,9 @@ export function dirname(path: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { basename } from "./paths.ts";
- * console.log(basename("out/model.safetensors")); // model.safetensors
+ * assert.equal(basename("out/model.safetensors"), "model.safetensors");
  * ```
  */
 export function basename(path: string): string {
@@ -39,8 +42,10 @@ export function basename(path: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { join } from "./paths.ts";
- * console.log(join(".", "a.bin"), join("out/", "a.bin")); // a.bin out/a.bin
+ * assert.equal(join(".", "a.bin"), "a.bin");
+ * assert.equal(join("out/", "a.bin"), "out/a.bin");
  * ```
  */
 export function join(dir: string, name: string): string {
@@ -52,9 +57,13 @@ export function join(dir: string, name: string): string {
  * folder is resolved instead, so `out/../x` and `x` compare equal.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { resolvePath } from "./paths.ts";
- * console.log(await resolvePath("./model.safetensors"));
+ * const dir = await Deno.realPath(await Deno.makeTempDir());
+ * await Deno.mkdir(`${dir}/out`);
+ * assert.equal(await resolvePath(`${dir}/out/../model.safetensors`), `${dir}/model.safetensors`);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function resolvePath(path: string): Promise<string> {
@@ -74,9 +83,14 @@ export async function resolvePath(path: string): Promise<string> {
  * resolving links), so no command overwrites what it reads.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { refuseInputs } from "./paths.ts";
- * await refuseInputs(["out.safetensors"], ["model.pt"]);
+ * await refuseInputs(["out.safetensors"], ["model.pt"]); // different files: fine
+ * await assert.rejects(refuseInputs(["./model.pt"], ["model.pt"]), {
+ *   name: "UsageError",
+ *   message: "Refusing to write ./model.pt: it is also an input; choose another output path",
+ * });
  * ```
  */
 export async function refuseInputs(outputs: readonly string[], inputs: readonly string[]): Promise<void> {
@@ -95,8 +109,9 @@ export async function refuseInputs(outputs: readonly string[], inputs: readonly 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { stagingName } from "./paths.ts";
- * console.log(stagingName("out/model.safetensors").startsWith("out/.model.safetensors.")); // true
+ * assert.match(stagingName("out/model.safetensors"), /^out\/\.model\.safetensors\.[0-9a-f]{8}\.partial$/);
  * ```
  */
 export function stagingName(path: string, suffix = "partial"): string {

@@ -21,14 +21,15 @@ export type Transform = (input: TensorStream) => TensorStream;
  *
  * @example
  * ```ts
- * import { pipe, exclude, cast } from "./pipeline.ts";
- * import { tensorFromBytes } from "./tensor.ts";
+ * import assert from "node:assert/strict";
+ * import { cast, exclude, pipe } from "./pipeline.ts";
+ * import { collectTensors, tensorFromBytes } from "./tensor.ts";
  * const model = { metadata: {}, tensors: [
  *   tensorFromBytes("w", "F32", [2], new Uint8Array(new Float32Array([1, 2]).buffer)),
  *   tensorFromBytes("optimizer.m", "F32", [2], new Uint8Array(8)),
  * ] };
  * const out = pipe(model, exclude(/^optimizer\./), cast("F16"));
- * for await (const t of out.tensors) console.log(t.name, t.dtype); // w F16
+ * assert.deepEqual((await collectTensors(out)).map((t) => [t.name, t.dtype]), [["w", "F16"]]);
  * ```
  */
 export function pipe(input: TensorStream, ...transforms: Transform[]): TensorStream {
@@ -41,8 +42,12 @@ export function pipe(input: TensorStream, ...transforms: Transform[]): TensorStr
  *
  * @example
  * ```ts
- * import { mapEntries } from "./pipeline.ts";
+ * import assert from "node:assert/strict";
+ * import { mapEntries, pipe } from "./pipeline.ts";
+ * import { collectTensors, tensorFromBytes } from "./tensor.ts";
  * const upper = mapEntries((t) => ({ ...t, name: t.name.toUpperCase() }));
+ * const out = pipe({ metadata: {}, tensors: [tensorFromBytes("w", "U8", [1], new Uint8Array(1))] }, upper);
+ * assert.deepEqual((await collectTensors(out)).map((t) => t.name), ["W"]);
  * ```
  */
 export function mapEntries(
@@ -64,8 +69,13 @@ export function mapEntries(
  *
  * @example
  * ```ts
- * import { include } from "./pipeline.ts";
+ * import assert from "node:assert/strict";
+ * import { include, pipe } from "./pipeline.ts";
+ * import { collectTensors, tensorFromBytes } from "./tensor.ts";
  * const onlyWeights = include(/\.weight$/);
+ * const entry = (name: string) => tensorFromBytes(name, "U8", [1], new Uint8Array(1));
+ * const out = pipe({ metadata: {}, tensors: [entry("fc.weight"), entry("fc.bias")] }, onlyWeights);
+ * assert.deepEqual((await collectTensors(out)).map((t) => t.name), ["fc.weight"]);
  * ```
  */
 export function include(pattern: RegExp): Transform {
@@ -77,8 +87,13 @@ export function include(pattern: RegExp): Transform {
  *
  * @example
  * ```ts
- * import { exclude } from "./pipeline.ts";
+ * import assert from "node:assert/strict";
+ * import { exclude, pipe } from "./pipeline.ts";
+ * import { collectTensors, tensorFromBytes } from "./tensor.ts";
  * const noOptimizer = exclude(/^optimizer\./);
+ * const entry = (name: string) => tensorFromBytes(name, "U8", [1], new Uint8Array(1));
+ * const out = pipe({ metadata: {}, tensors: [entry("w"), entry("optimizer.m")] }, noOptimizer);
+ * assert.deepEqual((await collectTensors(out)).map((t) => t.name), ["w"]);
  * ```
  */
 export function exclude(pattern: RegExp): Transform {
@@ -97,9 +112,14 @@ function matches(pattern: RegExp, name: string): boolean {
  *
  * @example
  * ```ts
- * import { rename } from "./pipeline.ts";
+ * import assert from "node:assert/strict";
+ * import { pipe, rename } from "./pipeline.ts";
+ * import { collectTensors, tensorFromBytes } from "./tensor.ts";
  * const strip = rename(/^model\./, "");
  * const viaFn = rename((name) => `encoder.${name}`);
+ * const w = tensorFromBytes("model.fc.weight", "U8", [1], new Uint8Array(1));
+ * const out = pipe({ metadata: {}, tensors: [w] }, strip, viaFn);
+ * assert.deepEqual((await collectTensors(out)).map((t) => t.name), ["encoder.fc.weight"]);
  * ```
  */
 export function rename(pattern: RegExp | ((name: string) => string), replacement = ""): Transform {
@@ -136,8 +156,13 @@ export interface CastTransformOptions {
  *
  * @example
  * ```ts
- * import { cast } from "./pipeline.ts";
+ * import assert from "node:assert/strict";
+ * import { cast, pipe } from "./pipeline.ts";
+ * import { collectTensors, tensorFromBytes } from "./tensor.ts";
  * const halve = cast("BF16");
+ * const model = { metadata: {}, tensors: [tensorFromBytes("w", "F32", [2], new Uint8Array(8))] };
+ * const [w] = await collectTensors(pipe(model, halve));
+ * assert.deepEqual([w.dtype, w.byteLength], ["BF16", 4]);
  * ```
  */
 export function cast(dtype: DType, options: CastTransformOptions = {}): Transform {
@@ -158,10 +183,11 @@ export function cast(dtype: DType, options: CastTransformOptions = {}): Transfor
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { castEntry } from "./pipeline.ts";
  * import { tensorFromBytes } from "./tensor.ts";
  * const f16 = castEntry(tensorFromBytes("w", "F32", [1], new Uint8Array(4)), "F16");
- * console.log(f16.byteLength); // 2
+ * assert.equal(f16.byteLength, 2);
  * ```
  */
 export function castEntry(entry: TensorEntry, dtype: DType): TensorEntry {

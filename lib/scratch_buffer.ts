@@ -12,11 +12,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ScratchBuffer } from "./scratch_buffer.ts";
  * const scratch = new ScratchBuffer();
  * const a = scratch.take(16);
  * const b = scratch.take(8); // the same memory as a's first 8 bytes
- * console.log(a.buffer === b.buffer); // true
+ * assert.equal(a.buffer, b.buffer);
  * ```
  */
 export class ScratchBuffer {

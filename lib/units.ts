@@ -25,8 +25,14 @@ const UNITS: Record<string, number> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseSize } from "./units.ts";
- * console.log(parseSize("5GB"), parseSize("1MiB")); // 5000000000 1048576
+ * assert.equal(parseSize("5GB"), 5_000_000_000);
+ * assert.equal(parseSize("1MiB"), 1_048_576);
+ * assert.throws(() => parseSize("5 parsecs"), {
+ *   name: "UsageError",
+ *   message: "Cannot parse size '5 parsecs': use a number with B, KB, MB, GB, KiB, MiB or GiB",
+ * });
  * ```
  */
 export function parseSize(text: string): number {
@@ -45,8 +51,9 @@ export function parseSize(text: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatBytes } from "./units.ts";
- * console.log(formatBytes(1536)); // 1.50 KiB
+ * assert.equal(formatBytes(1536), "1.50 KiB");
  * ```
  */
 export function formatBytes(bytes: number): string {
@@ -65,8 +72,9 @@ export function formatBytes(bytes: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatCount } from "./units.ts";
- * console.log(formatCount(11689512)); // 11.7M
+ * assert.equal(formatCount(11689512), "11.7M");
  * ```
  */
 export function formatCount(count: number): string {

@@ -125,13 +125,15 @@ export interface ReportHtmlOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderReportHtml } from "./render_report_html.ts";
  * const html = renderReportHtml({
  *   input: { path: "tiny.safetensors", format: "safetensors", bytes: 96, parameters: 16, tensorCount: 1 },
  *   tensors: [{ name: "w", dtype: "F32", shape: [4, 4], bytes: 64 }],
  *   histograms: [],
  * });
- * console.log(html.startsWith("<!doctype html>")); // true
+ * assert.ok(html.startsWith("<!doctype html>"));
+ * assert.match(html, /tiny\.safetensors/);
  * ```
  */
 export function renderReportHtml(data: ReportData, options: ReportHtmlOptions = {}): string {

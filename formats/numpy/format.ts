@@ -17,8 +17,10 @@ import { writeNpz } from "./write_npz.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { numpyFormat } from "./format.ts";
- * console.log(numpyFormat.sniff(Uint8Array.from("\x93NUMPY\x01\x00", (c) => c.charCodeAt(0)), 128)); // true
+ * assert.equal(numpyFormat.sniff(Uint8Array.from("\x93NUMPY\x01\x00", (c) => c.charCodeAt(0)), 128), true);
+ * assert.equal(numpyFormat.sniff(new TextEncoder().encode("PK\x03\x04"), 128), false);
  * ```
  */
 export const numpyFormat: TensorFormat = {
@@ -35,8 +37,9 @@ export const numpyFormat: TensorFormat = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { npzFormat } from "./format.ts";
- * console.log(npzFormat.extensions); // [".npz"]
+ * assert.deepEqual(npzFormat.extensions, [".npz"]);
  * ```
  */
 export const npzFormat: TensorFormat = {

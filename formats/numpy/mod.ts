@@ -6,6 +6,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openNpy, writeNpy } from "@ckpt/ckpt/numpy";
  * import { bytesSource, memorySink, tensorFromBytes } from "@ckpt/ckpt";
  *
@@ -14,7 +15,8 @@
  *   tensorFromBytes("x", "F32", [2], new Uint8Array(new Float32Array([1, 2]).buffer)),
  * ] }, sink);
  * const file = await openNpy(bytesSource(sink.bytes()));
- * console.log(new Float32Array((await file.tensors[0].read()).slice().buffer)); // Float32Array [1, 2]
+ * const bytes = await file.tensors[0].read();
+ * assert.deepEqual(new Float32Array(bytes.slice().buffer), new Float32Array([1, 2]));
  * ```
  *
  * @module

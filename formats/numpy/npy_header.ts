@@ -82,8 +82,10 @@ const DTYPE_TO_DESCR: Partial<Record<DType, string>> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { npyDescr } from "./npy_header.ts";
- * console.log(npyDescr("F32"), npyDescr("BF16")); // <f4 undefined
+ * assert.equal(npyDescr("F32"), "<f4");
+ * assert.equal(npyDescr("BF16"), undefined); // numpy has no bfloat16
  * ```
  */
 export function npyDescr(dtype: DType): string | undefined {
@@ -101,10 +103,11 @@ function fail(message: string, offset: number): never {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeNpyHeader, readNpyHeader } from "./npy_header.ts";
  * import { FieldReader } from "../../lib/binary/field_reader.ts";
  * const header = readNpyHeader(new FieldReader(encodeNpyHeader("F32", [2, 3])));
- * console.log(header.descr, header.shape, header.dataOffset); // <f4 [2, 3] 128
+ * assert.deepEqual([header.descr, header.shape, header.dataOffset], ["<f4", [2, 3], 128]);
  * ```
  */
 export function readNpyHeader(r: FieldReader, options: { maxHeaderBytes?: number } = {}): NpyHeader {
@@ -201,9 +204,11 @@ export interface EncodeNpyHeaderOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeNpyHeader } from "./npy_header.ts";
  * const bytes = encodeNpyHeader("F32", [3]);
- * console.log(bytes.length, bytes[bytes.length - 1]); // 128 10
+ * assert.equal(bytes.length, 128);
+ * assert.equal(bytes[bytes.length - 1], 0x0a); // the header ends with a newline
  * ```
  */
 export function encodeNpyHeader(

@@ -27,12 +27,13 @@ export interface OpenNpyOptions extends OpenOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { npyEntry } from "./open_npy.ts";
  * import { encodeNpyHeader, readNpyHeader } from "./npy_header.ts";
  * import { FieldReader } from "../../lib/binary/field_reader.ts";
  * const header = readNpyHeader(new FieldReader(encodeNpyHeader("U8", [2])));
  * const entry = npyEntry("x", header, () => Promise.resolve(new Uint8Array([1, 2])));
- * console.log(await entry.read()); // Uint8Array [1, 2]
+ * assert.deepEqual(await entry.read(), new Uint8Array([1, 2]));
  * ```
  */
 export function npyEntry(
@@ -76,13 +77,15 @@ export function npyEntry(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openNpy } from "./open_npy.ts";
  * import { encodeNpyHeader } from "./npy_header.ts";
  * import { bytesSource } from "../../lib/byte_source.ts";
  * const header = encodeNpyHeader("U8", [3]);
  * const bytes = new Uint8Array([...header, 7, 8, 9]);
  * const file = await openNpy(bytesSource(bytes));
- * console.log(file.tensors[0].shape, await file.tensors[0].read()); // [3] Uint8Array [7, 8, 9]
+ * assert.deepEqual(file.tensors[0].shape, [3]);
+ * assert.deepEqual(await file.tensors[0].read(), new Uint8Array([7, 8, 9]));
  * ```
  */
 export async function openNpy(source: ByteSource, options: OpenNpyOptions = {}): Promise<TensorFile> {

@@ -144,15 +144,18 @@ async function memberEntry(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openNpz } from "./open_npz.ts";
  * import { writeNpz } from "./write_npz.ts";
  * import { bytesSource } from "../../lib/byte_source.ts";
  * import { memorySink } from "../../lib/byte_sink.ts";
  * import { tensorFromBytes } from "../../lib/tensor.ts";
  * const sink = memorySink();
- * await writeNpz({ metadata: {}, tensors: [tensorFromBytes("a", "U8", [2], new Uint8Array([1, 2]))] }, sink, { compress: true });
+ * const tensors = [tensorFromBytes("a", "U8", [2], new Uint8Array([1, 2]))];
+ * await writeNpz({ metadata: {}, tensors }, sink, { compress: true });
  * const file = await openNpz(bytesSource(sink.bytes()));
- * console.log(file.tensors[0].name, await file.tensors[0].read()); // a Uint8Array [1, 2]
+ * assert.equal(file.tensors[0].name, "a");
+ * assert.deepEqual(await file.tensors[0].read(), new Uint8Array([1, 2]));
  * ```
  */
 export async function openNpz(source: ByteSource, options: OpenNpzOptions = {}): Promise<TensorFile> {

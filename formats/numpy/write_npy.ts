@@ -26,12 +26,13 @@ export interface WriteNpyOptions extends WriteOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeNpy } from "./write_npy.ts";
  * import { memorySink } from "../../lib/byte_sink.ts";
  * import { tensorFromBytes } from "../../lib/tensor.ts";
  * const sink = memorySink();
  * await writeNpy({ metadata: {}, tensors: [tensorFromBytes("x", "F32", [2], new Uint8Array(8))] }, sink);
- * console.log(sink.bytes().length); // 136
+ * assert.equal(sink.bytes().length, 136); // a 128-byte header, then 8 bytes of data
  * ```
  */
 export async function writeNpy(

@@ -27,12 +27,13 @@ export interface WriteNpzOptions extends WriteOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeNpz } from "./write_npz.ts";
  * import { memorySink } from "../../lib/byte_sink.ts";
  * import { tensorFromBytes } from "../../lib/tensor.ts";
  * const sink = memorySink();
  * await writeNpz({ metadata: {}, tensors: [tensorFromBytes("w", "F32", [4], new Uint8Array(16))] }, sink);
- * console.log(sink.bytes()[0] === 0x50); // true ("PK")
+ * assert.equal(new TextDecoder().decode(sink.bytes().subarray(0, 2)), "PK"); // a zip archive
  * ```
  */
 export async function writeNpz(

@@ -20,9 +20,11 @@ export interface DeflateBlobOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { deflateBlob, inflateBlob } from "./blob_deflate.ts";
  * const packed = deflateBlob(new Uint8Array(1000));
- * console.log(packed.length < 1000, (await inflateBlob(packed, 1000)).length); // true 1000
+ * assert.ok(packed.length < 1000);
+ * assert.deepEqual(await inflateBlob(packed, 1000), new Uint8Array(1000));
  * ```
  */
 export function deflateBlob(bytes: Uint8Array, options: DeflateBlobOptions = {}): Uint8Array {
@@ -52,9 +54,10 @@ const STEP = 16 * 1024;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { deflateBlob, inflateBlob } from "./blob_deflate.ts";
  * const bytes = await inflateBlob(deflateBlob(new Uint8Array([1, 2, 3])), 3);
- * console.log(bytes); // Uint8Array [1, 2, 3]
+ * assert.deepEqual(bytes, new Uint8Array([1, 2, 3]));
  * ```
  */
 export async function inflateBlob(

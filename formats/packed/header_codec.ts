@@ -23,9 +23,10 @@ export interface EncodeJsonHeaderOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeJsonHeader } from "./header_codec.ts";
  * const bytes = encodeJsonHeader({ a: 1 }, { padTo: 8 });
- * console.log(bytes.length, new TextDecoder().decode(bytes)); // 8 '{"a":1} '
+ * assert.equal(new TextDecoder().decode(bytes), '{"a":1} '); // padded with a space to 8 bytes
  * ```
  */
 export function encodeJsonHeader(value: unknown, options: EncodeJsonHeaderOptions = {}): Uint8Array {
@@ -52,8 +53,9 @@ export interface DecodeJsonHeaderOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeJsonHeader } from "./header_codec.ts";
- * console.log(decodeJsonHeader(new TextEncoder().encode('{"a":1}  '))); // { a: 1 }
+ * assert.deepEqual(decodeJsonHeader(new TextEncoder().encode('{"a":1}  ')), { a: 1 });
  * ```
  */
 export function decodeJsonHeader(
@@ -92,11 +94,12 @@ export type PrefixWidth = 2 | 4 | 8;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeLengthPrefixed } from "./header_codec.ts";
  * import { FieldWriter } from "../../lib/binary/field_writer.ts";
  * const w = new FieldWriter();
  * writeLengthPrefixed(w, new Uint8Array([9, 9]), 4);
- * console.log(w.toBytes()); // Uint8Array [2, 0, 0, 0, 9, 9]
+ * assert.deepEqual(w.toBytes(), new Uint8Array([2, 0, 0, 0, 9, 9]));
  * ```
  */
 export function writeLengthPrefixed(writer: FieldWriter, payload: Uint8Array, width: PrefixWidth): void {
@@ -129,10 +132,11 @@ export interface ReadLengthPrefixedOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readLengthPrefixed } from "./header_codec.ts";
  * import { FieldReader } from "../../lib/binary/field_reader.ts";
  * const r = new FieldReader(new Uint8Array([2, 0, 0, 0, 9, 9]));
- * console.log(readLengthPrefixed(r, { width: 4 })); // Uint8Array [9, 9]
+ * assert.deepEqual(readLengthPrefixed(r, { width: 4 }), new Uint8Array([9, 9]));
  * ```
  */
 export function readLengthPrefixed(reader: FieldReader, options: ReadLengthPrefixedOptions = {}): Uint8Array {

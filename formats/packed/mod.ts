@@ -8,6 +8,7 @@
  *
  * @example A format of your own
  * ```ts
+ * import assert from "node:assert/strict";
  * import { definePackedFormat } from "@ckpt/ckpt/packed";
  * import { bytesSource, memorySink, tensorFromBytes } from "@ckpt/ckpt";
  *
@@ -15,7 +16,8 @@
  * const sink = memorySink();
  * await tiny.write({ metadata: {}, tensors: [tensorFromBytes("w", "F32", [2], new Uint8Array(8))] }, sink);
  * const file = await tiny.open(bytesSource(sink.bytes()));
- * console.log(file.tensors[0].name); // w
+ * assert.equal(file.tensors[0].name, "w");
+ * assert.deepEqual(await file.tensors[0].read(), new Uint8Array(8));
  * ```
  *
  * @module

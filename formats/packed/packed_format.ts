@@ -89,6 +89,7 @@ const TRAILER_BYTES = 8;
  *
  * @example A format that stores tensors deflated
  * ```ts
+ * import assert from "node:assert/strict";
  * import { definePackedFormat } from "./packed_format.ts";
  * import { bytesSource } from "../../lib/byte_source.ts";
  * import { memorySink } from "../../lib/byte_sink.ts";
@@ -98,7 +99,8 @@ const TRAILER_BYTES = 8;
  * const sink = memorySink();
  * await zipped.write({ metadata: { note: "hi" }, tensors: [tensorFromBytes("w", "U8", [4], new Uint8Array(4))] }, sink);
  * const file = await zipped.open(bytesSource(sink.bytes()));
- * console.log(file.metadata.note, await file.tensors[0].read()); // hi Uint8Array [0, 0, 0, 0]
+ * assert.equal(file.metadata.note, "hi");
+ * assert.deepEqual(await file.tensors[0].read(), new Uint8Array(4));
  * ```
  */
 export function definePackedFormat(spec: PackedFormatSpec): PackedFormat {

@@ -38,8 +38,12 @@ export interface PackedTensorRecord {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tensorTableToJson } from "./tensor_table.ts";
- * console.log(tensorTableToJson([{ name: "w", dtype: "F32", shape: [2], offset: 64, storedBytes: 8, rawBytes: 8 }]));
+ * assert.deepEqual(
+ *   tensorTableToJson([{ name: "w", dtype: "F32", shape: [2], offset: 64, storedBytes: 8, rawBytes: 8 }]),
+ *   [{ name: "w", dtype: "F32", shape: [2], offset: 64, stored_bytes: 8, raw_bytes: 8 }],
+ * );
  * ```
  */
 export function tensorTableToJson(records: readonly PackedTensorRecord[]): JsonValue[] {
@@ -81,9 +85,10 @@ function isCount(v: unknown): v is number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tensorTableFromJson } from "./tensor_table.ts";
  * const [w] = tensorTableFromJson([{ name: "w", dtype: "F32", shape: [2], offset: 0, stored_bytes: 8, raw_bytes: 8 }]);
- * console.log(w.rawBytes); // 8
+ * assert.equal(w.rawBytes, 8);
  * ```
  */
 export function tensorTableFromJson(

@@ -114,13 +114,15 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeSafetensorsHeader } from "./decode_safetensors_header.ts";
  * const json = new TextEncoder().encode('{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}');
  * const file = new Uint8Array(8 + json.length + 8);
  * new DataView(file.buffer).setBigUint64(0, BigInt(json.length), true);
  * file.set(json, 8);
  * const header = decodeSafetensorsHeader(file);
- * console.log(header.tensors[0].name, header.dataOffset); // w 64
+ * assert.equal(header.tensors[0].name, "w");
+ * assert.equal(header.dataOffset, 8 + json.length); // 62: the data follows the JSON
  * ```
  */
 export function decodeSafetensorsHeader(

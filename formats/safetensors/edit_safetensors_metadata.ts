@@ -44,10 +44,19 @@ function alignmentOf(offset: number): number {
  * keeping the data section's alignment. Needs `--allow-read --allow-write`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { editSafetensorsMetadata } from "./edit_safetensors_metadata.ts";
- * const result = await editSafetensorsMetadata("model.safetensors", { set: { license: "mit" } });
- * console.log(result.inPlace);
+ * import { encodeSafetensors } from "./encode_safetensors.ts";
+ * import { tensorFromBytes } from "../../lib/tensor.ts";
+ * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+ * const tensors = [tensorFromBytes("w", "U8", [2], new Uint8Array([1, 2]))];
+ * await Deno.writeFile(path, await encodeSafetensors({ metadata: { format: "pt" }, tensors }));
+ * const grown = await editSafetensorsMetadata(path, { set: { license: "apache-2.0" } });
+ * assert.equal(grown.inPlace, false); // the header outgrew its space: the file was rewritten
+ * const result = await editSafetensorsMetadata(path, { set: { license: "mit" } });
+ * assert.deepEqual(result, { metadata: { format: "pt", license: "mit" }, inPlace: true });
+ * await Deno.remove(path);
  * ```
  */
 export async function editSafetensorsMetadata(

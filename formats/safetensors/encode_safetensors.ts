@@ -15,12 +15,13 @@ import { writeSafetensors, type WriteSafetensorsOptions } from "./write_safetens
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeSafetensors } from "./encode_safetensors.ts";
  * import { tensorFromBytes } from "../../lib/tensor.ts";
  * const bytes = await encodeSafetensors({ metadata: {}, tensors: [
  *   tensorFromBytes("bias", "F32", [1], new Uint8Array(4)),
  * ] });
- * console.log(bytes.length); // 80
+ * assert.equal(bytes.length, 76);
  * ```
  */
 export async function encodeSafetensors(

@@ -41,11 +41,12 @@ const utf8 = new TextEncoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeSafetensorsHeader } from "./encode_safetensors_header.ts";
  * const head = encodeSafetensorsHeader({ format: "pt" }, [
  *   { name: "w", dtype: "F32", shape: [2], dataOffsets: [0, 8] },
  * ]);
- * console.log(head.length % 8); // 0
+ * assert.equal(head.length % 8, 0); // the data section starts 8-byte aligned
  * ```
  */
 export function encodeSafetensorsHeader(

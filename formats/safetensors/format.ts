@@ -21,9 +21,10 @@ import { refuseInputs } from "./_paths.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sniffSafetensors } from "./format.ts";
  * const head = new Uint8Array([2, 0, 0, 0, 0, 0, 0, 0, 0x7b, 0x7d]);
- * console.log(sniffSafetensors(head, head.length)); // true
+ * assert.equal(sniffSafetensors(head, head.length), true);
  * ```
  */
 export function sniffSafetensors(head: Uint8Array, size: number): boolean {
@@ -52,8 +53,10 @@ function writeOptionsOf(options: SafetensorsFormatWriteOptions): { align?: numbe
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { safetensorsFormat } from "./format.ts";
- * console.log(safetensorsFormat.name, safetensorsFormat.extensions);
+ * assert.equal(safetensorsFormat.name, "safetensors");
+ * assert.deepEqual(safetensorsFormat.extensions, [".safetensors", ".safetensors.index.json"]);
  * ```
  */
 export const safetensorsFormat: TensorFormat<OpenSafetensorsOptions, SafetensorsFormatWriteOptions> = {

@@ -5,14 +5,24 @@
  * sharded checkpoints with a `model.safetensors.index.json`.
  *
  * @example Read a file, cast it to bfloat16 and write it back
- * ```ts ignore
- * import { openSafetensors, writeSafetensors } from "@ckpt/ckpt/safetensors";
- * import { cast, fileSink, fileSource, pipe, withSink } from "@ckpt/ckpt";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeSafetensors, openSafetensors, writeSafetensors } from "@ckpt/ckpt/safetensors";
+ * import { cast, fileSink, fileSource, pipe, tensorFromBytes, withSink } from "@ckpt/ckpt";
  *
- * const model = await openSafetensors(await fileSource("model.safetensors"));
- * await withSink(await fileSink("model-bf16.safetensors"), (sink) =>
+ * const dir = await Deno.makeTempDir();
+ * const w = tensorFromBytes("w", "F32", [2], new Uint8Array(new Float32Array([1, 2]).buffer));
+ * await Deno.writeFile(`${dir}/model.safetensors`, await encodeSafetensors({ metadata: {}, tensors: [w] }));
+ *
+ * const model = await openSafetensors(await fileSource(`${dir}/model.safetensors`));
+ * await withSink(await fileSink(`${dir}/model-bf16.safetensors`), (sink) =>
  *   writeSafetensors(pipe(model, cast("BF16")), sink));
  * await model.close();
+ *
+ * const bf16 = await openSafetensors(await fileSource(`${dir}/model-bf16.safetensors`));
+ * assert.deepEqual(bf16.tensors.map((t) => [t.name, t.dtype, t.byteLength]), [["w", "BF16", 4]]);
+ * await bf16.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @module

@@ -36,13 +36,15 @@ export interface OpenSafetensorsOptions extends OpenOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openSafetensors } from "./open_safetensors.ts";
  * import { encodeSafetensors } from "./encode_safetensors.ts";
  * import { bytesSource } from "../../lib/byte_source.ts";
  * import { tensorFromBytes } from "../../lib/tensor.ts";
- * const bytes = await encodeSafetensors({ metadata: {}, tensors: [tensorFromBytes("w", "U8", [3], new Uint8Array([1, 2, 3]))] });
- * const file = await openSafetensors(bytesSource(bytes));
- * console.log(file.tensors[0].name, await file.tensors[0].read()); // w Uint8Array [1, 2, 3]
+ * const tensors = [tensorFromBytes("w", "U8", [3], new Uint8Array([1, 2, 3]))];
+ * const file = await openSafetensors(bytesSource(await encodeSafetensors({ metadata: {}, tensors })));
+ * assert.equal(file.tensors[0].name, "w");
+ * assert.deepEqual(await file.tensors[0].read(), new Uint8Array([1, 2, 3]));
  * ```
  */
 export async function openSafetensors(

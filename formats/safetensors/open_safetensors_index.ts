@@ -27,9 +27,10 @@ function fail(path: string, what: string): never {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseSafetensorsIndex } from "./open_safetensors_index.ts";
  * const map = parseSafetensorsIndex('{"metadata":{"total_size":8},"weight_map":{"w":"model-00001-of-00001.safetensors"}}');
- * console.log(map.get("w")); // model-00001-of-00001.safetensors
+ * assert.equal(map.get("w"), "model-00001-of-00001.safetensors");
  * ```
  */
 export function parseSafetensorsIndex(text: string, path = "<memory>"): Map<string, string> {
@@ -71,11 +72,24 @@ export function parseSafetensorsIndex(text: string, path = "<memory>"): Map<stri
  * Metadata comes from the shards' `__metadata__`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { openSafetensorsIndex } from "./open_safetensors_index.ts";
- * const model = await openSafetensorsIndex("model.safetensors.index.json");
- * console.log(model.tensors.length);
+ * import { writeSafetensorsShards } from "./write_safetensors_shards.ts";
+ * import { tensorFromBytes } from "../../lib/tensor.ts";
+ * const dir = await Deno.makeTempDir();
+ * const tensors = [
+ *   tensorFromBytes("a", "U8", [4], new Uint8Array([1, 2, 3, 4])),
+ *   tensorFromBytes("b", "U8", [4], new Uint8Array([5, 6, 7, 8])),
+ * ];
+ * const index = `${dir}/model.safetensors.index.json`;
+ * await writeSafetensorsShards({ metadata: {}, tensors }, index, { maxShardSize: 4 }); // two shards
+ *
+ * const model = await openSafetensorsIndex(index);
+ * assert.deepEqual(model.tensors.map((t) => t.name), ["a", "b"]);
+ * assert.deepEqual(await model.tensors[1].read(), new Uint8Array([5, 6, 7, 8]));
  * await model.close();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function openSafetensorsIndex(path: string, options: OpenOptions = {}): Promise<TensorFile> {

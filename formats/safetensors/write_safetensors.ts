@@ -57,13 +57,14 @@ export interface SafetensorsLayout {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { layoutSafetensors } from "./write_safetensors.ts";
  * import { tensorFromBytes } from "../../lib/tensor.ts";
  * const layout = layoutSafetensors([
  *   tensorFromBytes("b", "U8", [2], new Uint8Array(2)),
  *   tensorFromBytes("a", "F32", [1], new Uint8Array(4)),
  * ]);
- * console.log(layout.infos.map((t) => t.name)); // ["a", "b"]
+ * assert.deepEqual(layout.infos.map((t) => t.name), ["a", "b"]);
  * ```
  */
 export function layoutSafetensors(tensors: readonly TensorEntry[]): SafetensorsLayout {
@@ -105,6 +106,7 @@ export function layoutSafetensors(tensors: readonly TensorEntry[]): SafetensorsL
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeSafetensors } from "./write_safetensors.ts";
  * import { memorySink } from "../../lib/byte_sink.ts";
  * import { tensorFromBytes } from "../../lib/tensor.ts";
@@ -112,7 +114,7 @@ export function layoutSafetensors(tensors: readonly TensorEntry[]): SafetensorsL
  * await writeSafetensors({ metadata: { format: "pt" }, tensors: [
  *   tensorFromBytes("w", "F32", [2], new Uint8Array(8)),
  * ] }, sink);
- * console.log(sink.bytes().length); // 88
+ * assert.equal(sink.bytes().length, 104);
  * ```
  */
 export async function writeSafetensors(
@@ -132,11 +134,13 @@ export async function writeSafetensors(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeBodies } from "./write_safetensors.ts";
  * import { memorySink } from "../../lib/byte_sink.ts";
  * import { tensorFromBytes } from "../../lib/tensor.ts";
  * const sink = memorySink();
  * await writeBodies([tensorFromBytes("a", "U8", [2], new Uint8Array([1, 2]))], sink);
+ * assert.deepEqual(sink.bytes(), new Uint8Array([1, 2]));
  * ```
  */
 export async function writeBodies(

@@ -41,11 +41,12 @@ export interface SafetensorsShardsResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { planShards } from "./write_safetensors_shards.ts";
  * import { tensorFromBytes } from "../../lib/tensor.ts";
  * const t = (name: string, n: number) => tensorFromBytes(name, "U8", [n], new Uint8Array(n));
  * const shards = planShards([t("a", 6), t("b", 10), t("c", 3)], 10);
- * console.log(shards.map((s) => s.map((e) => e.name))); // [["a"], ["b"], ["c"]]
+ * assert.deepEqual(shards.map((s) => s.map((e) => e.name)), [["a"], ["b"], ["c"]]);
  * ```
  */
 export function planShards<T extends Pick<TensorEntry, "name" | "byteLength">>(
@@ -92,10 +93,22 @@ function stemOf(path: string): string {
  * all of them succeeded.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { writeSafetensorsShards } from "./write_safetensors_shards.ts";
- * const result = await writeSafetensorsShards(model, "out/model.safetensors", { maxShardSize: 2e9 });
- * console.log(result.index, result.shards.length);
+ * import { tensorFromBytes } from "../../lib/tensor.ts";
+ * const dir = await Deno.makeTempDir();
+ * const model = { metadata: {}, tensors: [
+ *   tensorFromBytes("a", "U8", [4], new Uint8Array(4)),
+ *   tensorFromBytes("b", "U8", [4], new Uint8Array(4)),
+ * ] };
+ * const result = await writeSafetensorsShards(model, `${dir}/model.safetensors`, { maxShardSize: 4 });
+ * assert.equal(result.index, `${dir}/model.safetensors.index.json`);
+ * assert.deepEqual(result.shards, [
+ *   `${dir}/model-00001-of-00002.safetensors`,
+ *   `${dir}/model-00002-of-00002.safetensors`,
+ * ]);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function writeSafetensorsShards(

@@ -11,8 +11,11 @@ import { UsageError } from "../errors.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isPowerOfTwo } from "./align.ts";
- * console.log(isPowerOfTwo(32), isPowerOfTwo(0), isPowerOfTwo(24)); // true false false
+ * assert.equal(isPowerOfTwo(32), true);
+ * assert.equal(isPowerOfTwo(0), false);
+ * assert.equal(isPowerOfTwo(24), false);
  * ```
  */
 export function isPowerOfTwo(n: number): boolean {
@@ -24,8 +27,10 @@ export function isPowerOfTwo(n: number): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { alignTo } from "./align.ts";
- * console.log(alignTo(33, 32), alignTo(64, 32)); // 64 64
+ * assert.equal(alignTo(33, 32), 64);
+ * assert.equal(alignTo(64, 32), 64);
  * ```
  */
 export function alignTo(offset: number, alignment: number): number {
@@ -41,8 +46,9 @@ export function alignTo(offset: number, alignment: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { paddingFor } from "./align.ts";
- * console.log(paddingFor(10, 8)); // 6
+ * assert.equal(paddingFor(10, 8), 6);
  * ```
  */
 export function paddingFor(offset: number, alignment: number): number {

@@ -28,9 +28,11 @@ export interface FieldReaderOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FieldReader, NeedMoreBytes } from "./field_reader.ts";
  * const r = new FieldReader(new Uint8Array(2), { totalSize: 100 });
- * try { r.u32(); } catch (e) { console.log(e instanceof NeedMoreBytes, (e as NeedMoreBytes).needed); }
+ * assert.throws(() => r.u32(), NeedMoreBytes);
+ * assert.throws(() => r.u32(), { message: "The window ends before byte 4", needed: 4 });
  * ```
  */
 export class NeedMoreBytes extends Error {
@@ -54,10 +56,12 @@ const UTF8 = new TextDecoder("utf-8", { fatal: true });
  *
  * @example Reading a tiny header
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FieldReader } from "./field_reader.ts";
  * const r = new FieldReader(new Uint8Array([3, 0, 0, 0, 104, 105, 33]));
  * const n = r.u32();
- * console.log(r.utf8(n), r.offset); // "hi!" 7
+ * assert.equal(r.utf8(n), "hi!");
+ * assert.equal(r.offset, 7);
  * ```
  */
 export class FieldReader {

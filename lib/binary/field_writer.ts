@@ -15,11 +15,12 @@ const UTF8 = new TextEncoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FieldWriter } from "./field_writer.ts";
  * const w = new FieldWriter();
  * w.u32(2);
  * w.utf8("hi");
- * console.log(w.toBytes()); // Uint8Array [2, 0, 0, 0, 104, 105]
+ * assert.deepEqual(w.toBytes(), new Uint8Array([2, 0, 0, 0, 104, 105]));
  * ```
  */
 export class FieldWriter {

@@ -14,8 +14,9 @@ export type Magic = string | Uint8Array;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { magicBytes } from "./magic.ts";
- * console.log(magicBytes("GGUF")); // Uint8Array [71, 71, 85, 70]
+ * assert.deepEqual(magicBytes("GGUF"), new Uint8Array([71, 71, 85, 70]));
  * ```
  */
 export function magicBytes(magic: Magic): Uint8Array {
@@ -34,8 +35,9 @@ export function magicBytes(magic: Magic): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hasMagic } from "./magic.ts";
- * console.log(hasMagic(new TextEncoder().encode("GGUF\x03"), "GGUF")); // true
+ * assert.equal(hasMagic(new TextEncoder().encode("GGUF\x03"), "GGUF"), true);
  * ```
  */
 export function hasMagic(head: Uint8Array, magic: Magic, offset = 0): boolean {
@@ -54,8 +56,15 @@ function printable(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkMagic } from "./magic.ts";
+ * import { FormatError } from "../errors.ts";
  * checkMagic(new TextEncoder().encode("GGUF"), "GGUF", "gguf"); // passes
+ * assert.throws(() => checkMagic(new TextEncoder().encode("GGML"), "GGUF", "gguf"), FormatError);
+ * assert.throws(() => checkMagic(new TextEncoder().encode("GGML"), "GGUF", "gguf"), {
+ *   message: "Cannot decode gguf: invalid magic 'GGML', expected 'GGUF'",
+ *   offset: 0,
+ * });
  * ```
  */
 export function checkMagic(head: Uint8Array, magic: Magic, format: string): void {
@@ -75,8 +84,15 @@ export function checkMagic(head: Uint8Array, magic: Magic, format: string): void
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkVersion } from "./magic.ts";
+ * import { FormatError } from "../errors.ts";
  * checkVersion(3, [2, 3], "gguf", 4); // passes
+ * assert.throws(() => checkVersion(1, [2, 3], "gguf", 4), FormatError);
+ * assert.throws(() => checkVersion(1, [2, 3], "gguf", 4), {
+ *   message: "Cannot decode gguf: version 1 is not supported (supported: 2, 3)",
+ *   offset: 4,
+ * });
  * ```
  */
 export function checkVersion(

@@ -30,10 +30,11 @@ export interface ParseFromSourceOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseFromSource } from "./read_window.ts";
  * import { bytesSource } from "../byte_source.ts";
  * const src = bytesSource(new Uint8Array([1, 0, 0, 0, 7]));
- * console.log(await parseFromSource(src, (r) => [r.u32(), r.u8()], { initialBytes: 2 })); // [1, 7]
+ * assert.deepEqual(await parseFromSource(src, (r) => [r.u32(), r.u8()], { initialBytes: 2 }), [1, 7]);
  * ```
  */
 export async function parseFromSource<T>(

@@ -13,10 +13,12 @@ import { type ByteSource, checkRange } from "../byte_source.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sliceSource } from "./slice_source.ts";
  * import { bytesSource } from "../byte_source.ts";
  * const inner = sliceSource(bytesSource(new Uint8Array([1, 2, 3, 4])), 1, 2);
- * console.log(inner.size, await inner.read(0, 2)); // 2 Uint8Array [2, 3]
+ * assert.equal(inner.size, 2);
+ * assert.deepEqual(await inner.read(0, 2), new Uint8Array([2, 3]));
  * ```
  */
 export function sliceSource(source: ByteSource, offset: number, length: number, name?: string): ByteSource {
