@@ -6,7 +6,7 @@
  * @module
  */
 
-import { derivedStream, type TensorEntry, type TensorStream } from "./tensor.ts";
+import { computedEntry, derivedStream, type TensorEntry, type TensorStream } from "./tensor.ts";
 import { byteLengthOf, type DType, elementCount, isFloatDType } from "./dtype.ts";
 import { castBytes } from "./cast.ts";
 import { UsageError } from "./errors.ts";
@@ -192,21 +192,15 @@ export function cast(dtype: DType, options: CastTransformOptions = {}): Transfor
  */
 export function castEntry(entry: TensorEntry, dtype: DType): TensorEntry {
   const count = elementCount(entry.shape);
-  return {
-    name: entry.name,
-    dtype,
-    shape: entry.shape,
-    byteLength: byteLengthOf(dtype, entry.shape),
-    async read(out?: Uint8Array): Promise<Uint8Array> {
-      const lease = borrowScratch(entry.byteLength);
-      try {
-        const bytes = await entry.read(lease.buffer);
-        return castBytes(bytes, entry.dtype, dtype, count, { out });
-      } finally {
-        lease.release();
-      }
-    },
-  };
+  return computedEntry(entry.name, dtype, entry.shape, async (out?: Uint8Array): Promise<Uint8Array> => {
+    const lease = borrowScratch(entry.byteLength);
+    try {
+      const bytes = await entry.read(lease.buffer);
+      return castBytes(bytes, entry.dtype, dtype, count, { out });
+    } finally {
+      lease.release();
+    }
+  });
 }
 
 // One input buffer reused across tensors: fresh multi-megabyte buffers cost

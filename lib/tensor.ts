@@ -6,7 +6,7 @@
  */
 
 import type { ByteSource } from "./byte_source.ts";
-import type { DType } from "./dtype.ts";
+import { byteLengthOf, type DType } from "./dtype.ts";
 import { UsageError } from "./errors.ts";
 
 /**
@@ -269,6 +269,28 @@ export function tensorFromBytes(
       return Promise.resolve(view);
     },
   };
+}
+
+/**
+ * An entry whose bytes are computed when read (a cast, a dequantization):
+ * plain `dtype` elements of `shape`, so its byte length follows from them.
+ * It has no `location`: its bytes are nowhere in a source.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { computedEntry } from "./tensor.ts";
+ * const zeros = computedEntry("z", "F16", [3], () => Promise.resolve(new Uint8Array(6)));
+ * assert.equal(zeros.byteLength, 6);
+ * ```
+ */
+export function computedEntry(
+  name: string,
+  dtype: DType,
+  shape: readonly number[],
+  read: (out?: Uint8Array) => Promise<Uint8Array>,
+): TensorEntry {
+  return { name, dtype, shape, byteLength: byteLengthOf(dtype, shape), read };
 }
 
 /**

@@ -7,24 +7,28 @@ export const PYTHON = "/usr/bin/python3";
 
 const pythonChecks = new Map<string, boolean>();
 
-/** True when Debian's python3 can import every module named. */
-export function hasPython(...modules: string[]): boolean {
-  const key = modules.join(",");
+/** True when the Python at `python` can import every module named (asked once per set). */
+export function pythonCanImport(python: string, modules: readonly string[]): boolean {
+  const key = `${python}:${modules.join(",")}`;
   if (!pythonChecks.has(key)) {
     let ok = false;
     try {
-      const out = new Deno.Command(PYTHON, {
+      ok = new Deno.Command(python, {
         args: ["-c", modules.map((m) => `import ${m}`).join("; ") || "pass"],
         stdout: "null",
         stderr: "null",
-      }).outputSync();
-      ok = out.success;
+      }).outputSync().success;
     } catch {
       ok = false;
     }
     pythonChecks.set(key, ok);
   }
   return pythonChecks.get(key)!;
+}
+
+/** True when Debian's python3 can import every module named. */
+export function hasPython(...modules: string[]): boolean {
+  return pythonCanImport(PYTHON, modules);
 }
 
 /** Reason string for `Deno.test({ ignore })` messages. */

@@ -3,7 +3,7 @@
 // transformers.js), installed by .ci/run into .oracles/ (or CKPT_ORACLES).
 // Tests that need one skip with a message when it is missing.
 
-import { REPO } from "./_helpers.ts";
+import { pythonCanImport, REPO } from "./_helpers.ts";
 
 /** The oracle folder: `$CKPT_ORACLES`, else `.oracles/` in the repository. */
 export const ORACLES: string = Deno.env.get("CKPT_ORACLES") ?? `${REPO}/.oracles`;
@@ -12,25 +12,9 @@ export const VENV_PYTHON: string = `${ORACLES}/venv/bin/python`;
 /** The npm oracles' node_modules folder. */
 export const NODE_ORACLES: string = `${ORACLES}/node/node_modules`;
 
-const checks = new Map<string, boolean>();
-
 /** True when the venv's Python can import every module named. */
 export function hasVenv(...modules: string[]): boolean {
-  const key = modules.join(",");
-  if (!checks.has(key)) {
-    let ok = false;
-    try {
-      ok = new Deno.Command(VENV_PYTHON, {
-        args: ["-c", modules.map((m) => `import ${m}`).join("; ") || "pass"],
-        stdout: "null",
-        stderr: "null",
-      }).outputSync().success;
-    } catch {
-      ok = false;
-    }
-    checks.set(key, ok);
-  }
-  return checks.get(key)!;
+  return pythonCanImport(VENV_PYTHON, modules);
 }
 
 /** For `Deno.test({ ignore })`: true (with a message) when the venv lacks a module. */

@@ -10,7 +10,13 @@ import { byteLengthOf, type DType, elementCount, isFloatDType } from "../dtype.t
 import { dequantizeBlocks, ggmlByteLength } from "../ggml_blocks.ts";
 import { FormatError, UsageError } from "../errors.ts";
 import type { Transform } from "../pipeline.ts";
-import { derivedStream, finalMetadata, type TensorEntry, type TensorStream } from "../tensor.ts";
+import {
+  computedEntry,
+  derivedStream,
+  finalMetadata,
+  type TensorEntry,
+  type TensorStream,
+} from "../tensor.ts";
 import { parseQuantRecords, QUANTIZATION_METADATA_KEY } from "./_records.ts";
 import { schemeByName } from "./schemes.ts";
 import type { QuantPlan, QuantScheme } from "./scheme.ts";
@@ -123,18 +129,12 @@ export function dequantize(options: DequantizeOptions = {}): Transform {
           if (found) {
             const { scheme, plan, record } = found;
             const dtype = options.dtype ?? record.dtype;
-            yield {
-              name: entry.name,
-              dtype,
-              shape: record.shape,
-              byteLength: byteLengthOf(dtype, record.shape),
-              async read(out?: Uint8Array): Promise<Uint8Array> {
-                const data = await entry.read();
-                const parts: Uint8Array[] = [];
-                for (const c of plan.companions) parts.push(await byName.get(entry.name + c.suffix)!.read());
-                return finalize(scheme.dequantize(plan, { data, companions: parts }), dtype, out);
-              },
-            };
+            yield computedEntry(entry.name, dtype, record.shape, async (out?: Uint8Array) => {
+              const data = await entry.read();
+              const parts: Uint8Array[] = [];
+              for (const c of plan.companions) parts.push(await byName.get(entry.name + c.suffix)!.read());
+              return finalize(scheme.dequantize(plan, { data, companions: parts }), dtype, out);
+            });
             continue;
           }
           if (entry.encoding) {
@@ -150,14 +150,8 @@ export function dequantize(options: DequantizeOptions = {}): Transform {
 function blockEntry(entry: TensorEntry, dtype: DType): TensorEntry {
   const count = elementCount(entry.shape);
   requireLength(entry, ggmlByteLength(entry.encoding!, entry.shape), `its ${entry.encoding} data`);
-  return {
-    name: entry.name,
-    dtype,
-    shape: entry.shape,
-    byteLength: byteLengthOf(dtype, entry.shape),
-    async read(out?: Uint8Array): Promise<Uint8Array> {
-      const values = dequantizeBlocks(entry.encoding!, await entry.read(), count);
-      return finalize(values, dtype, out);
-    },
-  };
+  return computedEntry(entry.name, dtype, entry.shape, async (out?: Uint8Array) => {
+    const values = dequantizeBlocks(entry.encoding!, await entry.read(), count);
+    return finalize(values, dtype, out);
+  });
 }
