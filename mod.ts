@@ -72,6 +72,8 @@ export { requirePlainEntry } from "./lib/plain_entry.ts";
 export {
   checkDevice,
   type CompanionSpec,
+  cpuWorkers,
+  type CpuWorkersBackend,
   DEFAULT_BATCH_BYTES,
   DEFAULT_HELD_BYTES,
   dequantize,

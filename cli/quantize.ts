@@ -12,10 +12,17 @@ import { fileSink, withSink } from "../lib/byte_sink.ts";
 import { UsageError } from "../lib/errors.ts";
 import { refuseInputs } from "../lib/paths.ts";
 import { writeTensorFile } from "../formats/write_tensor_file.ts";
-import { convertShardsCommand } from "./_shards_command.ts";
+import { convertShardsCommand, parseJobs } from "./_shards_command.ts";
 import { QUANTIZE_FLAGS, quantizeSpecFromFlags } from "./_quantize_flags.ts";
 import { pipe } from "../lib/pipeline.ts";
-import { dequantize, isDeviceName, quantize, resolveDevice, type TensorReport } from "../lib/quant/mod.ts";
+import {
+  cpuWorkers,
+  dequantize,
+  isDeviceName,
+  quantize,
+  resolveDevice,
+  type TensorReport,
+} from "../lib/quant/mod.ts";
 import { schemeByName, SCHEMES } from "../lib/quant/schemes.ts";
 import { formatBytes } from "../lib/units.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
@@ -73,9 +80,10 @@ Options:
   --double-quant      NF4/FP4: quantize the per-block absmax values too
   --all               quantize tensors of rank below 2 too
   --device D          auto (default), gpu or cpu
-  --jobs N            sharded input (.safetensors.index.json) to sharded output:
-                      quantize the shards in parallel Workers on the CPU, N at a
-                      time (auto: one per core); no --report or --json
+  --jobs N            Workers quantizing on the CPU (default auto: one per core);
+                      the bytes are the same for any N. With a sharded input
+                      (.safetensors.index.json) and output, each Worker takes a
+                      whole shard instead (no --report or --json then)
   --include RE        quantize only tensors whose name matches
   --exclude RE        never quantize tensors whose name matches
   --report FILE       write the per-tensor table as JSON to FILE
@@ -111,7 +119,7 @@ WebGPU needs no permission.`,
       );
     }
     // Shard-parallel mode (formats/convert_shards.ts): each shard quantized in a Worker, on the CPU.
-    if (typeof values.jobs === "string") {
+    if (typeof values.jobs === "string" && /\.index\.json$/i.test(input)) {
       if (device === "gpu") {
         throw new UsageError("--jobs quantizes on the CPU, one Worker a shard; drop --device gpu");
       }
@@ -124,7 +132,11 @@ WebGPU needs no permission.`,
     }
     if (device !== "cpu") quietDisplayProbe();
     // Chosen up front, so `--device gpu` without an adapter fails before any work.
-    const choice = await resolveDevice(device);
+    const jobs = parseJobs(typeof values.jobs === "string" ? values.jobs : undefined);
+    const resolved = await resolveDevice(device);
+    // On the CPU, the tensors are spread over `jobs` Workers (the same bytes as one thread).
+    const pool = resolved.device === "cpu" && jobs > 1 ? cpuWorkers(jobs) : undefined;
+    const choice = pool ? await resolveDevice(pool) : resolved;
 
     const started = performance.now();
     const file = await openTensorFile(input);
@@ -159,6 +171,7 @@ WebGPU needs no permission.`,
       await writeTensorFile(written, output, { format, input, file });
     } finally {
       progress.done();
+      pool?.close();
       await file.close();
     }
     reports.sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0));
@@ -173,7 +186,8 @@ WebGPU needs no permission.`,
       input,
       output,
       scheme: scheme.name,
-      device: choice.backend ? `gpu (${choice.backend.name})` : "cpu",
+      device: choice.device === "gpu" ? `gpu (${choice.backend!.name})` : "cpu",
+      jobs: pool?.workers ?? 1,
       seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
       totals,
       tensors: reports.map((r) => ({

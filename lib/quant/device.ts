@@ -30,8 +30,14 @@ export interface QuantizeBackend {
    * which is faster and needs less memory. @default false
    */
   readonly software?: boolean;
-  /** Quantize the jobs; results in job order, identical to each scheme's CPU reference. */
-  quantize(jobs: readonly QuantizeJob[]): Promise<QuantResult[]>;
+  /** What runs the work, for reports: a GPU, or CPU workers. @default "gpu" */
+  readonly kind?: "gpu" | "cpu";
+  /**
+   * Quantize the jobs; results in job order, identical to each scheme's CPU
+   * reference. With `measure`, a backend may attach each result's error
+   * metrics (computed where the values are) so the caller need not.
+   */
+  quantize(jobs: readonly QuantizeJob[], options?: { measure?: boolean }): Promise<QuantResult[]>;
 }
 
 /** Which device runs the quantization: a name, or a backend object. */
@@ -44,7 +50,7 @@ export const DEVICE_NAMES: readonly ("auto" | "gpu" | "cpu")[] = ["auto", "gpu",
 export interface DeviceChoice {
   /** The backend, or undefined for the CPU reference. */
   readonly backend?: QuantizeBackend;
-  /** `gpu` when a backend runs the work, else `cpu`. */
+  /** `gpu` when a GPU backend runs the work, else `cpu` (the reference, or CPU workers). */
   readonly device: "gpu" | "cpu";
   /** One line saying what was chosen and why, e.g. `cpu (the only adapter, llvmpipe, is a software renderer)`. */
   readonly reason: string;
@@ -121,7 +127,10 @@ export function checkDevice(device: QuantizeDevice): QuantizeDevice {
  */
 export async function resolveDevice(device: QuantizeDevice): Promise<DeviceChoice> {
   checkDevice(device);
-  if (typeof device === "object") return { backend: device, device: "gpu", reason: `gpu (${device.name})` };
+  if (typeof device === "object") {
+    const kind = device.kind ?? "gpu";
+    return { backend: device, device: kind, reason: `${kind} (${device.name})` };
+  }
   if (device === "cpu") return { device: "cpu", reason: "cpu (requested)" };
   gpuBackend ??= gpuProvider ? gpuProvider().catch(() => undefined) : Promise.resolve(undefined);
   const backend = await gpuBackend;

@@ -27,3 +27,4 @@ export * from "./device.ts";
 export * from "./quantize.ts";
 export * from "./dequantize.ts";
 export { QUANTIZATION_METADATA_KEY } from "./_records.ts";
+export * from "./cpu_workers.ts";

@@ -157,10 +157,10 @@ export function quantize(spec: QuantizeSpec, options: QuantizeOptions = {}): Tra
       const held = new HeldResults(heldLimit);
 
       const compute = async (first: Group): Promise<void> => {
-        const gpu = (await chooseDevice()).backend;
-        // On the GPU, batch the next groups not yet started, up to batchBytes.
+        const backend = (await chooseDevice()).backend;
+        // On a backend (a GPU, CPU workers), batch the next groups not yet started, up to batchBytes.
         const batch = [first];
-        if (gpu) {
+        if (backend) {
           let bytes = first.plan.count * 4;
           for (const g of groups) {
             if (g === first || g.started || g.finished) continue;
@@ -175,9 +175,10 @@ export function quantize(spec: QuantizeSpec, options: QuantizeOptions = {}): Tra
           const values: Float32Array[] = [];
           for (const g of batch) values.push(await readF32(g.entry, g.plan.count));
           release(values);
-          if (!gpu) return batch.map((g, i) => g.scheme.quantize(g.plan, values[i]));
-          return await gpu.quantize(
+          if (!backend) return batch.map((g, i) => g.scheme.quantize(g.plan, values[i]));
+          return await backend.quantize(
             batch.map((g, i) => ({ scheme: g.scheme, plan: g.plan, values: values[i] })),
+            { measure: wantMetrics && options.onTensor !== undefined },
           );
         })();
         batch.forEach((g, i) => {
@@ -186,9 +187,9 @@ export function quantize(spec: QuantizeSpec, options: QuantizeOptions = {}): Tra
             const result = results[i];
             if (options.onTensor && !g.reported) {
               g.reported = true;
-              const values = (await valuesReady)[i];
-              let metrics: ErrorMetrics | undefined;
-              if (wantMetrics) {
+              let metrics: ErrorMetrics | undefined = result.metrics;
+              if (wantMetrics && !metrics) {
+                const values = (await valuesReady)[i];
                 const acc = new MetricsAccumulator();
                 acc.add(values, g.scheme.dequantize(g.plan, result));
                 metrics = acc.result();
@@ -203,7 +204,7 @@ export function quantize(spec: QuantizeSpec, options: QuantizeOptions = {}): Tra
                   (sum, c) => sum + byteLengthOf(c.dtype, c.shape),
                   0,
                 ),
-                device: gpu ? "gpu" : "cpu",
+                device: backend?.kind ?? (backend ? "gpu" : "cpu"),
                 metrics,
               });
             }

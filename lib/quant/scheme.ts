@@ -7,6 +7,7 @@
  */
 
 import type { DType } from "../dtype.ts";
+import type { ErrorMetrics } from "../metrics.ts";
 
 /** How a scheme's output is stored. */
 export type SchemeStorage =
@@ -75,6 +76,8 @@ export interface QuantResult {
   readonly data: Uint8Array;
   /** Companion bytes, in the order of `plan.companions`. */
   readonly companions: readonly Uint8Array[];
+  /** The reconstruction error, when a backend measured it (see `QuantizeBackend.quantize`). @default undefined */
+  readonly metrics?: ErrorMetrics;
 }
 
 /**

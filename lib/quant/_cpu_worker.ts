@@ -1,0 +1,43 @@
+// A quantization worker: runs a scheme's CPU reference on the values it is
+// sent and, when asked, measures the error, returning the bytes by transfer.
+
+import { errorToData } from "../errors.ts";
+import { MetricsAccumulator } from "../metrics.ts";
+import type { QuantPlan } from "./scheme.ts";
+import { schemeByName } from "./schemes.ts";
+
+// Worker globals, typed locally: the checker sees this file as a window script.
+const scope = self as unknown as {
+  onmessage: ((event: MessageEvent) => void) | null;
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+};
+
+scope.onmessage = (event: MessageEvent) => {
+  const { id, plan, values, measure } = event.data as {
+    id: number;
+    plan: QuantPlan;
+    values: Float32Array;
+    measure: boolean;
+  };
+  try {
+    const scheme = schemeByName(plan.scheme);
+    const result = scheme.quantize(plan, values);
+    let metrics;
+    if (measure) {
+      const acc = new MetricsAccumulator();
+      acc.add(values, scheme.dequantize(plan, result));
+      metrics = acc.result();
+    }
+    const parts = [result.data, ...result.companions];
+    // Each part must own its buffer to be transferred; copy the ones that share one.
+    const owned = parts.map((p) =>
+      p.byteOffset === 0 && p.byteLength === p.buffer.byteLength ? p : p.slice()
+    );
+    scope.postMessage(
+      { id, data: owned[0], companions: owned.slice(1), metrics },
+      owned.map((p) => p.buffer as ArrayBuffer),
+    );
+  } catch (error) {
+    scope.postMessage({ id, error: errorToData(error) });
+  }
+};
