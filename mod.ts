@@ -69,6 +69,7 @@ export * from "./lib/pipeline.ts";
 export type { OpenOptions, TensorFormat, WriteOptions } from "./lib/format.ts";
 export { type ConvertSpec, transformsFromSpec } from "./lib/convert_spec.ts";
 export { requirePlainEntry } from "./lib/plain_entry.ts";
+export type { ErrorMetrics } from "./lib/metrics.ts";
 export {
   checkDevice,
   type CompanionSpec,
