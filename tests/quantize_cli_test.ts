@@ -187,3 +187,22 @@ Deno.test("ckpt quantize --device auto keeps stderr clean on a machine without a
   assert.match(out.stderr, /^(ckpt: no WebGPU adapter found; quantizing on the CPU\n)?$/);
   assert.match(out.stdout, /written in .* on the (gpu|cpu)/);
 });
+
+Deno.test("ckpt quantize prints a summary by default and nothing with --quiet", async () => {
+  await using dir = await tempDir();
+  await makeModel(`${dir.path}/m.safetensors`);
+  const args = ["quantize", `${dir.path}/m.safetensors`, `${dir.path}/q.safetensors`, "--scheme", "NF4"];
+  const loud = await runCli([...args, "--device", "cpu"]);
+  assert.equal(loud.code, 0, loud.stderr);
+  assert.match(loud.stdout, /^1 of 2 tensors quantized: 8\.13 KiB → 1\.25 KiB of tensor data \(\d+\.\d%\)$/m);
+  assert.match(loud.stdout, /^worst by SQNR \(of 1\):$/m);
+  assert.match(loud.stdout, /^ {2}1 tensor \(128 B\): bias or norm$/m);
+  assert.match(loud.stdout, /q\.safetensors: \S+ \S+ written in [\d.]+ s on the cpu/);
+  assert.doesNotMatch(loud.stdout, /^tensor\s+scheme/m, "the per-tensor table needs --verbose");
+  await Deno.remove(`${dir.path}/q.safetensors`);
+  const quiet = await runCli([...args, "--device", "cpu", "--quiet"]);
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.equal(quiet.stdout, "");
+  assert.equal(quiet.stderr, "");
+  assert.ok((await Deno.stat(`${dir.path}/q.safetensors`)).isFile);
+});

@@ -2,7 +2,13 @@
 // error metrics whatever the number of workers, through the library and the CLI.
 
 import assert from "node:assert/strict";
-import { cpuWorkers, quantize, type QuantizeDevice, type QuantizeSpec, type TensorReport } from "../lib/quant/mod.ts";
+import {
+  cpuWorkers,
+  quantize,
+  type QuantizeDevice,
+  type QuantizeSpec,
+  type TensorReport,
+} from "../lib/quant/mod.ts";
 import { pipe } from "../lib/pipeline.ts";
 import { collectStream, tensorFromBytes, type TensorStream } from "../lib/tensor.ts";
 import { writeSafetensors } from "../formats/safetensors/mod.ts";
