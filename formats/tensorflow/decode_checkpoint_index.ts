@@ -20,7 +20,7 @@ import {
 } from "./_bundle_proto.ts";
 import { DT_STRING, DT_VARIANT, TF_DTYPE_NAMES, TF_DTYPES } from "./_dtypes.ts";
 import { sliceKey } from "./_slices.ts";
-import { decodeTable } from "./decode_table.ts";
+import { decodeTable, type DecodeTableOptions } from "./decode_table.ts";
 
 /** Most dimensions a tensor may have (TensorFlow's TensorShape allows 254). */
 export const MAX_RANK = 254;
@@ -103,10 +103,14 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * console.log(index.numShards, index.tensors.map((t) => t.name));
  * ```
  */
-export function decodeCheckpointIndex(bytes: Uint8Array, name: string): CheckpointIndex {
+export function decodeCheckpointIndex(
+  bytes: Uint8Array,
+  name: string,
+  options: Pick<DecodeTableOptions, "verifyChecksums"> = {},
+): CheckpointIndex {
   const fail = (message: string) =>
     new FormatError(`Cannot read ${name}: ${message}`, { format: "tensorflow" });
-  const table = decodeTable(bytes, { name });
+  const table = decodeTable(bytes, { name, verifyChecksums: options.verifyChecksums });
   if (table.length === 0 || table[0].key.length !== 0) throw fail('the table has no header entry (key "")');
   const header: BundleHeader = decodeBundleHeader(table[0].value, name);
   if (header.numShards < 1 || header.numShards > MAX_SHARDS) {

@@ -10,14 +10,18 @@ import { UsageError } from "../../lib/errors.ts";
 import type { OpenOptions, TensorFormat, WriteOptions } from "../../lib/format.ts";
 import type { TensorFile, TensorStream } from "../../lib/tensor.ts";
 import { claimsCheckpointPath } from "./_paths.ts";
-import { openTensorflow } from "./open_tensorflow.ts";
-import { writeTensorflow } from "./write_tensorflow.ts";
+
+// The codec (and the protobuf runtime, which reads an environment variable
+// when it decodes 64-bit fields) is imported only when a checkpoint is used.
+const codec = () => Promise.all([import("./open_tensorflow.ts"), import("./write_tensorflow.ts")]);
 
 /**
  * TensorFlow checkpoints (V2 tensor bundles). A checkpoint is several files,
  * so it is only opened by path; writing to `out/model.ckpt` (or
  * `out/model.ckpt.index`) makes `out/model.ckpt.index` and
  * `out/model.ckpt.data-00000-of-00001` (more shards with `maxShardSize`).
+ * Opening one loads `@bufbuild/protobuf`, which needs
+ * `--allow-env=BUF_BIGINT_DISABLE`.
  *
  * @example
  * ```ts
@@ -32,7 +36,8 @@ export const tensorflowFormat: TensorFormat = {
   // An index begins with its first data block: nothing to recognise in the head.
   sniff: () => false,
   claimsPath: claimsCheckpointPath,
-  openPath: (path: string, options?: OpenOptions): Promise<TensorFile> => openTensorflow(path, options),
+  openPath: async (path: string, options?: OpenOptions): Promise<TensorFile> =>
+    (await codec())[0].openTensorflow(path, options),
   open(source): Promise<TensorFile> {
     return Promise.reject(
       new UsageError(
@@ -45,7 +50,7 @@ export const tensorflowFormat: TensorFormat = {
       ...(typeof options.input === "string" ? [options.input] : []),
       ...(options.protect ?? []),
     ];
-    await writeTensorflow(stream, path, {
+    await (await codec())[1].writeTensorflow(stream, path, {
       maxShardSize: typeof options.maxShardSize === "number" ? options.maxShardSize : undefined,
       protect,
     });
