@@ -338,6 +338,12 @@ Deno.test("A checkpoint opens by prefix, .index path, data shard path or folder"
   assert.equal(formatForPath("out/model.ckpt.index").name, "tensorflow");
 });
 
+Deno.test("ckpt without --allow-env says which permission a TensorFlow checkpoint needs", async () => {
+  const r = await runCli(["inspect", `${TF}/tf1/model.ckpt`]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /TensorFlow checkpoints need --allow-env=BUF_BIGINT_DISABLE/);
+});
+
 Deno.test("tensorRole() knows TensorFlow's optimizer slots", () => {
   const cases: [string, string][] = [
     ["Variable_2/Adam", "optimizer"],

@@ -13,7 +13,19 @@ import { claimsCheckpointPath } from "./_paths.ts";
 
 // The codec (and the protobuf runtime, which reads an environment variable
 // when it decodes 64-bit fields) is imported only when a checkpoint is used.
-const codec = () => Promise.all([import("./open_tensorflow.ts"), import("./write_tensorflow.ts")]);
+async function codec() {
+  try {
+    return await Promise.all([import("./open_tensorflow.ts"), import("./write_tensorflow.ts")]);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) {
+      throw new UsageError(
+        "TensorFlow checkpoints need --allow-env=BUF_BIGINT_DISABLE (the protobuf runtime reads that variable)",
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
 
 /**
  * TensorFlow checkpoints (V2 tensor bundles). A checkpoint is several files,
