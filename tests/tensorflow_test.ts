@@ -26,7 +26,7 @@ const expected: Record<
   string,
   { prefix: string; tensors: Record<string, { dtype: string; shape: number[]; sha256: string }> }
 > = JSON.parse(await Deno.readTextFile(`${TF}/expected.json`));
-const CHECKPOINTS = ["tf1", "tf2", "sharded", "dtypes", "partitioned"];
+const CHECKPOINTS = ["tf1", "slots", "tf2", "sharded", "dtypes", "partitioned"];
 
 const TF_NAMES: Record<string, string> = {
   float16: "F16",
@@ -361,6 +361,16 @@ Deno.test("tensorRole() knows TensorFlow's optimizer slots", () => {
     ["Variable_2", "weights"],
   ];
   for (const [name, role] of cases) assert.equal(tensorRole(name, "F32"), role, name);
+});
+
+Deno.test("inspect counts a real TF1 checkpoint's Momentum and RMSProp slots as optimizer state", async () => {
+  const r = await runCli(["inspect", `${TF}/slots/model.ckpt`, "--json"], { permissions: PERMISSIONS });
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.deepEqual(report.tensors.map((t: { name: string }) => t.name), Object.keys(expected.slots.tensors));
+  assert.equal(report.groups.weights.tensors, 2); // a, b
+  assert.equal(report.groups.optimizer.tensors, 4); // a/Momentum, b/RMSProp, b/RMSProp_1, b/RMSProp_2
+  assert.deepEqual(report.optimizers, ["Momentum", "RMSProp"]);
 });
 
 Deno.test("ckpt inspect says two thirds of a TF1 Adam checkpoint's data file are Adam's slots", async () => {

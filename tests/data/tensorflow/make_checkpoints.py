@@ -8,6 +8,7 @@ It writes:
 - tf1/model.ckpt.{index,data-00000-of-00001} and tf1/checkpoint: a TF1 Saver
   checkpoint of a small MLP (64-32-10) trained a few steps with Adam, so the
   data file holds the weights, Adam's two slots per variable and beta powers.
+- slots/model.ckpt.*: TF1 Momentum and centered RMSProp slots on two variables.
 - tf2/ckpt-1.*: a TF2 object checkpoint (tf.train.Checkpoint) of a Keras
   model and its Adam optimizer, with the _CHECKPOINTABLE_OBJECT_GRAPH.
 - sharded/ckpt-1.*: a TF2 checkpoint split into several data shards by
@@ -63,6 +64,24 @@ def tf1_adam():
             sess.run(tf.compat.v1.global_variables_initializer())
             for _ in range(5):
                 sess.run(train, {x: rng.normal(size=(16, 64)), y: rng.integers(0, 10, 16)})
+            saver.save(sess, os.path.join(out, "model.ckpt"), write_meta_graph=False)
+    return os.path.join(out, "model.ckpt")
+
+
+def tf1_slots():
+    # The slot names of TF1's other optimizers: Momentum (one slot), centered RMSProp (three).
+    out = fresh("slots")
+    g = tf.Graph()
+    with g.as_default():
+        a = tf.Variable(tf.ones([4]), name="a")
+        b = tf.Variable(tf.ones([3]), name="b")
+        momentum = tf.compat.v1.train.MomentumOptimizer(0.1, 0.9).minimize(tf.reduce_sum(a * a), var_list=[a])
+        rmsprop = tf.compat.v1.train.RMSPropOptimizer(0.1, momentum=0.5, centered=True).minimize(
+            tf.reduce_sum(b * b), var_list=[b])
+        saver = tf.compat.v1.train.Saver(save_relative_paths=True)
+        with tf.compat.v1.Session(graph=g) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            sess.run([momentum, rmsprop])
             saver.save(sess, os.path.join(out, "model.ckpt"), write_meta_graph=False)
     return os.path.join(out, "model.ckpt")
 
@@ -185,6 +204,7 @@ def describe(prefix):
 def main():
     prefixes = {
         "tf1": tf1_adam(),
+        "slots": tf1_slots(),
         "tf2": tf2_object(),
         "sharded": sharded(),
         "dtypes": dtypes(),
