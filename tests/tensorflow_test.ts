@@ -672,6 +672,39 @@ Deno.test("A partitioned variable whose slices do not tile it is refused clearly
   assert.equal(slices.tensors.find((t) => t.name === "part")?.slices?.length, 2);
 });
 
+Deno.test("ckpt convert copies a tensor larger than a copy chunk in chunks, CRC-checked, both ways", async () => {
+  await using dir = await tempDir();
+  const big = new Uint8Array((17 << 20) + 8).map((_, i) => (i * 2654435761) >>> 24);
+  await writeTensorflow(
+    { metadata: {}, tensors: [tensorFromBytes("big", "F32", [big.length / 4], big)] },
+    `${dir.path}/big.ckpt`,
+  );
+  let r = await runCli(["convert", `${dir.path}/big.ckpt`, `${dir.path}/big.safetensors`, "-q"], {
+    permissions: PERMISSIONS,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  r = await runCli(["convert", `${dir.path}/big.safetensors`, `${dir.path}/back.ckpt`, "-q"], {
+    permissions: PERMISSIONS,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  await withCheckpoint(
+    `${dir.path}/back.ckpt`,
+    async (c) => assert.equal(sha256(await c.tensors[0].read()), sha256(big)),
+  );
+  const data = `${dir.path}/big.ckpt.data-00000-of-00001`;
+  const file = await Deno.open(data, { read: true, write: true });
+  await file.seek(big.length - 10, Deno.SeekMode.Start);
+  await file.write(new Uint8Array([big[big.length - 10] ^ 1]));
+  file.close();
+  await Deno.mkdir(`${dir.path}/out`);
+  r = await runCli(["convert", `${dir.path}/big.ckpt`, `${dir.path}/out/big.safetensors`, "-q"], {
+    permissions: PERMISSIONS,
+  });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /tensor 'big' .* fail their CRC-32C/);
+  assert.deepEqual(await listDir(`${dir.path}/out`), []);
+});
+
 Deno.test("A chunked copy through a tensor's location checks its CRC-32C too", async () => {
   await using dir = await tempDir();
   const prefix = await copyCheckpoint(`${TF}/tf1/model.ckpt`, dir.path);

@@ -2,7 +2,7 @@
 // path, a data shard's path or a folder with a `checkpoint` file.
 
 import { FormatError, UsageError } from "../../lib/errors.ts";
-import { dirname, join } from "../../lib/paths.ts";
+import { join } from "../../lib/paths.ts";
 
 const DATA_SUFFIX = /\.data-\d{5}-of-\d{5}$/;
 /** Largest `checkpoint` state file read: it lists paths, a few KiB. */
@@ -74,5 +74,3 @@ export async function resolvePrefix(path: string): Promise<string> {
   if (DATA_SUFFIX.test(path)) return path.replace(DATA_SUFFIX, "");
   return path;
 }
-
-export { dirname };

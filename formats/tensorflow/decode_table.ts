@@ -187,7 +187,7 @@ export function decodeTable(bytes: Uint8Array, options: DecodeTableOptions = {})
     for (const entry of parseBlock(readBlock(h, "data block"), h.offset, "data block", fail, keyBudget)) {
       if (previous !== undefined && compareBytes(previous, entry.key) >= 0) {
         throw fail(
-          `the keys are not in strictly increasing order ('${latin(previous)}' then '${latin(entry.key)}')`,
+          `the keys are not in strictly increasing order ('${shown(previous)}' then '${shown(entry.key)}')`,
           h.offset,
         );
       }
@@ -274,6 +274,6 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-function latin(bytes: Uint8Array): string {
+function shown(bytes: Uint8Array): string {
   return new TextDecoder().decode(bytes.subarray(0, 80));
 }
