@@ -81,6 +81,10 @@ class BlockBuilder {
     this.#count++;
     this.entries++;
   }
+  /** Bytes the block will take once finished (entries, restart array, count), as LevelDB estimates it. */
+  estimate(): number {
+    return this.out.length + this.#restarts.length * 4 + 4;
+  }
   finish(): Uint8Array {
     for (const r of this.#restarts) this.out.u32(r);
     this.out.u32(this.#restarts.length);
@@ -180,7 +184,7 @@ export function encodeTable(
     }
     block.add(key, value);
     last = key;
-    if (block.out.length >= blockBytes) {
+    if (block.estimate() >= blockBytes) {
       pending = writeBlock(block.finish());
       block = new BlockBuilder(interval);
     }
