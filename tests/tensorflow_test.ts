@@ -43,6 +43,8 @@ const TF_NAMES: Record<string, string> = {
   uint64: "U64",
   bool: "BOOL",
   complex64: "C64",
+  float8_e5m2: "F8_E5M2",
+  float8_e4m3fn: "F8_E4M3",
 };
 
 // Large byte arrays compared by their first difference: a deep-equal diff of them is slow to print.
@@ -272,7 +274,24 @@ Deno.test("openTensorflow() covers every dtype, reads sliced variables whole and
   await withCheckpoint(`${TF}/dtypes/dtypes`, (c) => {
     assert.deepEqual(
       [...new Set(c.tensors.map((t) => t.dtype))].sort(),
-      ["BF16", "BOOL", "C64", "F16", "F32", "F64", "I16", "I32", "I64", "I8", "U16", "U32", "U64", "U8"],
+      [
+        "BF16",
+        "BOOL",
+        "C64",
+        "F16",
+        "F32",
+        "F64",
+        "F8_E4M3",
+        "F8_E5M2",
+        "I16",
+        "I32",
+        "I64",
+        "I8",
+        "U16",
+        "U32",
+        "U64",
+        "U8",
+      ],
     );
     assert.deepEqual(c.nonNumeric, ["text"]);
     return Promise.resolve();

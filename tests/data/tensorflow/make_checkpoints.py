@@ -123,6 +123,7 @@ DTYPES = [
     ("i8", tf.int8), ("i16", tf.int16), ("i32", tf.int32), ("i64", tf.int64),
     ("u8", tf.uint8), ("u16", tf.uint16), ("u32", tf.uint32), ("u64", tf.uint64),
     ("bool", tf.bool), ("c64", tf.complex64),
+    ("f8e5m2", tf.dtypes.experimental.float8_e5m2), ("f8e4m3fn", tf.dtypes.experimental.float8_e4m3fn),
 ]
 
 
@@ -134,7 +135,7 @@ def dtypes():
         if dtype.is_complex:
             v = tf.complex(rng.normal(size=(2, 3)), rng.normal(size=(2, 3)))
         elif dtype.is_floating:
-            v = rng.normal(size=(2, 3)) * 100
+            v = rng.normal(size=(2, 3)) * (100 if dtype.size > 1 else 10)
         elif dtype == tf.bool:
             v = rng.integers(0, 2, (2, 3)).astype(bool)
         else:
