@@ -50,6 +50,18 @@ export function formatSizeLines(size: SizeReport): string[] {
     }),
     { align: ["left", "right", "right", "right"] },
   ));
+  const opt = size.groups.optimizer;
+  const data = TENSOR_ROLES.reduce((sum, role) => sum + size.groups[role].bytes, 0);
+  if (opt.bytes > 0 && data > 0) {
+    // Said in words: the share of the tensor data (for TensorFlow, the data files) that is optimizer state.
+    const kind = size.optimizers?.length ? ` (${size.optimizers.join(", ")} slots)` : "";
+    lines.push(
+      "",
+      `optimizer state${kind}: ${opt.tensors} tensors, ${formatBytes(opt.bytes)}, ${
+        ((opt.bytes / data) * 100).toFixed(1)
+      }% of the tensor data; stripping it leaves ${formatBytes(data - opt.bytes)}`,
+    );
+  }
   const s = size.savings;
   const parts = [
     ...(s.stripOptimizer > 0 ? [`stripping the optimizer saves ${formatBytes(s.stripOptimizer)}`] : []),

@@ -24,6 +24,8 @@ export interface InspectTensor {
   bytes: number;
   /** Block encoding (e.g. `Q4_0`), when the bytes are not plain `dtype` elements. */
   encoding?: string;
+  /** A readable name for an object-based key (a TF2 checkpoint's variable name), when the file has one. */
+  displayName?: string;
 }
 
 /** What `ckpt inspect --json` prints. */
@@ -57,6 +59,8 @@ export interface InspectReport {
 export function inspectReport(file: TensorFile): InspectReport {
   let parameters = 0;
   let tensorBytes = 0;
+  // Formats with object-based keys (TensorFlow 2) give them readable names.
+  const displayNames = (file as { displayNames?: Readonly<Record<string, string>> }).displayNames ?? {};
   const tensors = file.tensors.map((entry): InspectTensor => {
     parameters += elementCount(entry.shape);
     tensorBytes += entry.byteLength;
@@ -67,6 +71,7 @@ export function inspectReport(file: TensorFile): InspectReport {
       bytes: entry.byteLength,
     };
     if (entry.encoding !== undefined) row.encoding = entry.encoding;
+    if (Object.hasOwn(displayNames, entry.name)) row.displayName = displayNames[entry.name];
     return row;
   });
   return {
@@ -118,11 +123,27 @@ export function formatInspectReport(input: string, report: InspectReport): strin
   if (report.tensors.length) {
     lines.push("");
     const hasEncoding = report.tensors.some((t) => t.encoding !== undefined);
-    const header = ["name", "dtype", ...(hasEncoding ? ["encoding"] : []), "shape", "bytes"];
-    const align: ColumnAlign[] = ["left", "left", ...(hasEncoding ? ["left" as const] : []), "left", "right"];
+    const hasDisplay = report.tensors.some((t) => t.displayName !== undefined);
+    const header = [
+      "name",
+      ...(hasDisplay ? ["variable"] : []),
+      "dtype",
+      ...(hasEncoding ? ["encoding"] : []),
+      "shape",
+      "bytes",
+    ];
+    const align: ColumnAlign[] = [
+      "left",
+      ...(hasDisplay ? ["left" as const] : []),
+      "left",
+      ...(hasEncoding ? ["left" as const] : []),
+      "left",
+      "right",
+    ];
     lines.push(formatTable(
       report.tensors.map((t) => [
         t.name,
+        ...(hasDisplay ? [t.displayName ?? ""] : []),
         t.dtype,
         ...(hasEncoding ? [t.encoding ?? ""] : []),
         `[${t.shape.join(", ")}]`,

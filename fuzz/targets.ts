@@ -15,6 +15,7 @@ import { openZip, readZipEntry } from "../formats/zip/mod.ts";
 import { definePackedFormat } from "../formats/packed/mod.ts";
 import { scanCheckpoint } from "../formats/torch/mod.ts";
 import { crc32 } from "../lib/crc32.ts";
+import { decodeCheckpointIndex } from "../formats/tensorflow/mod.ts";
 
 /** One thing to fuzz. */
 export interface FuzzTarget {
@@ -162,9 +163,27 @@ function packedTarget(format: TensorFormat): FuzzTarget {
   };
 }
 
+// A TensorFlow checkpoint is several files, opened by path: its target is
+// the index decoder, run with block checksums checked and, to reach the
+// protobuf entries behind them, unchecked.
+const tensorflowTarget: FuzzTarget = {
+  name: "tensorflow",
+  allocFactor: 200,
+  accepts: (_head, _size, path) => path.endsWith(".index"),
+  async run(bytes) {
+    try {
+      decodeCheckpointIndex(bytes, "<fuzz tensorflow>");
+    } finally {
+      decodeCheckpointIndex(bytes, "<fuzz tensorflow>", { verifyChecksums: false });
+    }
+    await Promise.resolve();
+  },
+};
+
 /** Every target, registry formats first. */
 export const TARGETS: readonly FuzzTarget[] = [
-  ...FORMATS.map(formatTarget),
+  ...FORMATS.filter((f) => f.name !== "tensorflow").map(formatTarget),
+  tensorflowTarget,
   pickleTarget,
   scanTarget,
   zipTarget,

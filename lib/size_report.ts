@@ -23,12 +23,16 @@ export const TENSOR_ROLES: readonly TensorRole[] = Object.freeze([
 
 // Optimizer slots: torch Adam/AdamW (exp_avg, exp_avg_sq, max_exp_avg_sq), SGD
 // (momentum_buffer), Adagrad/RMSprop/Adadelta state, anything under an
-// `optimizer` key, and TensorFlow's slot variables (`…/Adam`, `…/Adam_1`,
-// `…/Momentum`, `beta1_power`).
+// `optimizer` key, TensorFlow 1's slot variables (`…/Adam`, `…/Adam_1`,
+// `…/Momentum`, `…/RMSProp_1`, `…/Adagrad`, `…/Ftrl_1`, `beta1_power`) and
+// TensorFlow 2's (`…/.OPTIMIZER_SLOT/…`, `optimizer/…`).
 const OPTIMIZER_SEGMENT =
-  /(^|[./])(exp_avg|exp_avg_sq|max_exp_avg_sq|momentum_buffer|square_avg|acc_delta|sum|optimizer|optimizer_state|optimizer_states|optim|opt_state)($|[./])/;
+  /(^|[./])(exp_avg|exp_avg_sq|max_exp_avg_sq|momentum_buffer|square_avg|acc_delta|sum|optimizer|optimizer_state|optimizer_states|optim|opt_state|\.OPTIMIZER_SLOT)($|[./])/;
 const OPTIMIZER_TF =
-  /\/(Adam|Adam_\d+|Momentum|RMSProp|RMSProp_\d+|Adagrad|AdamW|AdamW_\d+)(:\d+)?$|(^|\/)beta[12]_power(:\d+)?$/;
+  /\/(Adam|AdamW|Adamax|Nadam|Momentum|RMSProp|Adagrad|AdagradDA|ProximalAdagrad|Ftrl|Adadelta)(_\d+)?(:\d+)?$|(^|\/)beta[12]_power(:\d+)?$/;
+// Keras 3 under tf.train.Checkpoint reaches the model's own weights through
+// the optimizer (`optimizer/_trainable_variables/0/.ATTRIBUTES/…`): weights.
+const NOT_OPTIMIZER = /(^|\/)optimizer\/_trainable_variables\//;
 // Buffers: BatchNorm running statistics (torch and TensorFlow names).
 const BUFFER_NAME =
   /(^|[./])(running_mean|running_var|num_batches_tracked|moving_mean|moving_variance)(:\d+)?$/;
@@ -47,7 +51,9 @@ const BUFFER_NAME =
  * ```
  */
 export function tensorRole(name: string, dtype: string, encoding?: string): TensorRole {
-  if (OPTIMIZER_SEGMENT.test(name) || OPTIMIZER_TF.test(name)) return "optimizer";
+  if (!NOT_OPTIMIZER.test(name) && (OPTIMIZER_SEGMENT.test(name) || OPTIMIZER_TF.test(name))) {
+    return "optimizer";
+  }
   if (BUFFER_NAME.test(name)) return "buffers";
   if (encoding !== undefined || (isDType(dtype) && isFloatDType(dtype))) return "weights";
   return "other";
@@ -105,6 +111,28 @@ export interface SizeReport {
   groups: Record<TensorRole, RoleSize>;
   /** What shrinking would save. */
   savings: SizeSavings;
+  /** Optimizers recognised from slot names (`Adam` for `…/Adam_1` or `exp_avg`), in order of first appearance. */
+  optimizers: string[];
+}
+
+// Which optimizer a slot name belongs to: TensorFlow 1 slot suffixes, torch's state names.
+const TF_SLOT =
+  /\/(Adam|AdamW|Adamax|Nadam|Momentum|RMSProp|Adagrad|AdagradDA|ProximalAdagrad|Ftrl|Adadelta)(_\d+)?(:\d+)?$/;
+const TORCH_SLOT = /(^|[./])(exp_avg|exp_avg_sq|momentum_buffer|square_avg|acc_delta)($|[./])/;
+const TORCH_OPTIMIZER: Record<string, string> = {
+  exp_avg: "Adam",
+  exp_avg_sq: "Adam",
+  momentum_buffer: "SGD with momentum",
+  square_avg: "RMSprop",
+  acc_delta: "Adadelta",
+};
+
+function optimizerOf(name: string): string | undefined {
+  const tf = TF_SLOT.exec(name);
+  if (tf) return tf[1];
+  if (/(^|\/)beta[12]_power(:\d+)?$/.test(name)) return "Adam";
+  const torch = TORCH_SLOT.exec(name);
+  return torch ? TORCH_OPTIMIZER[torch[2]] : undefined;
 }
 
 /** The fields of a tensor {@linkcode sizeReport} needs. */
@@ -132,6 +160,7 @@ export function sizeReport(tensors: readonly SizedTensor[], fileBytes?: number):
   let lowerBoundBytes = 0;
   let weightElements = 0;
   let weightBytes = 0;
+  const optimizers = new Set<string>();
   for (const t of tensors) {
     const elements = elementCount(t.shape);
     const key = t.encoding ?? t.dtype;
@@ -147,6 +176,10 @@ export function sizeReport(tensors: readonly SizedTensor[], fileBytes?: number):
     const role = tensorRole(t.name, t.dtype, t.encoding);
     groups[role].tensors++;
     groups[role].bytes += t.byteLength;
+    if (role === "optimizer") {
+      const kind = optimizerOf(t.name);
+      if (kind !== undefined) optimizers.add(kind);
+    }
     if (role === "weights") {
       weightElements += elements;
       weightBytes += t.byteLength;
@@ -171,5 +204,6 @@ export function sizeReport(tensors: readonly SizedTensor[], fileBytes?: number):
       int8: saved(8.5),
       "4bit": saved(4.5),
     },
+    optimizers: [...optimizers],
   };
 }
