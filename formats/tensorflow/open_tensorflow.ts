@@ -13,7 +13,7 @@ import { crc32c, unmaskCrc32c } from "../../lib/crc32c.ts";
 import { dtypeInfo } from "../../lib/dtype.ts";
 import { FormatError, LimitError } from "../../lib/errors.ts";
 import type { OpenOptions } from "../../lib/format.ts";
-import type { TensorEntry, TensorFile } from "../../lib/tensor.ts";
+import { type TensorEntry, type TensorFile, tensorFile } from "../../lib/tensor.ts";
 import { decodeObjectGraphNames } from "./_bundle_proto.ts";
 import { dataPath, resolvePrefix } from "./_paths.ts";
 import { copySlice } from "./_slices.ts";
@@ -270,7 +270,7 @@ export async function openTensorflow(
     }
     let fileBytes = indexSize;
     for (const s of sources.values()) fileBytes += s.size;
-    return {
+    return tensorFile({
       format: "tensorflow",
       metadata: {},
       tensors,
@@ -280,7 +280,7 @@ export async function openTensorflow(
       displayNames,
       nonNumeric: index.opaque.map((o) => o.name),
       close,
-    };
+    });
   } catch (error) {
     await close();
     throw error;

@@ -6,10 +6,12 @@
  * @module
  */
 
-import { fileSink, onInterrupt, withSink } from "../../lib/byte_sink.ts";
+import { fileSink, withSink } from "../../lib/byte_sink.ts";
+import { requirePlainEntry } from "../../lib/plain_entry.ts";
+import { withStagedFiles } from "../../lib/staged_files.ts";
 import { crc32c, maskCrc32c } from "../../lib/crc32c.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { refuseInputs, stagingName } from "../../lib/paths.ts";
+import { refuseInputs } from "../../lib/paths.ts";
 import { collectTensors, type TensorEntry, type TensorStream } from "../../lib/tensor.ts";
 import { encodeBundleEntry, encodeBundleHeader } from "./_bundle_proto.ts";
 import { tfDataType } from "./_dtypes.ts";
@@ -113,11 +115,7 @@ export async function writeTensorflow(
       throw new UsageError(`Cannot write a TensorFlow checkpoint: duplicate tensor '${e.name}'`);
     }
     seen.add(e.name);
-    if (e.encoding !== undefined) {
-      throw new UsageError(
-        `Cannot write tensor '${e.name}' to a TensorFlow checkpoint: it is ${e.encoding} blocks; dequantize it first`,
-      );
-    }
+    requirePlainEntry(e, "a TensorFlow checkpoint");
     const code = tfDataType(e.dtype);
     if (code === undefined) {
       throw new UsageError(
@@ -133,17 +131,11 @@ export async function writeTensorflow(
   await refuseInputs([...shardPaths, indexPath], options.protect ?? []);
 
   const records: [Uint8Array, Uint8Array][] = [];
-  const staged: [string, string][] = [];
-  const removeStaged = async () => {
-    for (const [temp] of staged) await Deno.remove(temp).catch(() => {});
-  };
-  const forget = onInterrupt(removeStaged);
   let chunk: Uint8Array | undefined;
-  try {
+  // Shards and index appear together, the index last, or not at all.
+  await withStagedFiles(async (staged) => {
     for (let i = 0; i < shards.length; i++) {
-      const temp = stagingName(shardPaths[i]);
-      staged.push([temp, shardPaths[i]]);
-      await withSink(await fileSink(temp), async (sink) => {
+      await withSink(await fileSink(staged.stage(shardPaths[i])), async (sink) => {
         for (const e of shards[i]) {
           const offset = sink.position;
           let crc = 0;
@@ -183,15 +175,7 @@ export async function writeTensorflow(
     }
     records.sort((a, b) => compareBytes(a[0], b[0]));
     const table = encodeTable([[new Uint8Array(0), encodeBundleHeader(shards.length)], ...records]);
-    const tempIndex = stagingName(indexPath);
-    staged.push([tempIndex, indexPath]);
-    await withSink(await fileSink(tempIndex), (sink) => sink.write(table));
-    for (const [temp, final] of staged) await Deno.rename(temp, final);
-  } catch (error) {
-    await removeStaged();
-    throw error;
-  } finally {
-    forget();
-  }
+    await withSink(await fileSink(staged.stage(indexPath)), (sink) => sink.write(table));
+  });
   return { prefix, index: indexPath, shards: shardPaths };
 }
