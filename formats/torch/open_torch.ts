@@ -11,7 +11,14 @@ import { dtypeInfo } from "../../lib/dtype.ts";
 import { FormatError, LimitError, TruncatedError } from "../../lib/errors.ts";
 import type { OpenOptions } from "../../lib/format.ts";
 import type { TensorFile } from "../../lib/tensor.ts";
-import { type LoadedPickle, loadPickle, PickleGlobal, PickleTuple, type PickleValue } from "../pickle/mod.ts";
+import {
+  type LoadedPickle,
+  loadPickle,
+  NUMPY_ARRAY_GLOBALS,
+  PickleGlobal,
+  PickleTuple,
+  type PickleValue,
+} from "../pickle/mod.ts";
 import { openZip, readZipEntry, type ZipArchive, type ZipEntry } from "../zip/mod.ts";
 import { STORAGE_DTYPES } from "./_dtypes.ts";
 import {
@@ -410,7 +417,8 @@ async function openPlainPickle(source: ByteSource, options: OpenTorchOptions): P
   const bytes = await source.read(0, source.size);
   const loaded = loadPickle(bytes, {
     permissive: options.permissive,
-    allowGlobals: options.allowGlobals,
+    // numpy's array reconstruction is read, never called: plain pickles of arrays open by default.
+    allowGlobals: [...NUMPY_ARRAY_GLOBALS, ...(options.allowGlobals ?? [])],
     persistentLoad: () =>
       fail(source, "a plain pickle refers to persistent ids (storages outside the pickle)"),
     name: source.name,
