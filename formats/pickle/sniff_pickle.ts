@@ -12,7 +12,6 @@ import { HIGHEST_PROTOCOL, OP, opcodeEffect } from "./opcodes.ts";
 const SNIFF_OPCODES = 64;
 
 const NEWLINE = 0x0a;
-const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
 /** What int(), float() and Python 2's long literals accept: digits, signs, `_`, `0x…`, `.`, `e`, `nan`, `inf`, `L`. */
 const NUMBERISH = /^[\s\w.+-]*$/;
 
@@ -21,7 +20,7 @@ const NUMBERISH = /^[\s\w.+-]*$/;
  * start of a pickle: up to 64 opcodes are walked with their arguments and
  * stack effects, and each must be a real opcode with a well-formed argument
  * that never takes more from the stack than is there. Bytes that run out
- * mid-argument count as a pickle prefix once at least one opcode was whole.
+ * mid-argument count as a (truncated) pickle once at least one opcode was whole.
  *
  * @example
  * ```ts
@@ -49,7 +48,7 @@ export function sniffPickle(head: Uint8Array, size: number = head.length): boole
     if (arg.kind === "fixed") {
       if (code === OP.PROTO && at < n && head[at] > HIGHEST_PROTOCOL) return false;
       at += arg.bytes;
-      if (at > size) return false;
+      if (at > size) return count > 0; // cut short: a truncated pickle is still a pickle
     } else if (arg.kind === "sized") {
       if (at + arg.lengthBytes > n) return at + arg.lengthBytes <= size && count > 0;
       const view = new DataView(head.buffer, head.byteOffset + at, arg.lengthBytes);
@@ -58,7 +57,8 @@ export function sniffPickle(head: Uint8Array, size: number = head.length): boole
         : arg.lengthBytes === 4
         ? (arg.signed ? view.getInt32(0, true) : view.getUint32(0, true))
         : Number(view.getBigUint64(0, true));
-      if (length < 0 || at + arg.lengthBytes + length > size) return false;
+      if (length < 0) return false;
+      if (at + arg.lengthBytes + length > size) return count > 0;
       at += arg.lengthBytes + length;
     } else if (arg.kind === "lines") {
       for (let l = 0; l < arg.count; l++) {
@@ -103,7 +103,7 @@ function lineOk(code: number, bytes: Uint8Array, partial: boolean): boolean {
   switch (code) {
     case OP.GLOBAL:
     case OP.INST:
-      return (partial || text.length > 0) && !CONTROL.test(text);
+      return (partial || text.length > 0) && !hasControl(bytes);
     case OP.INT:
     case OP.LONG:
     case OP.FLOAT:
@@ -117,4 +117,9 @@ function lineOk(code: number, bytes: Uint8Array, partial: boolean): boolean {
     default: // UNICODE: raw-unicode-escape takes any byte
       return true;
   }
+}
+
+// C0 controls other than tab and CR, or DEL.
+function hasControl(bytes: Uint8Array): boolean {
+  return bytes.some((b) => (b < 0x20 && b !== 0x09 && b !== 0x0d) || b === 0x7f);
 }

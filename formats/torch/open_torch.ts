@@ -12,14 +12,16 @@ import { FormatError, LimitError, TruncatedError } from "../../lib/errors.ts";
 import type { OpenOptions } from "../../lib/format.ts";
 import type { TensorFile } from "../../lib/tensor.ts";
 import {
+  HIGHEST_PROTOCOL,
   type LoadedPickle,
   loadPickle,
   NUMPY_ARRAY_GLOBALS,
+  OP,
   PickleGlobal,
   PickleTuple,
   type PickleValue,
 } from "../pickle/mod.ts";
-import { openZip, readZipEntry, type ZipArchive, type ZipEntry } from "../zip/mod.ts";
+import { openZip, readZipEntry, sniffZip, type ZipArchive, type ZipEntry } from "../zip/mod.ts";
 import { STORAGE_DTYPES } from "./_dtypes.ts";
 import {
   collectNamedTensors,
@@ -70,9 +72,7 @@ const LEGACY_PROTOCOL = 1001;
  * ```
  */
 export function isTorchZip(head: Uint8Array): boolean {
-  if (head.length < 30 || head[0] !== 0x50 || head[1] !== 0x4b || head[2] !== 3 || head[3] !== 4) {
-    return false;
-  }
+  if (head.length < 30 || !sniffZip(head)) return false;
   const nameLength = head[26] | (head[27] << 8);
   if (30 + nameLength > head.length) return false;
   const name = new TextDecoder().decode(head.subarray(30, 30 + nameLength));
@@ -91,9 +91,17 @@ export function isTorchZip(head: Uint8Array): boolean {
  * ```
  */
 export function isLegacyTorch(head: Uint8Array): boolean {
-  const magic = [0x8a, 10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
-  return head.length >= 14 && head[0] === 0x80 && head[1] <= 5 && magic.every((b, i) => head[2 + i] === b);
+  return head.length >= 2 + LEGACY_MAGIC_PICKLED.length && head[0] === OP.PROTO &&
+    head[1] <= HIGHEST_PROTOCOL &&
+    LEGACY_MAGIC_PICKLED.every((b, i) => head[2 + i] === b);
 }
+
+// LONG1 of the magic number's 10 little-endian bytes, as pickle writes it after PROTO.
+const LEGACY_MAGIC_PICKLED: readonly number[] = [
+  OP.LONG1,
+  10,
+  ...Array.from({ length: 10 }, (_, i) => Number((LEGACY_MAGIC >> BigInt(8 * i)) & 0xffn)),
+];
 
 function fail(source: ByteSource, message: string, offset = -1): never {
   throw new FormatError(`Cannot read PyTorch file ${source.name}: ${message}`, { offset, format: "torch" });
@@ -147,7 +155,7 @@ function count(source: ByteSource, value: PickleValue, what: string): number {
  */
 export async function openTorch(source: ByteSource, options: OpenTorchOptions = {}): Promise<TorchFile> {
   const head = await source.read(0, Math.min(source.size, 64));
-  if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b) return await openZipTorch(source, options);
+  if (sniffZip(head)) return await openZipTorch(source, options);
   if (isLegacyTorch(head)) return await openLegacyTorch(source, options);
   return await openPlainPickle(source, options);
 }
