@@ -24,6 +24,12 @@ export const STORAGE_DTYPES: Readonly<Record<string, DType>> = {
   Float8_e4m3fnuzStorage: "F8_E4M3FNUZ",
   Float8_e5m2fnuzStorage: "F8_E5M2FNUZ",
   UntypedStorage: "U8",
+  // Quantized storages hold the integer codes (torch/storage.py _dtype_to_storage_type_map).
+  QInt8Storage: "I8",
+  QUInt8Storage: "U8",
+  QInt32Storage: "I32",
+  QUInt4x2Storage: "U8",
+  QUInt2x4Storage: "U8",
 };
 
 /** Element types to the storage class torch writes (the ones torch 1.13 and later load). */

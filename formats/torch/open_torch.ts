@@ -26,12 +26,13 @@ import { STORAGE_DTYPES } from "./_dtypes.ts";
 import {
   collectNamedTensors,
   dedupeShared,
+  MAX_EXPANDED_VIEW_BYTES,
   type NamedTensor,
-  tensorEntry,
   TensorResolver,
   type TensorResolver as Resolver,
   type TorchStorage,
 } from "./_tensors.ts";
+import { torchEntries, unpackLinearParams } from "./_quantized.ts";
 
 /** Options for {@linkcode openTorch}. */
 export interface OpenTorchOptions extends OpenOptions {
@@ -170,7 +171,7 @@ function checkPickleSize(source: ByteSource, size: number, options: OpenTorchOpt
   }
 }
 
-function finish(
+async function finish(
   source: ByteSource,
   loaded: LoadedPickle,
   resolver: Resolver,
@@ -178,16 +179,16 @@ function finish(
   format: "torch" | "pickle",
   layout: "zip" | "legacy" | "pickle",
   extraMetadata: Record<string, string> = {},
-): TorchFile {
+): Promise<TorchFile> {
   const { tensors, metadata } = collectNamedTensors(loaded.value, resolver);
-  let kept: NamedTensor[] = tensors;
+  let kept: NamedTensor[] = unpackLinearParams(tensors);
   const meta = { ...extraMetadata, ...metadata };
-  if (options.dedupeShared) kept = dedupeShared(tensors, meta);
+  if (options.dedupeShared) kept = dedupeShared(kept, meta);
   return {
     format,
     layout,
     metadata: meta,
-    tensors: kept.map((t) => tensorEntry(t.name, t.ref, options.maxExpandedViewBytes)),
+    tensors: await torchEntries(kept, meta, options.maxExpandedViewBytes ?? MAX_EXPANDED_VIEW_BYTES),
     placeholders: loaded.placeholders,
     fileBytes: source.size,
     close: () => source.close(),
@@ -232,7 +233,7 @@ async function openZipTorch(source: ByteSource, options: OpenTorchOptions): Prom
     persistentLoad,
     name: `${source.name}:${pkl!.name}`,
   });
-  return finish(source, loaded, new TensorResolver(), options, "torch", "zip");
+  return await finish(source, loaded, new TensorResolver(), options, "torch", "zip");
 }
 
 function zipStorage(
@@ -396,7 +397,7 @@ async function parseLegacy(
   for (const root of roots.values()) {
     if (root.dataOffset < 0) fail(source, `storage '${root.key}' is used but not in the storage key list`);
   }
-  const file = finish(source, object, new TensorResolver(), options, "torch", "legacy");
+  const file = await finish(source, object, new TensorResolver(), options, "torch", "legacy");
   legacyEnds.set(file, at);
   return file;
 }
@@ -431,5 +432,5 @@ async function openPlainPickle(source: ByteSource, options: OpenTorchOptions): P
       fail(source, "a plain pickle refers to persistent ids (storages outside the pickle)"),
     name: source.name,
   });
-  return finish(source, loaded, new TensorResolver(), options, "pickle", "pickle");
+  return await finish(source, loaded, new TensorResolver(), options, "pickle", "pickle");
 }

@@ -1,0 +1,183 @@
+// torch.ao quantized tensors as ckpt's int8 representation: the integer codes
+// under the tensor's name plus `<name>.scale` (F32) and, when affine,
+// `<name>.zero_point` (U8), recorded in `ckpt.quantization` the way
+// lib/quantize.ts records its int8 scheme, so dequantize() gives back exactly
+// what torch's Tensor.dequantize() computes: (q - zero_point) * scale in
+// float32 per tensor; per channel torch multiplies by the float64 scale, which
+// float32 reproduces only when every scale is a float32 value (observers make
+// them so); a tensor whose scales are not is read dequantized instead.
+// Packed Linear parameters (`<m>._packed_params._packed_params`, a
+// (weight, bias) tuple) are named `<m>.weight` and `<m>.bias`.
+
+import { elementCount } from "../../lib/dtype.ts";
+import { FormatError } from "../../lib/errors.ts";
+import { QUANTIZATION_METADATA_KEY, type QuantRecord } from "../../lib/quantize.ts";
+import type { TensorEntry } from "../../lib/tensor.ts";
+import { type NamedTensor, readTensor, tensorEntry, type TensorRef } from "./_tensors.ts";
+
+const PACKED = /^(.*)\._packed_params\._packed_params\.([01])$/;
+
+/** Names packed Linear weight and bias as the float module's state dict does. */
+export function unpackLinearParams(tensors: NamedTensor[]): NamedTensor[] {
+  const names = new Set(tensors.map((t) => t.name));
+  return tensors.map((t) => {
+    const m = PACKED.exec(t.name);
+    if (!m) return t;
+    const name = `${m[1]}.${m[2] === "0" ? "weight" : "bias"}`;
+    if (names.has(name)) {
+      throw new FormatError(`Cannot read tensors: '${t.name}' unpacks to '${name}', which the file already has`, {
+        format: "torch",
+      });
+    }
+    return { name, ref: t.ref };
+  });
+}
+
+function fail(name: string, message: string): never {
+  throw new FormatError(`Cannot read quantized tensor '${name}': ${message}`, { format: "torch" });
+}
+
+async function readNumbers(ref: TensorRef): Promise<number[]> {
+  const bytes = (await readTensor(ref)).slice();
+  const n = elementCount(ref.shape);
+  switch (ref.dtype) {
+    case "F64":
+      return Array.from(new Float64Array(bytes.buffer, 0, n));
+    case "F32":
+      return Array.from(new Float32Array(bytes.buffer, 0, n));
+    case "I64":
+      return Array.from(new BigInt64Array(bytes.buffer, 0, n), Number);
+    case "I32":
+      return Array.from(new Int32Array(bytes.buffer, 0, n));
+    default:
+      throw new FormatError(`Cannot read quantization parameters stored as ${ref.dtype}`, { format: "torch" });
+  }
+}
+
+function constEntry(name: string, dtype: "F32" | "U8", shape: number[], values: ArrayLike<number>): TensorEntry {
+  const bytes = dtype === "F32"
+    ? new Uint8Array(Float32Array.from(values).buffer)
+    : Uint8Array.from(values);
+  return {
+    name,
+    dtype,
+    shape,
+    byteLength: bytes.length,
+    read(out?: Uint8Array): Promise<Uint8Array> {
+      if (!out) return Promise.resolve(bytes.slice());
+      const view = out.subarray(0, bytes.length);
+      view.set(bytes);
+      return Promise.resolve(view);
+    },
+  };
+}
+
+// Codes of a qint8 tensor with a nonzero zero point, moved to quint8's range:
+// (q + 128) - (zp + 128) = q - zp, so nothing changes on dequantization.
+function shiftedEntry(name: string, ref: TensorRef, maxExpanded: number): TensorEntry {
+  const base = tensorEntry(name, ref, maxExpanded);
+  return {
+    ...base,
+    dtype: "U8",
+    async read(out?: Uint8Array): Promise<Uint8Array> {
+      const bytes = await base.read(out);
+      const own = out ? bytes : bytes.slice();
+      for (let i = 0; i < own.length; i++) own[i] = (own[i] + 128) & 0xff;
+      return own;
+    },
+  };
+}
+
+// torch's per-channel dequantization in float64, for scales float32 cannot hold.
+function dequantizedEntry(
+  name: string,
+  ref: TensorRef,
+  scales: number[],
+  zeroPoints: number[],
+  axis: number,
+  maxExpanded: number,
+): TensorEntry {
+  const codes = tensorEntry(name, ref, maxExpanded);
+  const count = elementCount(ref.shape);
+  const inner = elementCount(ref.shape.slice(axis + 1));
+  const channels = ref.shape[axis];
+  const signed = ref.dtype === "I8";
+  return {
+    name,
+    dtype: "F32",
+    shape: [...ref.shape],
+    byteLength: count * 4,
+    async read(out?: Uint8Array): Promise<Uint8Array> {
+      const q = await codes.read();
+      const target = out ? out.subarray(0, count * 4) : new Uint8Array(count * 4);
+      const values = new Float32Array(target.buffer, target.byteOffset, count);
+      for (let i = 0; i < count; i++) {
+        const c = Math.floor(i / inner) % channels;
+        const v = signed ? (q[i] << 24) >> 24 : q[i];
+        values[i] = (v - zeroPoints[c]) * scales[c];
+      }
+      return target;
+    },
+  };
+}
+
+/**
+ * Entries for named tensors, quantized ones as int8 codes and companions;
+ * their records go into `metadata` under `ckpt.quantization`.
+ */
+export async function torchEntries(
+  tensors: NamedTensor[],
+  metadata: Record<string, string>,
+  maxExpanded: number,
+): Promise<TensorEntry[]> {
+  const out: TensorEntry[] = [];
+  const records: Record<string, QuantRecord> = {};
+  const names = new Set(tensors.map((t) => t.name));
+  for (const { name, ref } of tensors) {
+    const q = ref.quant;
+    if (!q) {
+      out.push(tensorEntry(name, ref, maxExpanded));
+      continue;
+    }
+    if (q.qdtype !== "qint8" && q.qdtype !== "quint8") {
+      fail(name, `ckpt reads qint8 and quint8 tensors; torch.${q.qdtype} is not supported`);
+    }
+    if (q.qscheme === "per_channel_affine_float_qparams") {
+      fail(name, "float zero points (per_channel_affine_float_qparams) are not supported");
+    }
+    const perChannel = q.axis !== undefined;
+    const scales = perChannel ? await readNumbers(q.scales!) : [q.scale!];
+    const zeroPoints = perChannel ? await readNumbers(q.zeroPoints!) : [q.zeroPoint!];
+    const signed = q.qdtype === "qint8";
+    const [lo, hi] = signed ? [-128, 127] : [0, 255];
+    for (const z of zeroPoints) {
+      if (!Number.isInteger(z) || z < lo || z > hi) fail(name, `zero point ${z} is outside torch.${q.qdtype}'s range`);
+    }
+    for (const s of scales) if (!Number.isFinite(s) || s <= 0) fail(name, `scale ${s} is not a positive number`);
+    const shape = [...ref.shape];
+    if (perChannel && !scales.every((s) => Math.fround(s) === s)) {
+      out.push(dequantizedEntry(name, ref, scales, zeroPoints, q.axis!, maxExpanded));
+      continue;
+    }
+    for (const suffix of [".scale", ".zero_point"]) {
+      if (names.has(name + suffix)) fail(name, `the file also has a tensor named '${name + suffix}'`);
+    }
+    const affine = !signed || zeroPoints.some((z) => z !== 0);
+    const paramShape = perChannel ? [shape[q.axis!]] : [];
+    out.push(signed && affine ? shiftedEntry(name, ref, maxExpanded) : tensorEntry(name, ref, maxExpanded));
+    // torch casts a per-tensor scale to float32 before multiplying.
+    out.push(constEntry(`${name}.scale`, "F32", paramShape, scales.map(Math.fround)));
+    if (affine) {
+      out.push(constEntry(`${name}.zero_point`, "U8", paramShape, zeroPoints.map((z) => signed ? z + 128 : z)));
+    }
+    const record: QuantRecord = { scheme: "int8", dtype: "F32", shape, perChannel, affine };
+    if (perChannel) record.axis = q.axis;
+    records[name] = record;
+  }
+  if (Object.keys(records).length > 0) {
+    const existing = metadata[QUANTIZATION_METADATA_KEY];
+    const merged = existing ? { ...JSON.parse(existing), ...records } : records;
+    metadata[QUANTIZATION_METADATA_KEY] = JSON.stringify(merged);
+  }
+  return out;
+}
