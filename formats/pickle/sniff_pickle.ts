@@ -20,7 +20,8 @@ const NUMBERISH = /^[\s\w.+-]*$/;
  * start of a pickle: up to 64 opcodes are walked with their arguments and
  * stack effects, and each must be a real opcode with a well-formed argument
  * that never takes more from the stack than is there. Bytes that run out
- * mid-argument count as a (truncated) pickle once at least one opcode was whole.
+ * mid-argument count as a (truncated) pickle once at least one opcode was
+ * whole, and so does a stream that breaks after naming a global.
  *
  * @example
  * ```ts
@@ -34,6 +35,13 @@ const NUMBERISH = /^[\s\w.+-]*$/;
  * ```
  */
 export function sniffPickle(head: Uint8Array, size: number = head.length): boolean {
+  const named = { global: false };
+  // A stream that names a global and then breaks is still a pickle: a
+  // loader would have imported the global before reaching the damage.
+  return walk(head, size, named) || named.global;
+}
+
+function walk(head: Uint8Array, size: number, named: { global: boolean }): boolean {
   const n = head.length;
   let pos = 0;
   let depth = 0; // items above the top MARK
@@ -87,6 +95,7 @@ export function sniffPickle(head: Uint8Array, size: number = head.length): boole
       marks.push(depth);
       depth = 0;
     }
+    if (code === OP.GLOBAL || code === OP.INST || code === OP.STACK_GLOBAL) named.global = true;
     if (code === OP.STOP) return true;
     // An argument that runs past the sniffed bytes (but not past the end) leaves a valid prefix.
     if (at > n) return true;
