@@ -72,7 +72,19 @@ export async function extract7z(bytes: Uint8Array, limit: number): Promise<Extra
     printErr: (s: string) => err.push(s),
     stdin: () => null as unknown as number,
   });
-  const run = (args: string[]): number => (sz.callMain(args) as unknown as number | undefined) ?? 0;
+  // The emscripten runtime sets the process exit code when 7-Zip fails and
+  // throws on some errors: keep the exit code ours, and count a throw as a failure.
+  const run = (args: string[]): number => {
+    const saved = Deno.exitCode;
+    try {
+      return (sz.callMain(args) as unknown as number | undefined) ?? 0;
+    } catch (error) {
+      err.push(`7-Zip stopped (${typeof error === "number" ? "internal error" : String(error)})`);
+      return -1;
+    } finally {
+      Deno.exitCode = saved;
+    }
+  };
   const problems: string[] = [];
   sz.FS.writeFile("/archive.7z", bytes);
   const listed = run(["l", "-slt", NO_PASSWORD, "-bd", "/archive.7z"]);

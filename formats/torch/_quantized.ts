@@ -25,9 +25,12 @@ export function unpackLinearParams(tensors: NamedTensor[]): NamedTensor[] {
     if (!m) return t;
     const name = `${m[1]}.${m[2] === "0" ? "weight" : "bias"}`;
     if (names.has(name)) {
-      throw new FormatError(`Cannot read tensors: '${t.name}' unpacks to '${name}', which the file already has`, {
-        format: "torch",
-      });
+      throw new FormatError(
+        `Cannot read tensors: '${t.name}' unpacks to '${name}', which the file already has`,
+        {
+          format: "torch",
+        },
+      );
     }
     return { name, ref: t.ref };
   });
@@ -50,14 +53,19 @@ async function readNumbers(ref: TensorRef): Promise<number[]> {
     case "I32":
       return Array.from(new Int32Array(bytes.buffer, 0, n));
     default:
-      throw new FormatError(`Cannot read quantization parameters stored as ${ref.dtype}`, { format: "torch" });
+      throw new FormatError(`Cannot read quantization parameters stored as ${ref.dtype}`, {
+        format: "torch",
+      });
   }
 }
 
-function constEntry(name: string, dtype: "F32" | "U8", shape: number[], values: ArrayLike<number>): TensorEntry {
-  const bytes = dtype === "F32"
-    ? new Uint8Array(Float32Array.from(values).buffer)
-    : Uint8Array.from(values);
+function constEntry(
+  name: string,
+  dtype: "F32" | "U8",
+  shape: number[],
+  values: ArrayLike<number>,
+): TensorEntry {
+  const bytes = dtype === "F32" ? new Uint8Array(Float32Array.from(values).buffer) : Uint8Array.from(values);
   return {
     name,
     dtype,
@@ -151,9 +159,13 @@ export async function torchEntries(
     const signed = q.qdtype === "qint8";
     const [lo, hi] = signed ? [-128, 127] : [0, 255];
     for (const z of zeroPoints) {
-      if (!Number.isInteger(z) || z < lo || z > hi) fail(name, `zero point ${z} is outside torch.${q.qdtype}'s range`);
+      if (!Number.isInteger(z) || z < lo || z > hi) {
+        fail(name, `zero point ${z} is outside torch.${q.qdtype}'s range`);
+      }
     }
-    for (const s of scales) if (!Number.isFinite(s) || s <= 0) fail(name, `scale ${s} is not a positive number`);
+    for (const s of scales) {
+      if (!Number.isFinite(s) || s <= 0) fail(name, `scale ${s} is not a positive number`);
+    }
     const shape = [...ref.shape];
     if (perChannel && !scales.every((s) => Math.fround(s) === s)) {
       out.push(dequantizedEntry(name, ref, scales, zeroPoints, q.axis!, maxExpanded));
@@ -168,7 +180,9 @@ export async function torchEntries(
     // torch casts a per-tensor scale to float32 before multiplying.
     out.push(constEntry(`${name}.scale`, "F32", paramShape, scales.map(Math.fround)));
     if (affine) {
-      out.push(constEntry(`${name}.zero_point`, "U8", paramShape, zeroPoints.map((z) => signed ? z + 128 : z)));
+      out.push(
+        constEntry(`${name}.zero_point`, "U8", paramShape, zeroPoints.map((z) => signed ? z + 128 : z)),
+      );
     }
     const record: QuantRecord = { scheme: "int8", dtype: "F32", shape, perChannel, affine };
     if (perChannel) record.axis = q.axis;

@@ -277,7 +277,13 @@ export class TensorResolver {
       fail(`_rebuild_qtensor has no quantizer parameters (${describeValue(a[4])})`);
     }
     const qscheme = (scheme as PickleGlobal).name;
-    const ref = makeRef(storage, storage.dtype, int(a[1], "storage offset"), ints(a[2], "size"), ints(a[3], "stride"));
+    const ref = makeRef(
+      storage,
+      storage.dtype,
+      int(a[1], "storage offset"),
+      ints(a[2], "size"),
+      ints(a[3], "stride"),
+    );
     let quant: QuantParams;
     if (qscheme === "per_tensor_affine" || qscheme === "per_tensor_symmetric") {
       const scale = params![1];
@@ -298,7 +304,11 @@ export class TensorResolver {
       const channels = ref.shape[axis];
       for (const [what, t] of [["scales", scales!], ["zero points", zeroPoints!]] as const) {
         if (elementCount(t.shape) !== channels) {
-          fail(`a ${qscheme} tensor of size [${ref.shape}] has ${elementCount(t.shape)} ${what} for ${channels} channels`);
+          fail(
+            `a ${qscheme} tensor of size [${ref.shape}] has ${
+              elementCount(t.shape)
+            } ${what} for ${channels} channels`,
+          );
         }
       }
       quant = { qdtype: qdtype!, qscheme, scales: scales!, zeroPoints: zeroPoints!, axis };

@@ -263,6 +263,8 @@ interface Member {
   crc32: number;
   dataOffset: number;
   localHeaderOffset: number;
+  /** Cut short by the end of the file (its CRC cannot be checked). */
+  truncated?: boolean;
 }
 
 async function scanZip(source: ByteSource, ctx: Context, where: string, depth: number): Promise<void> {
@@ -335,7 +337,7 @@ async function scanZip(source: ByteSource, ctx: Context, where: string, depth: n
     }
     const kind = await scanSource(member, ctx, label, depth, namedPickle);
     // Stored members that were read whole have their CRC checked too (loaders that skip the check still read them).
-    if (m.method === 0 && kind !== "unknown" && member.size <= limit) {
+    if (m.method === 0 && !m.truncated && kind !== "unknown" && member.size <= limit) {
       if (crc32(await member.read(0, member.size)) !== m.crc32) badCrc(report, zipWhere, m.name);
     }
   }
@@ -377,18 +379,35 @@ async function walkLocalHeaders(
     const dataOffset = at + 30 + nameLength + extraLength;
     const fromCd = cdByOffset.get(at);
     if ((flags & FLAG_DESCRIPTOR) || compressedSize === 0xffffffff) {
-      // Sizes live in a data descriptor or a ZIP64 field: take them from the central directory.
-      if (!fromCd) {
+      // Sizes live in a data descriptor or a ZIP64 field: take them from the central directory,
+      // or (no central directory: a truncated file) find the descriptor that follows a stored member.
+      const found = fromCd ? undefined : method === 0 ? await findDescriptor(source, dataOffset) : undefined;
+      if (!fromCd && !found) {
         report.note(
           where,
           `cannot follow local headers past '${name}' at ${at}`,
           cd.length ? undefined : "error",
         );
+        if (method === 0 && !cd.length) {
+          // A stored member cut short by the end of the file: scan what there is of it.
+          const have = source.size - dataOffset;
+          out.push({
+            name,
+            flags,
+            method,
+            compressedSize: have,
+            size: have,
+            crc32: crc,
+            dataOffset,
+            localHeaderOffset: at,
+            truncated: true,
+          });
+        }
         break;
       }
-      compressedSize = fromCd.compressedSize;
-      size = fromCd.size;
-      crc = fromCd.crc32;
+      compressedSize = fromCd?.compressedSize ?? found!.size;
+      size = fromCd?.size ?? found!.size;
+      crc = fromCd?.crc32 ?? found!.crc32;
     }
     if (dataOffset + compressedSize > source.size) {
       report.note(where, `member '${name}' at ${at} is cut short by the end of the file`, "error");
@@ -404,6 +423,7 @@ async function walkLocalHeaders(
           crc32: crc,
           dataOffset,
           localHeaderOffset: at,
+          truncated: true,
         });
       }
       break;
@@ -419,6 +439,33 @@ async function walkLocalHeaders(
     }
   }
   return out;
+}
+
+/** Bytes searched at a time for a stored member's data descriptor when there is no central directory. */
+const DESCRIPTOR_SEARCH_CHUNK = 1 << 20;
+
+// The data descriptor after a stored member: its signature, then a CRC and
+// sizes (4 or 8 bytes each) whose compressed size is the distance walked.
+async function findDescriptor(
+  source: ByteSource,
+  dataOffset: number,
+): Promise<{ size: number; crc32: number } | undefined> {
+  for (let start = dataOffset; start < source.size; start += DESCRIPTOR_SEARCH_CHUNK) {
+    const length = Math.min(DESCRIPTOR_SEARCH_CHUNK + 24, source.size - start);
+    const chunk = await source.read(start, length);
+    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    for (let i = 0; i + 16 <= chunk.length && i < DESCRIPTOR_SEARCH_CHUNK; i++) {
+      if (chunk[i] !== 0x50 || view.getUint32(i, true) !== DESCRIPTOR_SIG) continue;
+      const distance = start + i - dataOffset;
+      if (view.getUint32(i + 8, true) === distance) {
+        return { size: distance, crc32: view.getUint32(i + 4, true) };
+      }
+      if (i + 24 <= chunk.length && view.getBigUint64(i + 8, true) === BigInt(distance)) {
+        return { size: distance, crc32: view.getUint32(i + 4, true) };
+      }
+    }
+  }
+  return undefined;
 }
 
 async function scan7z(source: ByteSource, ctx: Context, where: string, depth: number): Promise<void> {
