@@ -53,33 +53,37 @@ Deno.test("sniffPickle() recognises CPython's pickles of every protocol and noth
   for (const [name, bytes] of others) {
     await t.step(name, () => assert.equal(sniffPickle(bytes), false));
   }
-  await t.step("GGUF (whose 'G' is BINFLOAT and a 46-tensor count a STOP) goes to GGUF, not torch", () => {
-    const gguf = new Uint8Array([
-      ...text("GGUF"),
-      3,
-      0,
-      0,
-      0,
-      46,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      1,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-      0,
-    ]);
-    assert.equal(sniffPickle(gguf), true); // a valid pickle prefix indeed
-    assert.equal(sniffTorch(gguf, 1 << 20), false);
-  });
+  await t.step(
+    "GGUF (whose 'G' is BINFLOAT, and an 11781-tensor count's second byte a STOP) goes to GGUF",
+    () => {
+      // GGUF, version 3, tensor count 0x2e05, kv count 1.
+      const gguf = Uint8Array.from([
+        ...text("GGUF"),
+        3,
+        0,
+        0,
+        0,
+        0x05,
+        0x2e,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+      ]);
+      assert.equal(sniffPickle(gguf), true); // a valid pickle prefix indeed
+      assert.equal(sniffTorch(gguf, 1 << 20), false);
+    },
+  );
   await t.step("a pickle cut short, or broken after naming a global, still sniffs as one", () => {
     assert.equal(sniffPickle(new Uint8Array([OP.PROTO, 2, OP.EMPTY_DICT, OP.BINPUT])), true);
     assert.equal(sniffPickle(text("cos\nsystem\n\xff")), true);
