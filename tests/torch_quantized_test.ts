@@ -74,17 +74,23 @@ Deno.test({
       await assertSameTensors(dequantize()(file), `${dir.path}/dynamic.expected.safetensors`);
       await file.close();
     });
-    await t.step("qint8 with a zero point, quint8 along axis 1, float64 scales", async () => {
-      const file = await openTorch(await fileSource(`${dir.path}/tensors.pt`));
-      const byName = new Map(file.tensors.map((e) => [e.name, e]));
-      // qint8 codes with a nonzero zero point move to quint8's range (q - zp is unchanged).
-      assert.equal(byName.get("qint8_zp")!.dtype, "U8");
-      assert.deepEqual(byName.get("quint8_axis1.zero_point")!.shape, [6]);
-      // Scales float32 cannot hold are applied in float64 as torch does, on read.
-      assert.equal(byName.get("qint8_f64_scales")!.dtype, "F32");
-      await assertSameTensors(dequantize()(file), `${dir.path}/tensors.expected.safetensors`);
-      await file.close();
-    });
+    await t.step(
+      "qint8 with a zero point, quint8 along axis 1, float64 scales, qint32, float zero points",
+      async () => {
+        const file = await openTorch(await fileSource(`${dir.path}/tensors.pt`));
+        const byName = new Map(file.tensors.map((e) => [e.name, e]));
+        // qint8 codes with a nonzero zero point move to quint8's range (q - zp is unchanged).
+        assert.equal(byName.get("qint8_zp")!.dtype, "U8");
+        assert.deepEqual(byName.get("quint8_axis1.zero_point")!.shape, [6]);
+        // Scales float32 cannot hold are applied in float64 as torch does, on read.
+        assert.equal(byName.get("qint8_f64_scales")!.dtype, "F32");
+        // qint32 codes and float zero points do not fit int8 codes: read as torch's float32 values.
+        assert.equal(byName.get("qint32")!.dtype, "F32");
+        assert.equal(byName.get("float_qparams")!.dtype, "F32");
+        await assertSameTensors(dequantize()(file), `${dir.path}/tensors.expected.safetensors`);
+        await file.close();
+      },
+    );
     await t.step(
       "ckpt convert keeps them quantized in safetensors; --dtype F32 equals torch's dequantize()",
       async () => {

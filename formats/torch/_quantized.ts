@@ -5,7 +5,9 @@
 // what torch's Tensor.dequantize() computes: (q - zero_point) * scale in
 // float32 per tensor; per channel torch multiplies by the float64 scale, which
 // float32 reproduces only when every scale is a float32 value (observers make
-// them so); a tensor whose scales are not is read dequantized instead.
+// them so); a tensor whose scales are not, qint32 tensors and float zero points
+// (per_channel_affine_float_qparams) are read as torch's float32 values
+// instead. Packed quint4x2/quint2x4 are refused.
 // Packed Linear parameters (`<m>._packed_params._packed_params`, a
 // (weight, bias) tuple) are named `<m>.weight` and `<m>.bias`.
 
@@ -96,33 +98,43 @@ function shiftedEntry(name: string, ref: TensorRef, maxExpanded: number): Tensor
   };
 }
 
-// torch's per-channel dequantization in float64, for scales float32 cannot hold.
+// A quantized tensor read back as float32 values, computed as torch's
+// dequantize() computes them: `f64` per-channel scales applied in float64,
+// everything else in float32 (float zero points subtracted in float32).
 function dequantizedEntry(
   name: string,
   ref: TensorRef,
   scales: number[],
   zeroPoints: number[],
-  axis: number,
+  axis: number | undefined,
+  f64: boolean,
   maxExpanded: number,
 ): TensorEntry {
   const codes = tensorEntry(name, ref, maxExpanded);
   const count = elementCount(ref.shape);
-  const inner = elementCount(ref.shape.slice(axis + 1));
-  const channels = ref.shape[axis];
-  const signed = ref.dtype === "I8";
+  const inner = axis === undefined ? count : elementCount(ref.shape.slice(axis + 1));
+  const channels = axis === undefined ? 1 : ref.shape[axis];
+  const scale32 = scales.map(Math.fround);
+  const zero32 = zeroPoints.map(Math.fround);
   return {
     name,
     dtype: "F32",
     shape: [...ref.shape],
     byteLength: count * 4,
     async read(out?: Uint8Array): Promise<Uint8Array> {
-      const q = await codes.read();
+      const raw = (await codes.read()).slice();
+      const q = ref.dtype === "I8"
+        ? new Int8Array(raw.buffer, 0, count)
+        : ref.dtype === "I32"
+        ? new Int32Array(raw.buffer, 0, count)
+        : raw;
       const target = out ? out.subarray(0, count * 4) : new Uint8Array(count * 4);
       const values = new Float32Array(target.buffer, target.byteOffset, count);
       for (let i = 0; i < count; i++) {
         const c = Math.floor(i / inner) % channels;
-        const v = signed ? (q[i] << 24) >> 24 : q[i];
-        values[i] = (v - zeroPoints[c]) * scales[c];
+        values[i] = f64
+          ? (q[i] - zeroPoints[c]) * scales[c]
+          : Math.fround(Math.fround(Math.fround(q[i]) - zero32[c]) * scale32[c]);
       }
       return target;
     },
@@ -147,15 +159,26 @@ export async function torchEntries(
       out.push(tensorEntry(name, ref, maxExpanded));
       continue;
     }
-    if (q.qdtype !== "qint8" && q.qdtype !== "quint8") {
-      fail(name, `ckpt reads qint8 and quint8 tensors; torch.${q.qdtype} is not supported`);
-    }
-    if (q.qscheme === "per_channel_affine_float_qparams") {
-      fail(name, "float zero points (per_channel_affine_float_qparams) are not supported");
+    if (q.qdtype === "quint4x2" || q.qdtype === "quint2x4") {
+      fail(name, `packed sub-byte torch.${q.qdtype} tensors are not supported`);
     }
     const perChannel = q.axis !== undefined;
     const scales = perChannel ? await readNumbers(q.scales!) : [q.scale!];
     const zeroPoints = perChannel ? await readNumbers(q.zeroPoints!) : [q.zeroPoint!];
+    for (const s of scales) {
+      if (!Number.isFinite(s) || s <= 0) fail(name, `scale ${s} is not a positive number`);
+    }
+    // torch saves float-qparams tensors as per_channel_affine with float zero points.
+    const floatQParams = q.qscheme === "per_channel_affine_float_qparams" ||
+      (q.zeroPoints !== undefined && (q.zeroPoints.dtype === "F32" || q.zeroPoints.dtype === "F64" ||
+        q.zeroPoints.dtype === "F16"));
+    const shape = [...ref.shape];
+    // What ckpt's int8 codes cannot hold is read as torch's float32 values instead:
+    // qint32 codes, float zero points, per-channel scales float32 cannot represent.
+    if (q.qdtype === "qint32" || floatQParams) {
+      out.push(dequantizedEntry(name, ref, scales, zeroPoints, q.axis, false, maxExpanded));
+      continue;
+    }
     const signed = q.qdtype === "qint8";
     const [lo, hi] = signed ? [-128, 127] : [0, 255];
     for (const z of zeroPoints) {
@@ -163,12 +186,8 @@ export async function torchEntries(
         fail(name, `zero point ${z} is outside torch.${q.qdtype}'s range`);
       }
     }
-    for (const s of scales) {
-      if (!Number.isFinite(s) || s <= 0) fail(name, `scale ${s} is not a positive number`);
-    }
-    const shape = [...ref.shape];
     if (perChannel && !scales.every((s) => Math.fround(s) === s)) {
-      out.push(dequantizedEntry(name, ref, scales, zeroPoints, q.axis!, maxExpanded));
+      out.push(dequantizedEntry(name, ref, scales, zeroPoints, q.axis, true, maxExpanded));
       continue;
     }
     for (const suffix of [".scale", ".zero_point"]) {

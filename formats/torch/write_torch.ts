@@ -3,6 +3,9 @@
  * accepts: a zip of `archive/data.pkl` (an OrderedDict state dict pickled
  * with protocol 2), `archive/data/<n>` storages and `archive/version`, each
  * record's data on a 64-byte boundary, as torch's own writer lays them out.
+ * Float8, uint16/32/64 go as torch ≥ 2.1 writes them (an untyped storage and
+ * `_rebuild_tensor_v3` with the dtype); the packed sub-byte dtypes (F4, F6_*)
+ * have no torch dtype and are refused.
  *
  * @module
  */

@@ -7,7 +7,7 @@
 #               weight and float bias in `_packed_params._packed_params`)
 #   tensors.pt  quantize_per_tensor/per_channel corner cases: qint8 with a
 #               nonzero zero point, quint8 along axis 1, float64 scales that
-#               float32 cannot hold
+#               float32 cannot hold, qint32, float zero points
 # and for each NAME.pt a NAME.expected.safetensors holding, under the names
 # ckpt gives them, every quantized tensor's torch dequantize() (float32) and
 # every other tensor as it is.
@@ -58,6 +58,8 @@ tensors = {
         x, torch.tensor([0.1, 0.2, 0.3, 0.01, 0.07], dtype=torch.float64), torch.zeros(5, dtype=torch.long), 0,
         torch.qint8,
     ),
+    "qint32": torch.quantize_per_tensor(x * 100, 0.0123, 17, torch.qint32),
+    "float_qparams": torch.quantize_per_channel(x, torch.rand(5) * 0.05 + 0.01, torch.randn(5), 0, torch.quint8),
     "plain": torch.randn(3),
 }
 
