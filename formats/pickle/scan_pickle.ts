@@ -231,7 +231,6 @@ export function scanPickle(bytes: Uint8Array, options: ScanPickleOptions = {}): 
   const findings: string[] = [];
   let pickles = 0;
   let failed = false;
-  let trailing = false;
   let refused = false;
   const name = options.name ?? "pickle";
 
@@ -285,7 +284,6 @@ export function scanPickle(bytes: Uint8Array, options: ScanPickleOptions = {}): 
         if (depth > 0) {
           findings.push(`bytes at offset ${base} look like a pickle but do not parse: ${message}`);
         } else if (count > 0) {
-          trailing = true;
           findings.push(
             `${data.length - offset} bytes after STOP at offset ${base + offset} are not a pickle`,
           );
@@ -307,7 +305,7 @@ export function scanPickle(bytes: Uint8Array, options: ScanPickleOptions = {}): 
   const verdicts = globals.map((g) => g.verdict);
   const verdict: ScanVerdict = verdicts.includes("dangerous")
     ? "dangerous"
-    : verdicts.includes("unknown") || trailing || refused
+    : verdicts.includes("unknown") || refused
     ? "unknown"
     : failed
     ? "error"

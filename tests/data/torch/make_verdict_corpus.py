@@ -91,6 +91,8 @@ def write(folder):
     crafted = {
         "crafted_ok_ordered_dict.pt": b"\x80\x02" + empty_od + b"(" + u("a") + b"K\x01u.",
         "crafted_ok_builtin_set_py2_name.pt": b"\x80\x02}(" + u("s") + g("__builtin__", "set") + b"]K\x01a\x85Ru.",
+        # torch stops at STOP: what follows is never read (a global in it would still be reported).
+        "crafted_ok_trailing_bytes.pt": b"\x80\x02}.\x00\x01garbage",
         "crafted_ok_counter.pt": b"\x80\x02" + g("collections", "Counter") + b")R(" + u("a") + b"K\x02u.",
         "crafted_os_system.pt": b"\x80\x02" + g("os", "system") + u("true") + b"\x85R.",
         "crafted_posix_system.pt": b"\x80\x02" + g("posix", "system") + u("true") + b"\x85R.",
