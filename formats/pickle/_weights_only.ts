@@ -234,10 +234,10 @@ export function weightsOnlyRefusal(
           break;
         case OP.BINPERSID: {
           const pid = pop();
-          // Only ('storage', …) tuples (or ints) reach persistent_load.
-          if (pid.t !== "tuple" && pid.t !== "scalar") refuse(`BINPERSID at offset ${op} with a ${pid.t} id`);
+          // Only ('storage', …) tuples get through: the unpickler lets ints by, but
+          // torch.load's persistent_load then fails on them (it indexes the id).
           const first = pid.t === "tuple" ? pid.first : undefined;
-          if (pid.t === "tuple" && !(first?.t === "str" && first.text === "storage")) {
+          if (!(first?.t === "str" && first.text === "storage")) {
             refuse(`BINPERSID at offset ${op}: the persistent id is not a ('storage', …) tuple`);
           }
           stack.push({ t: "storage" });

@@ -114,6 +114,7 @@ def write(folder):
         "crafted_torch_untypedstorage.pt": b"\x80\x02" + g("torch", "UntypedStorage") + b".",
         "crafted_numpy_reconstruct.pt": b"\x80\x02" + g("numpy.core.multiarray", "_reconstruct") + b".",
         "crafted_persid_not_storage.pt": b"\x80\x02(" + u("evil") + b"tQ.",
+        "crafted_persid_int.pt": b"\x80\x02K\x07Q.",
         "crafted_newobj_unknown_class.pt": b"\x80\x02" + g("mymodel", "Net") + b")\x81.",
         "crafted_sys_modules.pt": b"\x80\x02" + g("sys", "modules") + b".",
         "crafted_corrupt_after_global.pt": b"\x80\x02" + g("os", "system") + b"\xff\xfe",
