@@ -37,7 +37,8 @@ Reads every pickle in each file (every member of zip and 7z archives, nested
 ones too, legacy PyTorch files, plain pickles of any protocol, numpy object
 arrays, pickles after the first STOP and pickles nested as bytes) without
 running anything, and gives a verdict per file:
-  safe       torch 2.x's torch.load(weights_only=True) would load it
+  safe       torch 2.x's torch.load(weights_only=True) would load it, or
+             it holds no pickle (safetensors, GGUF, numeric npy)
   unknown    torch would refuse it (globals outside its allowlist, opcodes or
              constructs it does not accept), none known to be dangerous, or a
              malformed container that loaders may read differently
