@@ -330,6 +330,12 @@ Deno.test("classifyGlobal() sorts globals into safe, unknown and dangerous", () 
     ["webbrowser.open", "dangerous"],
     ["requests.api.get", "dangerous"],
     ["cloudpickle.cloudpickle._make_function", "dangerous"],
+    ["cProfile.run", "dangerous"],
+    ["pkgutil.resolve_name", "dangerous"],
+    ["idlelib.pyshell.ModifiedInterpreter.runcode", "dangerous"],
+    ["torch.utils.collect_env.run", "dangerous"],
+    ["uuid._get_command_stdout", "dangerous"],
+    ["uuid.UUID", "unknown"],
   ];
   for (const [name, verdict] of table) assert.equal(classifyGlobal(name), verdict, name);
 });

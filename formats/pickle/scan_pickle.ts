@@ -111,6 +111,30 @@ const DANGEROUS_MODULES = [
   "signal",
   "_thread",
   "threading",
+  // Standard-library and torch helpers that run code, commands or files,
+  // found in published scanner bypasses.
+  "profile",
+  "cProfile",
+  "trace",
+  "timeit",
+  "pkgutil",
+  "ensurepip",
+  "doctest",
+  "idlelib",
+  "lib2to3",
+  "distutils",
+  "_aix_support",
+  "_osx_support",
+  "_pyrepl",
+  "test.support",
+  "numpy.f2py",
+  "torch._dynamo",
+  "torch.fx",
+  "torch.jit",
+  "torch.utils.collect_env",
+  "torch.utils.bottleneck",
+  "torch.utils._config_module",
+  "torch.utils.data.datapipes",
 ];
 
 // Single names elsewhere that run code, read or write files, or fetch attributes.
@@ -170,6 +194,8 @@ const DANGEROUS_NAMES = new Set([
   "copyreg._reconstructor_unsafe",
   "tempfile.NamedTemporaryFile",
   "tempfile.mkstemp",
+  "imaplib.IMAP4_stream",
+  "uuid._get_command_stdout",
 ]);
 
 /**
