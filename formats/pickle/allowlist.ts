@@ -77,8 +77,10 @@ const REBUILD_FUNCTIONS = [
  * functions, `collections.OrderedDict`/`Counter`, `builtins.set`,
  * `bytearray`, `complex` and `_codecs.encode`. Names torch does not have
  * (`torch.Float8_e4m3fnStorage`, `torch.UntypedStorage`, numpy's array
- * reconstruction, `builtins.frozenset`) are not on it. Nothing on this list
- * is ever called: ckpt interprets each one itself.
+ * reconstruction, `builtins.frozenset`) are not on it. torch 1.13, the first
+ * with a weights-only loader, accepts a smaller set; where the two differ ckpt
+ * follows 2.x. Nothing on this list is ever called: ckpt interprets each one
+ * itself.
  *
  * @example
  * ```ts
