@@ -111,10 +111,13 @@ Permissions: --allow-read (input) and --allow-write (output folder).`,
     let written = 0;
     let count = 0;
     try {
-      // Quantized input (ckpt.quantization records, or ggml blocks going to a
-      // format other than GGUF) is dequantized before the other stages.
-      const dequantizeFirst = hasQuantizedTensors(file) &&
-        (typeof values.dtype === "string" || format.name !== "gguf");
+      // Quantized input is dequantized before the other stages when --dtype asks
+      // for it, when ggml blocks go to a format other than GGUF, or when recorded
+      // codes go to a format without metadata to keep their record (safetensors
+      // and GGUF keep them quantized).
+      const blocks = file.tensors.some((t) => t.encoding !== undefined);
+      const keeps = format.name === "gguf" || (format.name === "safetensors" && !blocks);
+      const dequantizeFirst = hasQuantizedTensors(file) && (typeof values.dtype === "string" || !keeps);
       const transforms = transformsFromSpec({ ...spec, dequantize: dequantizeFirst });
       // Drawn on stderr only when it is a terminal and the job is large.
       const inputBytes = file.tensors.reduce((sum, t) => sum + t.byteLength, 0);

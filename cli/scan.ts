@@ -33,14 +33,17 @@ export const scanCommand: Command = {
 
 Usage: ckpt scan FILE... [options]
 
-Reads every pickle in each file (inside zips, legacy PyTorch files, plain
-pickles, numpy object arrays, pickles after the first STOP and pickles nested
-as bytes) without running anything, and gives a verdict per file:
-  safe       only allowlisted globals (what torch.load(weights_only=True) accepts)
-  unknown    globals outside the allowlist, none known to be dangerous,
-             or a malformed container that loaders may read differently
+Reads every pickle in each file (every member of zip and 7z archives, nested
+ones too, legacy PyTorch files, plain pickles of any protocol, numpy object
+arrays, pickles after the first STOP and pickles nested as bytes) without
+running anything, and gives a verdict per file:
+  safe       torch 2.x's torch.load(weights_only=True) would load it, or
+             it holds no pickle (safetensors, GGUF, numeric npy)
+  unknown    torch would refuse it (globals outside its allowlist, opcodes or
+             constructs it does not accept), none known to be dangerous, or a
+             malformed container that loaders may read differently
   dangerous  globals that can run code, open files or reach the network
-  error      the file could not be read
+  error      the file could not be read whole (truncated, corrupt)
 The format is read from the bytes, never from the extension.
 
 Options:

@@ -69,10 +69,12 @@ export async function convertShard(job: Omit<ShardJob, "id">): Promise<ShardResu
   let bytes = 0;
   try {
     const file = await openSafetensors(source);
-    // Quantized input is dequantized first, as `ckpt convert` does, unless it is quantized again.
-    const spec: ConvertSpec = hasQuantizedTensors(file) && job.spec.quantize === undefined
-      ? { ...job.spec, dequantize: true }
-      : job.spec;
+    // As `ckpt convert` to safetensors: recorded quantized input keeps its codes and
+    // records, unless --dtype asks for floats (and it is not quantized again).
+    const spec: ConvertSpec =
+      hasQuantizedTensors(file) && job.spec.quantize === undefined && job.spec.dtype !== undefined
+        ? { ...job.spec, dequantize: true }
+        : job.spec;
     const counted = pipe(file, ...transformsFromSpec(spec, { device: "cpu" }));
     const stream = derivedStream(counted, {
       async *entries() {

@@ -10,7 +10,8 @@ import type { TensorFile, TensorStream } from "../lib/tensor.ts";
 import { tensorFromBytes } from "../lib/tensor.ts";
 import { FORMATS } from "../formats/registry.ts";
 import { openSource } from "../formats/open_tensor_file.ts";
-import { loadPickle, scanPickle } from "../formats/pickle/mod.ts";
+import { loadPickle, scanPickle, sniffPickle } from "../formats/pickle/mod.ts";
+import { numpyFormat } from "../formats/numpy/format.ts";
 import { openZip, readZipEntry } from "../formats/zip/mod.ts";
 import { definePackedFormat } from "../formats/packed/mod.ts";
 import { scanCheckpoint } from "../formats/torch/mod.ts";
@@ -118,7 +119,7 @@ function checkFindings(where: string, findings: readonly string[]): void {
 const pickleTarget: FuzzTarget = {
   name: "pickle",
   allocFactor: 64,
-  accepts: (head, _size, path) => path.endsWith(".pkl") || (head[0] === 0x80 && head[1] <= 5),
+  accepts: (head, size, path) => path.endsWith(".pkl") || sniffPickle(head, size),
   async run(bytes) {
     try {
       loadPickle(bytes);
@@ -134,7 +135,7 @@ const pickleTarget: FuzzTarget = {
 const scanTarget: FuzzTarget = {
   name: "scan",
   allocFactor: 1100,
-  accepts: (head) => isZip(head) || head[0] === 0x80 || head[0] === 0x93,
+  accepts: (head, size) => isZip(head) || sniffPickle(head, size) || numpyFormat.sniff(head, size),
   async run(bytes) {
     const input = isZip(bytes) ? fixStoredZipCrcs(bytes) : bytes;
     checkFindings("scanCheckpoint", (await scanCheckpoint(bytesSource(input, "<fuzz scan>"))).findings);

@@ -296,7 +296,13 @@ Deno.test("classifyGlobal() sorts globals into safe, unknown and dangerous", () 
   const table: [string, string][] = [
     ["torch._utils._rebuild_tensor_v2", "safe"],
     ["collections.OrderedDict", "safe"],
-    ["numpy._core.multiarray._reconstruct", "safe"],
+    ["numpy._core.multiarray._reconstruct", "unknown"], // read by ckpt, refused by torch's weights-only loader
+    ["torch._utils._rebuild_qtensor", "safe"],
+    ["collections.Counter", "safe"],
+    ["builtins.frozenset", "unknown"],
+    ["torch.Float8_e4m3fnStorage", "unknown"],
+    ["torch.UntypedStorage", "unknown"],
+    ["torch.storage.UntypedStorage", "safe"],
     ["torch.nn.modules.linear.Linear", "unknown"],
     ["os.system", "dangerous"],
     ["posix.system", "dangerous"],
@@ -324,6 +330,12 @@ Deno.test("classifyGlobal() sorts globals into safe, unknown and dangerous", () 
     ["webbrowser.open", "dangerous"],
     ["requests.api.get", "dangerous"],
     ["cloudpickle.cloudpickle._make_function", "dangerous"],
+    ["cProfile.run", "dangerous"],
+    ["pkgutil.resolve_name", "dangerous"],
+    ["idlelib.pyshell.ModifiedInterpreter.runcode", "dangerous"],
+    ["torch.utils.collect_env.run", "dangerous"],
+    ["uuid._get_command_stdout", "dangerous"],
+    ["uuid.UUID", "unknown"],
   ];
   for (const [name, verdict] of table) assert.equal(classifyGlobal(name), verdict, name);
 });

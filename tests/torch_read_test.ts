@@ -332,7 +332,7 @@ Deno.test("openTorch() follows every rebuild function newer torch versions write
   await t.step("_rebuild_tensor_v3 with an untyped storage and a dtype", async () => {
     const v3 = new PickleObject("torch._utils", "_rebuild_tensor_v3", [
       new PicklePersistent(
-        new PickleTuple(["storage", new PickleGlobal("torch", "UntypedStorage"), "0", "cpu", 16]),
+        new PickleTuple(["storage", new PickleGlobal("torch.storage", "UntypedStorage"), "0", "cpu", 16]),
         undefined,
       ),
       0,

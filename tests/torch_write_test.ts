@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { bytesSource } from "../lib/byte_source.ts";
+import { bytesSource, fileSource } from "../lib/byte_source.ts";
+import { byteLengthOf, type DType, DTYPES } from "../lib/dtype.ts";
 import { fileSink, memorySink, withSink } from "../lib/byte_sink.ts";
 import { UsageError } from "../lib/errors.ts";
 import { tensorFromBytes } from "../lib/tensor.ts";
@@ -7,6 +8,7 @@ import { openTensorFile } from "../formats/open_tensor_file.ts";
 import { openTorch, writeTorch } from "../formats/torch/mod.ts";
 import { openZip } from "../formats/zip/mod.ts";
 import { bytesOf, DATA, runCli, runPython, skipUnlessPython, tempDir } from "./_helpers.ts";
+import { runVenv, skipUnlessVenv } from "./_oracles.ts";
 
 const TORCH = `${DATA}/torch`;
 
@@ -44,18 +46,85 @@ Deno.test("writeTorch() lays out the records torch writes, each on a 64-byte bou
   );
 });
 
-Deno.test("writeTorch() refuses dtypes torch has no storage for", async () => {
-  await assert.rejects(
-    writeTorch(
-      { metadata: {}, tensors: [tensorFromBytes("q", "U32", [1], new Uint8Array(4))] },
-      memorySink(),
-    ),
-    (e: Error) => {
-      assert.ok(e instanceof UsageError);
-      assert.match(e.message, /Cannot write 'q' to a PyTorch file: torch has no storage for U32/);
-      return true;
-    },
-  );
+Deno.test("writeTorch() refuses dtypes torch has no dtype for", async (t) => {
+  for (const dtype of ["F4", "F6_E2M3", "F6_E3M2"] as const) {
+    await t.step(dtype, async () => {
+      await assert.rejects(
+        writeTorch(
+          {
+            metadata: {},
+            tensors: [tensorFromBytes("q", dtype, [4], new Uint8Array(byteLengthOf(dtype, [4])))],
+          },
+          memorySink(),
+        ),
+        (e: Error) => {
+          assert.ok(e instanceof UsageError);
+          assert.match(
+            e.message,
+            new RegExp(`Cannot write 'q' to a PyTorch file: torch has no dtype for ${dtype}`),
+          );
+          return true;
+        },
+      );
+    });
+  }
+});
+
+// ckpt dtype -> the torch dtype torch 2.x loads it as.
+const TORCH_NAMES: Partial<Record<DType, string>> = {
+  BOOL: "torch.bool",
+  U8: "torch.uint8",
+  I8: "torch.int8",
+  U16: "torch.uint16",
+  I16: "torch.int16",
+  F16: "torch.float16",
+  BF16: "torch.bfloat16",
+  U32: "torch.uint32",
+  I32: "torch.int32",
+  F32: "torch.float32",
+  C64: "torch.complex64",
+  F64: "torch.float64",
+  U64: "torch.uint64",
+  I64: "torch.int64",
+  F8_E4M3: "torch.float8_e4m3fn",
+  F8_E5M2: "torch.float8_e5m2",
+  F8_E8M0: "torch.float8_e8m0fnu",
+  F8_E4M3FNUZ: "torch.float8_e4m3fnuz",
+  F8_E5M2FNUZ: "torch.float8_e5m2fnuz",
+};
+
+Deno.test({
+  name: "torch 2.x loads writeTorch() output of every dtype with weights_only=True, bytes equal",
+  ignore: skipUnlessVenv("torch"),
+  async fn() {
+    await using dir = await tempDir();
+    const path = `${dir.path}/all.pt`;
+    const dtypes = (Object.keys(DTYPES) as DType[]).filter((d) => !["F4", "F6_E2M3", "F6_E3M2"].includes(d));
+    // Every ckpt dtype but the packed sub-byte ones (refused above) has a torch dtype.
+    assert.deepEqual(dtypes.filter((d) => !TORCH_NAMES[d]), []);
+    const tensors = dtypes.map((d, k) => {
+      const bytes = new Uint8Array(byteLengthOf(d, [2, 3])).map((_, i) =>
+        d === "BOOL" ? (i + k) & 1 : (i * 37 + k) & 0x7f
+      );
+      return tensorFromBytes(`t.${d}`, d, [2, 3], bytes);
+    });
+    await withSink(await fileSink(path), (sink) => writeTorch({ metadata: {}, tensors }, sink));
+    const out = await runVenv(
+      `import sys, json, torch
+sd = torch.load(sys.argv[1], weights_only=True)
+print(json.dumps({k: [str(v.dtype), list(v.shape), bytes(v.contiguous().untyped_storage()).hex()] for k, v in sd.items()}))`,
+      [path],
+    );
+    const loaded = JSON.parse(out) as Record<string, [string, number[], string]>;
+    assert.deepEqual(Object.keys(loaded), tensors.map((t) => t.name));
+    for (const t of tensors) {
+      assert.deepEqual(loaded[t.name], [TORCH_NAMES[t.dtype], [2, 3], hex(await t.read())], t.name);
+    }
+    // And ckpt reads its own file back.
+    const back = await openTorch(await fileSource(path));
+    assert.deepEqual(back.tensors.map((t) => t.dtype), dtypes);
+    await back.close();
+  },
 });
 
 Deno.test("torch.load(weights_only=True) accepts writeTorch() output with every value equal", {

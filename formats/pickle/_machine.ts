@@ -4,6 +4,7 @@
 
 import { FormatError, LimitError, TruncatedError } from "../../lib/errors.ts";
 import { renameModule } from "./allowlist.ts";
+import { HIGHEST_PROTOCOL, OP, opcodeName } from "./opcodes.ts";
 import { PickleGlobal, PickleObject, PicklePersistent, PickleTuple, type PickleValue } from "./values.ts";
 
 /** How the machine asks about globals, persistent ids and buffers. */
@@ -47,6 +48,7 @@ const latin1 = {
   },
 };
 const utf8 = new TextDecoder("utf-8");
+const NEWLINE = 0x0a;
 
 function describe(value: PickleValue): string {
   if (value === null) return "None";
@@ -99,7 +101,7 @@ export function runMachine(
     return out;
   };
   const line = (what: string): string => {
-    const end = bytes.indexOf(0x0a, pos);
+    const end = bytes.indexOf(NEWLINE, pos);
     if (end < 0) {
       throw new TruncatedError(`Cannot unpickle ${source}: ${what} has no end of line after offset ${pos}`, {
         offset: pos,
@@ -282,22 +284,22 @@ export function runMachine(
     }
     const code = bytes[pos++];
     switch (code) {
-      case 0x80: { // PROTO
+      case OP.PROTO: {
         protocol = take(1, "PROTO")[0];
-        if (protocol > 5) fail(`unsupported pickle protocol ${protocol}`);
+        if (protocol > HIGHEST_PROTOCOL) fail(`unsupported pickle protocol ${protocol}`);
         break;
       }
-      case 0x95: // FRAME: frames are transparent; only check the length fits
+      case OP.FRAME: // frames are transparent; only check the length fits
         need(8, "FRAME");
         size(view.getBigUint64(pos, true), "FRAME");
         pos += 8;
         break;
-      case 0x2e: { // STOP
+      case OP.STOP: {
         const value = pop();
         if (marks.length > 0) fail("STOP with an open MARK");
         return { value, end: pos, protocol };
       }
-      case 0x28: // MARK
+      case OP.MARK:
         if (marks.length >= limits.maxDepth) {
           throw new LimitError(
             `Cannot unpickle ${source}: more than ${limits.maxDepth} nested MARKs (offset ${op})`,
@@ -306,61 +308,61 @@ export function runMachine(
         }
         marks.push(stack.length);
         break;
-      case 0x30: // POP
+      case OP.POP:
         if (stack.length > 0 && !(marks.length > 0 && stack.length <= marks[marks.length - 1])) stack.pop();
         else popMark();
         break;
-      case 0x31: // POP_MARK
+      case OP.POP_MARK:
         popMark();
         break;
-      case 0x32: // DUP
+      case OP.DUP:
         push(top());
         break;
-      case 0x4e: // NONE
+      case OP.NONE:
         push(null);
         break;
-      case 0x88: // NEWTRUE
+      case OP.NEWTRUE:
         push(true);
         break;
-      case 0x89: // NEWFALSE
+      case OP.NEWFALSE:
         push(false);
         break;
-      case 0x49: { // INT
+      case OP.INT: {
         const text = line("INT");
         if (text === "01") push(true);
         else if (text === "00") push(false);
         else push(intFromText(text, "INT"));
         break;
       }
-      case 0x4a: // BININT
+      case OP.BININT:
         need(4, "BININT");
         push(view.getInt32(pos, true));
         pos += 4;
         break;
-      case 0x4b: // BININT1
+      case OP.BININT1:
         push(take(1, "BININT1")[0]);
         break;
-      case 0x4d: // BININT2
+      case OP.BININT2:
         need(2, "BININT2");
         push(view.getUint16(pos, true));
         pos += 2;
         break;
-      case 0x4c: { // LONG
+      case OP.LONG: {
         const text = line("LONG");
         push(intFromText(text.endsWith("L") ? text.slice(0, -1) : text, "LONG"));
         break;
       }
-      case 0x8a: // LONG1
+      case OP.LONG1:
         push(decodeLong(take(size(take(1, "LONG1")[0], "LONG1"), "LONG1")));
         break;
-      case 0x8b: { // LONG4
+      case OP.LONG4: {
         need(4, "LONG4");
         const length = view.getInt32(pos, true);
         pos += 4;
         push(decodeLong(take(size(length, "LONG4"), "LONG4")));
         break;
       }
-      case 0x46: { // FLOAT
+      case OP.FLOAT: {
         const text = line("FLOAT").trim();
         const value = Number(
           text === "nan" ? NaN : text === "inf" ? Infinity : text === "-inf" ? -Infinity : text,
@@ -369,17 +371,17 @@ export function runMachine(
         push(value);
         break;
       }
-      case 0x47: // BINFLOAT
+      case OP.BINFLOAT:
         need(8, "BINFLOAT");
         push(view.getFloat64(pos, false));
         pos += 8;
         break;
-      case 0x53: { // STRING
+      case OP.STRING: {
         const text = line("STRING");
         push(decodeQuoted(text, fail));
         break;
       }
-      case 0x54: { // BINSTRING
+      case OP.BINSTRING: {
         need(4, "BINSTRING");
         const length = view.getInt32(pos, true);
         pos += 4;
@@ -389,7 +391,7 @@ export function runMachine(
         push(latin1.decode(data));
         break;
       }
-      case 0x55: { // SHORT_BINSTRING
+      case OP.SHORT_BINSTRING: {
         const length = take(1, "SHORT_BINSTRING")[0];
         const at = pos;
         const data = take(length, "SHORT_BINSTRING");
@@ -397,10 +399,10 @@ export function runMachine(
         push(latin1.decode(data));
         break;
       }
-      case 0x56: // UNICODE
+      case OP.UNICODE:
         push(decodeRawUnicodeEscape(line("UNICODE")));
         break;
-      case 0x58: { // BINUNICODE
+      case OP.BINUNICODE: {
         need(4, "BINUNICODE");
         const length = view.getUint32(pos, true);
         pos += 4;
@@ -408,13 +410,13 @@ export function runMachine(
         push(str(take(size(length, "BINUNICODE"), "BINUNICODE"), at));
         break;
       }
-      case 0x8c: { // SHORT_BINUNICODE
+      case OP.SHORT_BINUNICODE: {
         const length = take(1, "SHORT_BINUNICODE")[0];
         const at = pos;
         push(str(take(length, "SHORT_BINUNICODE"), at));
         break;
       }
-      case 0x8d: { // BINUNICODE8
+      case OP.BINUNICODE8: {
         need(8, "BINUNICODE8");
         const length = view.getBigUint64(pos, true);
         pos += 8;
@@ -422,7 +424,7 @@ export function runMachine(
         push(str(take(size(length, "BINUNICODE8"), "BINUNICODE8"), at));
         break;
       }
-      case 0x42: { // BINBYTES
+      case OP.BINBYTES: {
         need(4, "BINBYTES");
         const length = view.getUint32(pos, true);
         pos += 4;
@@ -432,7 +434,7 @@ export function runMachine(
         push(data);
         break;
       }
-      case 0x43: { // SHORT_BINBYTES
+      case OP.SHORT_BINBYTES: {
         const length = take(1, "SHORT_BINBYTES")[0];
         const at = pos;
         const data = take(length, "SHORT_BINBYTES");
@@ -440,9 +442,9 @@ export function runMachine(
         push(data);
         break;
       }
-      case 0x8e: // BINBYTES8
-      case 0x96: { // BYTEARRAY8
-        const what = code === 0x8e ? "BINBYTES8" : "BYTEARRAY8";
+      case OP.BINBYTES8:
+      case OP.BYTEARRAY8: {
+        const what = code === OP.BINBYTES8 ? "BINBYTES8" : "BYTEARRAY8";
         need(8, what);
         const length = view.getBigUint64(pos, true);
         pos += 8;
@@ -452,81 +454,81 @@ export function runMachine(
         push(data);
         break;
       }
-      case 0x97: { // NEXT_BUFFER
+      case OP.NEXT_BUFFER: {
         const next = hooks.buffers?.next();
         if (!next || next.done) fail("NEXT_BUFFER with no out-of-band buffer supplied");
         push(next!.value as Uint8Array);
         break;
       }
-      case 0x98: // READONLY_BUFFER: buffers are plain bytes here
+      case OP.READONLY_BUFFER: // buffers are plain bytes here
         top();
         break;
-      case 0x29: // EMPTY_TUPLE
+      case OP.EMPTY_TUPLE:
         push(new PickleTuple([]));
         break;
-      case 0x74: // TUPLE
+      case OP.TUPLE:
         push(new PickleTuple(popMark()));
         break;
-      case 0x85: // TUPLE1
+      case OP.TUPLE1:
         push(new PickleTuple([pop()]));
         break;
-      case 0x86: { // TUPLE2
+      case OP.TUPLE2: {
         const b = pop();
         const a = pop();
         push(new PickleTuple([a, b]));
         break;
       }
-      case 0x87: { // TUPLE3
+      case OP.TUPLE3: {
         const c = pop();
         const b = pop();
         const a = pop();
         push(new PickleTuple([a, b, c]));
         break;
       }
-      case 0x5d: // EMPTY_LIST
+      case OP.EMPTY_LIST:
         push([]);
         break;
-      case 0x6c: // LIST
+      case OP.LIST:
         push(popMark());
         break;
-      case 0x7d: // EMPTY_DICT
+      case OP.EMPTY_DICT:
         push(new Map());
         break;
-      case 0x64: { // DICT
+      case OP.DICT: {
         const items = popMark();
         const map = new Map<PickleValue, PickleValue>();
         setItems(map, items);
         push(map);
         break;
       }
-      case 0x8f: // EMPTY_SET
+      case OP.EMPTY_SET:
         push(new Set());
         break;
-      case 0x91: // FROZENSET
+      case OP.FROZENSET:
         push(new Set(popMark()));
         break;
-      case 0x61: { // APPEND
+      case OP.APPEND: {
         const item = pop();
         appendItems(top(), [item]);
         break;
       }
-      case 0x65: { // APPENDS
+      case OP.APPENDS: {
         const items = popMark();
         appendItems(top(), items);
         break;
       }
-      case 0x73: { // SETITEM
+      case OP.SETITEM: {
         const value = pop();
         const key = pop();
         setItems(top(), [key, value]);
         break;
       }
-      case 0x75: { // SETITEMS
+      case OP.SETITEMS: {
         const items = popMark();
         setItems(top(), items);
         break;
       }
-      case 0x90: { // ADDITEMS
+      case OP.ADDITEMS: {
         const items = popMark();
         const target = top();
         if (target instanceof Set) { for (const item of items) target.add(item); }
@@ -534,38 +536,38 @@ export function runMachine(
         else fail(`cannot add items to ${describe(target)}`);
         break;
       }
-      case 0x67: // GET
+      case OP.GET:
         push(memoGet(memoIndex(intFromText(line("GET"), "memo key"))));
         break;
-      case 0x68: // BINGET
+      case OP.BINGET:
         push(memoGet(take(1, "BINGET")[0]));
         break;
-      case 0x6a: // LONG_BINGET
+      case OP.LONG_BINGET:
         need(4, "LONG_BINGET");
         push(memoGet(view.getUint32(pos, true)));
         pos += 4;
         break;
-      case 0x70: // PUT
+      case OP.PUT:
         memoPut(memoIndex(intFromText(line("PUT"), "memo key")), top());
         break;
-      case 0x71: // BINPUT
+      case OP.BINPUT:
         memoPut(take(1, "BINPUT")[0], top());
         break;
-      case 0x72: // LONG_BINPUT
+      case OP.LONG_BINPUT:
         need(4, "LONG_BINPUT");
         memoPut(view.getUint32(pos, true), top());
         pos += 4;
         break;
-      case 0x94: // MEMOIZE
+      case OP.MEMOIZE:
         memoPut(memo.size, top());
         break;
-      case 0x63: { // GLOBAL
+      case OP.GLOBAL: {
         const module = line("GLOBAL module");
         const name = line("GLOBAL name");
         push(makeGlobal(module, name));
         break;
       }
-      case 0x93: { // STACK_GLOBAL
+      case OP.STACK_GLOBAL: {
         const name = pop();
         const module = pop();
         if (typeof module !== "string" || typeof name !== "string") {
@@ -574,10 +576,10 @@ export function runMachine(
         push(makeGlobal(module as string, name as string));
         break;
       }
-      case 0x82: // EXT1
-      case 0x83: // EXT2
-      case 0x84: { // EXT4
-        const width = code === 0x82 ? 1 : code === 0x83 ? 2 : 4;
+      case OP.EXT1:
+      case OP.EXT2:
+      case OP.EXT4: {
+        const width = code === OP.EXT1 ? 1 : code === OP.EXT2 ? 2 : 4;
         need(width, "EXT");
         const ext = width === 1
           ? bytes[pos]
@@ -588,39 +590,39 @@ export function runMachine(
         fail(`extension code ${ext} is not registered (copyreg extensions are not supported)`);
         break;
       }
-      case 0x52: { // REDUCE
+      case OP.REDUCE: {
         const args = pop();
         const callable = pop();
         push(call(callable, args));
         break;
       }
-      case 0x81: { // NEWOBJ
+      case OP.NEWOBJ: {
         const args = pop();
         const cls = pop();
         push(call(cls, args));
         break;
       }
-      case 0x92: { // NEWOBJ_EX
+      case OP.NEWOBJ_EX: {
         const kwargs = pop();
         const args = pop();
         const cls = pop();
         push(call(cls, args, kwargs));
         break;
       }
-      case 0x69: { // INST
+      case OP.INST: {
         const module = line("INST module");
         const name = line("INST name");
         const args = popMark();
         push(call(makeGlobal(module, name), new PickleTuple(args)));
         break;
       }
-      case 0x6f: { // OBJ
+      case OP.OBJ: {
         const items = popMark();
         if (items.length === 0) fail("OBJ without a class");
         push(call(items[0], new PickleTuple(items.slice(1))));
         break;
       }
-      case 0x62: { // BUILD
+      case OP.BUILD: {
         const state = pop();
         const target = top();
         if (target instanceof PickleObject) {
@@ -633,18 +635,18 @@ export function runMachine(
         // State on plain containers (e.g. an OrderedDict's attributes) carries no data ckpt uses.
         break;
       }
-      case 0x50: { // PERSID
+      case OP.PERSID: {
         const pid = line("PERSID");
         push(new PicklePersistent(pid, hooks.persistentLoad?.(pid, op)));
         break;
       }
-      case 0x51: { // BINPERSID
+      case OP.BINPERSID: {
         const pid = pop();
         push(new PicklePersistent(pid, hooks.persistentLoad?.(pid, op)));
         break;
       }
       default:
-        fail(`unknown opcode 0x${code.toString(16).padStart(2, "0")}`);
+        fail(`unknown opcode ${opcodeName(code)}`);
     }
   }
 }

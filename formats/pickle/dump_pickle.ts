@@ -6,9 +6,11 @@
  */
 
 import { UsageError } from "../../lib/errors.ts";
+import { OP } from "./opcodes.ts";
 import { PickleGlobal, PickleObject, PicklePersistent, PickleTuple, type PickleValue } from "./values.ts";
 
 const APPENDS_BATCH = 1000;
+const TUPLE_N = [OP.EMPTY_TUPLE, OP.TUPLE1, OP.TUPLE2, OP.TUPLE3];
 
 class Output {
   #buffer = new Uint8Array(4096);
@@ -96,30 +98,30 @@ export function dumpPickle(value: PickleValue): Uint8Array {
     const index = memo.get(key);
     if (index !== undefined) {
       if (index < 256) {
-        out.byte(0x68); // BINGET
+        out.byte(OP.BINGET);
         out.byte(index);
       } else {
-        out.byte(0x6a); // LONG_BINGET
+        out.byte(OP.LONG_BINGET);
         out.u32(index);
       }
       return;
     }
-    out.byte(0x63); // GLOBAL
+    out.byte(OP.GLOBAL);
     out.bytes(utf8.encode(`${module}\n${name}\n`));
     const slot = memo.size;
     memo.set(key, slot);
     if (slot < 256) {
-      out.byte(0x71); // BINPUT
+      out.byte(OP.BINPUT);
       out.byte(slot);
     } else {
-      out.byte(0x72); // LONG_BINPUT
+      out.byte(OP.LONG_BINPUT);
       out.u32(slot);
     }
   };
 
   const writeItems = (items: readonly PickleValue[], opcode: number): void => {
     for (let i = 0; i < items.length; i += APPENDS_BATCH) {
-      out.byte(0x28); // MARK
+      out.byte(OP.MARK);
       for (const item of items.slice(i, i + APPENDS_BATCH)) write(item);
       out.byte(opcode);
     }
@@ -129,32 +131,32 @@ export function dumpPickle(value: PickleValue): Uint8Array {
     const flat: PickleValue[] = [];
     for (const [k, v] of map) flat.push(k, v);
     for (let i = 0; i < flat.length; i += 2 * APPENDS_BATCH) {
-      out.byte(0x28); // MARK
+      out.byte(OP.MARK);
       for (const item of flat.slice(i, i + 2 * APPENDS_BATCH)) write(item);
-      out.byte(0x75); // SETITEMS
+      out.byte(OP.SETITEMS);
     }
   };
 
   const write = (v: PickleValue): void => {
-    if (v === null) return out.byte(0x4e);
-    if (v === true) return out.byte(0x88);
-    if (v === false) return out.byte(0x89);
+    if (v === null) return out.byte(OP.NONE);
+    if (v === true) return out.byte(OP.NEWTRUE);
+    if (v === false) return out.byte(OP.NEWFALSE);
     if (typeof v === "number") {
       if (Number.isInteger(v)) {
         if (v >= 0 && v < 256) {
-          out.byte(0x4b); // BININT1
+          out.byte(OP.BININT1);
           out.byte(v);
         } else if (v >= 0 && v < 65536) {
-          out.byte(0x4d); // BININT2
+          out.byte(OP.BININT2);
           out.u16(v);
         } else if (v >= -0x80000000 && v <= 0x7fffffff) {
-          out.byte(0x4a); // BININT
+          out.byte(OP.BININT);
           out.i32(v);
         } else {
           write(BigInt(v));
         }
       } else {
-        out.byte(0x47); // BINFLOAT
+        out.byte(OP.BINFLOAT);
         out.f64(v);
       }
       return;
@@ -162,14 +164,14 @@ export function dumpPickle(value: PickleValue): Uint8Array {
     if (typeof v === "bigint") {
       const data = encodeLong(v);
       if (data.length > 255) throw new UsageError(`Cannot pickle an integer of ${data.length} bytes`);
-      out.byte(0x8a); // LONG1
+      out.byte(OP.LONG1);
       out.byte(data.length);
       out.bytes(data);
       return;
     }
     if (typeof v === "string") {
       const data = utf8.encode(v);
-      out.byte(0x58); // BINUNICODE
+      out.byte(OP.BINUNICODE);
       out.u32(data.length);
       out.bytes(data);
       return;
@@ -179,47 +181,47 @@ export function dumpPickle(value: PickleValue): Uint8Array {
       let text = "";
       for (let i = 0; i < v.length; i += 0x8000) text += String.fromCharCode(...v.subarray(i, i + 0x8000));
       write(new PickleTuple([text, "latin1"]));
-      out.byte(0x52); // REDUCE
+      out.byte(OP.REDUCE);
       return;
     }
     if (active.has(v)) throw new UsageError("Cannot pickle a value that contains itself");
     active.add(v);
     try {
       if (Array.isArray(v)) {
-        out.byte(0x5d); // EMPTY_LIST
-        writeItems(v, 0x65); // APPENDS
+        out.byte(OP.EMPTY_LIST);
+        writeItems(v, OP.APPENDS);
       } else if (v instanceof PickleTuple) {
         const items = v.items;
-        if (items.length === 0) out.byte(0x29);
+        if (items.length === 0) out.byte(OP.EMPTY_TUPLE);
         else if (items.length <= 3) {
           for (const item of items) write(item);
-          out.byte(0x84 + items.length); // TUPLE1..3
+          out.byte(TUPLE_N[items.length]);
         } else {
-          out.byte(0x28);
+          out.byte(OP.MARK);
           for (const item of items) write(item);
-          out.byte(0x74); // TUPLE
+          out.byte(OP.TUPLE);
         }
       } else if (v instanceof Map) {
-        out.byte(0x7d); // EMPTY_DICT
+        out.byte(OP.EMPTY_DICT);
         writePairs(v);
       } else if (v instanceof Set) {
         writeGlobal("builtins", "set");
         write(new PickleTuple([[...v]]));
-        out.byte(0x52);
+        out.byte(OP.REDUCE);
       } else if (v instanceof PickleGlobal) {
         writeGlobal(v.module, v.name);
       } else if (v instanceof PicklePersistent) {
         write(v.pid);
-        out.byte(0x51); // BINPERSID
+        out.byte(OP.BINPERSID);
       } else {
         writeGlobal(v.module, v.name);
         write(new PickleTuple(v.args));
-        out.byte(0x52); // REDUCE
-        if (v.listItems.length) writeItems(v.listItems, 0x65);
+        out.byte(OP.REDUCE);
+        if (v.listItems.length) writeItems(v.listItems, OP.APPENDS);
         if (v.dictItems.size) writePairs(v.dictItems);
         if (v.state !== undefined) {
           write(v.state);
-          out.byte(0x62); // BUILD
+          out.byte(OP.BUILD);
         }
       }
     } finally {
@@ -227,10 +229,10 @@ export function dumpPickle(value: PickleValue): Uint8Array {
     }
   };
 
-  out.byte(0x80);
+  out.byte(OP.PROTO);
   out.byte(2);
   write(value);
-  out.byte(0x2e); // STOP
+  out.byte(OP.STOP);
   return out.result();
 }
 

@@ -29,3 +29,5 @@ export * from "./allowlist.ts";
 export * from "./load_pickle.ts";
 export * from "./scan_pickle.ts";
 export * from "./dump_pickle.ts";
+export * from "./opcodes.ts";
+export * from "./sniff_pickle.ts";

@@ -7,10 +7,18 @@
  */
 
 import { runMachine } from "./_machine.ts";
+import { weightsOnlyRefusal } from "./_weights_only.ts";
+import { OP } from "./opcodes.ts";
+import { sniffPickle } from "./sniff_pickle.ts";
 import { DEFAULT_ALLOWED_GLOBALS, globalName } from "./allowlist.ts";
 import { MAX_MEMO_ENTRIES, MAX_PICKLE_DEPTH } from "./load_pickle.ts";
 
-/** How a global, a pickle or a file is judged. */
+/**
+ * How a global, a pickle or a file is judged: `safe` exactly when
+ * `torch.load(weights_only=True)` would load it, `dangerous` for a known
+ * code-execution, file or network route, `unknown` for anything else torch
+ * refuses, `error` when the bytes cannot be read whole.
+ */
 export type ScanVerdict = "safe" | "unknown" | "dangerous" | "error";
 
 /** One global named by a pickle. */
@@ -49,6 +57,13 @@ export interface ScanPickleOptions {
   baseOffset?: number;
   /** Where the bytes came from, for findings. @default "pickle" */
   name?: string;
+  /**
+   * Judge each pickle as `torch.load(weights_only=True)` (torch 2.x) would: a
+   * pickle it refuses (an opcode outside its subset, BUILD on a dict, a
+   * persistent id that is not a storage, …) is `unknown` even when every
+   * global is allowlisted. @default true
+   */
+  weightsOnly?: boolean;
 }
 
 // Whole modules (and their submodules) that give code execution, file or
@@ -96,6 +111,30 @@ const DANGEROUS_MODULES = [
   "signal",
   "_thread",
   "threading",
+  // Standard-library and torch helpers that run code, commands or files,
+  // found in published scanner bypasses.
+  "profile",
+  "cProfile",
+  "trace",
+  "timeit",
+  "pkgutil",
+  "ensurepip",
+  "doctest",
+  "idlelib",
+  "lib2to3",
+  "distutils",
+  "_aix_support",
+  "_osx_support",
+  "_pyrepl",
+  "test.support",
+  "numpy.f2py",
+  "torch._dynamo",
+  "torch.fx",
+  "torch.jit",
+  "torch.utils.collect_env",
+  "torch.utils.bottleneck",
+  "torch.utils._config_module",
+  "torch.utils.data.datapipes",
 ];
 
 // Single names elsewhere that run code, read or write files, or fetch attributes.
@@ -155,6 +194,8 @@ const DANGEROUS_NAMES = new Set([
   "copyreg._reconstructor_unsafe",
   "tempfile.NamedTemporaryFile",
   "tempfile.mkstemp",
+  "imaplib.IMAP4_stream",
+  "uuid._get_command_stdout",
 ]);
 
 /**
@@ -216,7 +257,7 @@ export function scanPickle(bytes: Uint8Array, options: ScanPickleOptions = {}): 
   const findings: string[] = [];
   let pickles = 0;
   let failed = false;
-  let trailing = false;
+  let refused = false;
   const name = options.name ?? "pickle";
 
   const walk = (data: Uint8Array, start: number, base: number, depth: number, limit: number): number => {
@@ -246,6 +287,17 @@ export function scanPickle(bytes: Uint8Array, options: ScanPickleOptions = {}): 
           { maxMemo: MAX_MEMO_ENTRIES, maxDepth: MAX_PICKLE_DEPTH },
           name,
         );
+        if (depth === 0 && options.weightsOnly !== false) {
+          const check = weightsOnlyRefusal(data, offset, allow);
+          if (check.refusal) {
+            refused = true;
+            findings.push(
+              `torch.load(weights_only=True) would refuse the pickle at offset ${
+                base + offset
+              }: ${check.refusal.reason}`,
+            );
+          }
+        }
         count++;
         pickles++;
         // Containers that hold several pickles by design say how many (maxPickles).
@@ -258,7 +310,6 @@ export function scanPickle(bytes: Uint8Array, options: ScanPickleOptions = {}): 
         if (depth > 0) {
           findings.push(`bytes at offset ${base} look like a pickle but do not parse: ${message}`);
         } else if (count > 0) {
-          trailing = true;
           findings.push(
             `${data.length - offset} bytes after STOP at offset ${base + offset} are not a pickle`,
           );
@@ -280,7 +331,7 @@ export function scanPickle(bytes: Uint8Array, options: ScanPickleOptions = {}): 
   const verdicts = globals.map((g) => g.verdict);
   const verdict: ScanVerdict = verdicts.includes("dangerous")
     ? "dangerous"
-    : verdicts.includes("unknown") || trailing
+    : verdicts.includes("unknown") || refused
     ? "unknown"
     : failed
     ? "error"
@@ -288,12 +339,12 @@ export function scanPickle(bytes: Uint8Array, options: ScanPickleOptions = {}): 
   return { verdict, globals, findings, pickles, end };
 }
 
-// A payload that may be a pickle: raw bytes starting like one, the same carried
-// in a str as UTF-8 (`_codecs.encode(s, "latin1")` turns it back into bytes),
-// or a protocol 0 stream that opens with GLOBAL and ends with STOP.
+// A payload that may be a pickle: raw bytes that sniff as one and end in
+// STOP, or the same carried in a str as UTF-8 (`_codecs.encode(s, "latin1")`
+// turns it back into bytes).
 function nestedCandidate(payload: Uint8Array): Uint8Array | undefined {
-  if (looksLikePickle(payload)) return payload;
-  if (payload.length >= 4 && payload[0] === 0xc2 && payload[1] === 0x80) {
+  if (payload.length >= 2 && payload[payload.length - 1] === OP.STOP && sniffPickle(payload)) return payload;
+  if (payload.length >= 4 && payload[0] === 0xc2 && payload[1] === OP.PROTO) { // U+0080 as UTF-8
     const text = new TextDecoder().decode(payload);
     const latin = new Uint8Array(text.length);
     for (let i = 0; i < text.length; i++) {
@@ -303,21 +354,21 @@ function nestedCandidate(payload: Uint8Array): Uint8Array | undefined {
     }
     return looksLikePickle(latin) ? latin : undefined;
   }
-  const last = payload[payload.length - 1];
-  if (payload.length >= 4 && (payload[0] === 0x63 || payload[0] === 0x28) && last === 0x2e) return payload;
   return undefined;
 }
 
 /**
- * True when `bytes` starts like a protocol 2-5 pickle (PROTO then a
- * protocol number), the form nested payloads take.
+ * True when `bytes` starts like a pickle of any protocol (0-5): see
+ * {@linkcode sniffPickle}, which this calls.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { looksLikePickle } from "./scan_pickle.ts";
- * console.log(looksLikePickle(new Uint8Array([0x80, 4, 0x95]))); // true
+ * assert.equal(looksLikePickle(new Uint8Array([0x80, 4, 0x95, 2, 0, 0, 0, 0, 0, 0, 0, 0x4e, 0x2e])), true);
+ * assert.equal(looksLikePickle(new TextEncoder().encode("V\\u0041\n.")), true);
  * ```
  */
 export function looksLikePickle(bytes: Uint8Array): boolean {
-  return bytes.length >= 3 && bytes[0] === 0x80 && bytes[1] >= 2 && bytes[1] <= 5;
+  return sniffPickle(bytes);
 }

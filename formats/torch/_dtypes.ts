@@ -24,9 +24,18 @@ export const STORAGE_DTYPES: Readonly<Record<string, DType>> = {
   Float8_e4m3fnuzStorage: "F8_E4M3FNUZ",
   Float8_e5m2fnuzStorage: "F8_E5M2FNUZ",
   UntypedStorage: "U8",
+  // Quantized storages hold the integer codes (torch/storage.py _dtype_to_storage_type_map).
+  QInt8Storage: "I8",
+  QUInt8Storage: "U8",
+  QInt32Storage: "I32",
+  QUInt4x2Storage: "U8",
+  QUInt2x4Storage: "U8",
 };
 
-/** Element types to the storage class torch writes (the ones torch 1.13 and later load). */
+/**
+ * Element types torch ≥ 1.6 writes through a typed storage class and
+ * `_rebuild_tensor_v2` (the ones torch 1.13 and later load).
+ */
 export const DTYPE_STORAGES: Partial<Record<DType, string>> = {
   F64: "DoubleStorage",
   F32: "FloatStorage",
@@ -39,8 +48,21 @@ export const DTYPE_STORAGES: Partial<Record<DType, string>> = {
   U8: "ByteStorage",
   BOOL: "BoolStorage",
   C64: "ComplexFloatStorage",
-  F8_E4M3: "Float8_e4m3fnStorage",
-  F8_E5M2: "Float8_e5m2Storage",
+};
+
+/**
+ * Element types torch ≥ 2.1 writes as an `UntypedStorage` of bytes and
+ * `_rebuild_tensor_v3` with the dtype (torch/storage.py _new_dtypes).
+ */
+export const DTYPE_V3: Partial<Record<DType, string>> = {
+  F8_E4M3: "float8_e4m3fn",
+  F8_E5M2: "float8_e5m2",
+  F8_E4M3FNUZ: "float8_e4m3fnuz",
+  F8_E5M2FNUZ: "float8_e5m2fnuz",
+  F8_E8M0: "float8_e8m0fnu",
+  U16: "uint16",
+  U32: "uint32",
+  U64: "uint64",
 };
 
 /** `torch.<dtype>` attribute names to element types (for `_rebuild_tensor_v3`). */
@@ -69,6 +91,7 @@ export const TORCH_DTYPES: Readonly<Record<string, DType>> = {
   float8_e5m2: "F8_E5M2",
   float8_e4m3fnuz: "F8_E4M3FNUZ",
   float8_e5m2fnuz: "F8_E5M2FNUZ",
+  float8_e8m0fnu: "F8_E8M0",
 };
 
 /** numpy type codes (`f4`, `i8`, `b1`…) to element types. */

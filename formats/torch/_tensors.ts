@@ -32,6 +32,21 @@ export interface TorchStorage {
   read(at: number, length: number, out?: Uint8Array): Promise<Uint8Array>;
 }
 
+/** How a quantized tensor's codes map back to values (torch's quantizer parameters). */
+export interface QuantParams {
+  /** The quantized dtype: `qint8`, `quint8`, `qint32`, `quint4x2` or `quint2x4`. */
+  readonly qdtype: string;
+  /** The qscheme's name (`per_tensor_affine`, `per_channel_symmetric`, …). */
+  readonly qscheme: string;
+  /** Per tensor: the scale (a Python float) and the zero point. */
+  readonly scale?: number;
+  readonly zeroPoint?: number;
+  /** Per channel: float64 scales and int64 (or float) zero points along `axis`. */
+  readonly scales?: TensorRef;
+  readonly zeroPoints?: TensorRef;
+  readonly axis?: number;
+}
+
 /** A tensor: a strided view of a storage. */
 export interface TensorRef {
   readonly storage: TorchStorage;
@@ -40,7 +55,18 @@ export interface TensorRef {
   readonly offset: number;
   readonly shape: readonly number[];
   readonly stride: readonly number[];
+  /** Set on quantized tensors (`_rebuild_qtensor`): `dtype` is then the codes' integer type. */
+  readonly quant?: QuantParams;
 }
+
+// The quantized dtype a quantized storage class holds.
+const QUANTIZED_STORAGES: Readonly<Record<string, string>> = {
+  QInt8Storage: "qint8",
+  QUInt8Storage: "quint8",
+  QInt32Storage: "qint32",
+  QUInt4x2Storage: "quint4x2",
+  QUInt2x4Storage: "quint2x4",
+};
 
 /** Most nested levels followed when naming tensors. */
 export const MAX_WALK_DEPTH = 256;
@@ -199,6 +225,8 @@ export class TensorResolver {
         }
         return makeRef(storage, dtype, int(a[1], "storage offset"), ints(a[2], "size"), ints(a[3], "stride"));
       }
+      case "torch._utils._rebuild_qtensor":
+        return this.#qtensor(obj);
       case "torch._utils._rebuild_parameter":
       case "torch._utils._rebuild_parameter_with_state":
       case "torch.nn.parameter.Parameter":
@@ -229,6 +257,65 @@ export class TensorResolver {
       return this.#numpy(bytes, dt, ints(s[0], "numpy shape"), s[2] === true);
     }
     return undefined;
+  }
+
+  // _rebuild_qtensor(storage, storage_offset, size, stride, quantizer_params, requires_grad, backward_hooks)
+  #qtensor(obj: PickleObject): TensorRef {
+    const a = obj.args;
+    const persistent = a[0];
+    if (!(persistent instanceof PicklePersistent) || !isStorage(persistent.value)) {
+      fail(`_rebuild_qtensor expects a storage, got ${describeValue(a[0])}`);
+    }
+    const storage = (persistent as PicklePersistent).value as TorchStorage;
+    const pid = (persistent as PicklePersistent).pid;
+    const type = pid instanceof PickleTuple ? pid.items[1] : undefined;
+    const qdtype = type instanceof PickleGlobal ? QUANTIZED_STORAGES[type.name] : undefined;
+    if (!qdtype) fail(`_rebuild_qtensor over a storage that is not quantized (${describeValue(type)})`);
+    const params = items(a[4]);
+    const scheme = params?.[0];
+    if (!params || !(scheme instanceof PickleGlobal) || scheme.module !== "torch") {
+      fail(`_rebuild_qtensor has no quantizer parameters (${describeValue(a[4])})`);
+    }
+    const qscheme = (scheme as PickleGlobal).name;
+    const ref = makeRef(
+      storage,
+      storage.dtype,
+      int(a[1], "storage offset"),
+      ints(a[2], "size"),
+      ints(a[3], "stride"),
+    );
+    let quant: QuantParams;
+    if (qscheme === "per_tensor_affine" || qscheme === "per_tensor_symmetric") {
+      const scale = params![1];
+      const zeroPoint = params![2];
+      if (typeof scale !== "number" || !Number.isFinite(scale) || typeof zeroPoint !== "number") {
+        fail(`a ${qscheme} tensor has scale ${String(scale)} and zero point ${String(zeroPoint)}`);
+      }
+      quant = { qdtype: qdtype!, qscheme, scale: scale as number, zeroPoint: zeroPoint as number };
+    } else if (
+      qscheme === "per_channel_affine" || qscheme === "per_channel_symmetric" ||
+      qscheme === "per_channel_affine_float_qparams"
+    ) {
+      const scales = this.resolve(params![1]);
+      const zeroPoints = this.resolve(params![2]);
+      const axis = int(params![3], "quantization axis");
+      if (!scales || !zeroPoints) fail(`a ${qscheme} tensor has no scale or zero point tensors`);
+      if (axis >= ref.shape.length) fail(`quantization axis ${axis} of a tensor of size [${ref.shape}]`);
+      const channels = ref.shape[axis];
+      for (const [what, t] of [["scales", scales!], ["zero points", zeroPoints!]] as const) {
+        if (elementCount(t.shape) !== channels) {
+          fail(
+            `a ${qscheme} tensor of size [${ref.shape}] has ${
+              elementCount(t.shape)
+            } ${what} for ${channels} channels`,
+          );
+        }
+      }
+      quant = { qdtype: qdtype!, qscheme, scales: scales!, zeroPoints: zeroPoints!, axis };
+    } else {
+      fail(`unsupported qscheme torch.${qscheme}`);
+    }
+    return { ...ref, quant: quant! };
   }
 
   #numpy(

@@ -7,25 +7,30 @@
 
 import type { ByteSink } from "../../lib/byte_sink.ts";
 import type { ByteSource } from "../../lib/byte_source.ts";
-import type { OpenOptions, TensorFormat, WriteOptions } from "../../lib/format.ts";
+import type { TensorFormat, WriteOptions } from "../../lib/format.ts";
 import type { TensorFile, TensorStream } from "../../lib/tensor.ts";
-import { isLegacyTorch, isTorchZip, openTorch } from "./open_torch.ts";
+import { sniffPickle } from "../pickle/mod.ts";
+import { ggufFormat } from "../gguf/format.ts";
+import { isLegacyTorch, isTorchZip, openTorch, type OpenTorchOptions } from "./open_torch.ts";
 import { writeTorch } from "./write_torch.ts";
 
 /**
- * True when `head` looks like a PyTorch zip checkpoint, a legacy checkpoint,
- * or a pickle (protocol 2 or later: a PROTO opcode).
+ * True when `head` (of a file `size` bytes long) looks like a PyTorch zip
+ * checkpoint, a legacy checkpoint, or a pickle of any protocol (0-5).
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sniffTorch } from "./format.ts";
- * console.log(sniffTorch(new Uint8Array([0x80, 4, 0x95]))); // true
- * console.log(sniffTorch(new TextEncoder().encode("hello"))); // false
+ * assert.equal(sniffTorch(new Uint8Array([0x80, 4, 0x95, 2, 0, 0, 0, 0, 0, 0, 0, 0x4e, 0x2e])), true);
+ * assert.equal(sniffTorch(new TextEncoder().encode("(dp0\nS'a'\np1\nI1\ns.")), true); // protocol 0
+ * assert.equal(sniffTorch(new TextEncoder().encode("hello")), false);
  * ```
  */
-export function sniffTorch(head: Uint8Array): boolean {
+export function sniffTorch(head: Uint8Array, size: number = head.length): boolean {
   if (isTorchZip(head) || isLegacyTorch(head)) return true;
-  return head.length >= 3 && head[0] === 0x80 && head[1] >= 2 && head[1] <= 5;
+  // GGUF's magic opens with "G" (BINFLOAT): leave it to its own sniffer.
+  return !ggufFormat.sniff(head, size) && sniffPickle(head, size);
 }
 
 /**
@@ -39,11 +44,11 @@ export function sniffTorch(head: Uint8Array): boolean {
  * console.log(torchFormat.name, torchFormat.extensions); // torch [ ".pt", ".pth", ".bin" ]
  * ```
  */
-export const torchFormat: TensorFormat = {
+export const torchFormat: TensorFormat<OpenTorchOptions> = {
   name: "torch",
   extensions: [".pt", ".pth", ".bin"],
-  sniff: (head: Uint8Array) => sniffTorch(head),
-  open: (source: ByteSource, options?: OpenOptions): Promise<TensorFile> => openTorch(source, options),
+  sniff: (head: Uint8Array, size: number) => sniffTorch(head, size),
+  open: (source: ByteSource, options?: OpenTorchOptions): Promise<TensorFile> => openTorch(source, options),
   write: (stream: TensorStream, sink: ByteSink, _options?: WriteOptions): Promise<void> =>
     writeTorch(stream, sink),
 };

@@ -1,9 +1,12 @@
 /**
  * PyTorch checkpoints without running their pickles: read zip (torch ≥ 1.6)
  * and legacy `.pt/.pth/.bin/.ckpt` files and plain pickles of numpy arrays as
- * lazy tensors (views gathered, shared storages kept apart or deduplicated),
+ * lazy tensors (views gathered, shared storages kept apart or deduplicated,
+ * torch.ao quantized tensors as int8 codes with scales and zero points),
  * write zip state dicts that `torch.load(weights_only=True)` accepts, and scan
- * any file for the Python globals its pickles would import.
+ * any file (zips, 7z archives, pickles of any protocol) for the Python
+ * globals its pickles would import, judged as torch 2.x's weights-only loader
+ * would judge it.
  *
  * @example
  * ```ts ignore

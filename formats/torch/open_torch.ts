@@ -11,18 +11,28 @@ import { dtypeInfo } from "../../lib/dtype.ts";
 import { FormatError, LimitError, TruncatedError } from "../../lib/errors.ts";
 import type { OpenOptions } from "../../lib/format.ts";
 import { type TensorFile, tensorFile } from "../../lib/tensor.ts";
-import { type LoadedPickle, loadPickle, PickleGlobal, PickleTuple, type PickleValue } from "../pickle/mod.ts";
-import { openZip, readZipEntry, type ZipArchive, type ZipEntry } from "../zip/mod.ts";
+import {
+  HIGHEST_PROTOCOL,
+  type LoadedPickle,
+  loadPickle,
+  NUMPY_ARRAY_GLOBALS,
+  OP,
+  PickleGlobal,
+  PickleTuple,
+  type PickleValue,
+} from "../pickle/mod.ts";
+import { openZip, readZipEntry, sniffZip, type ZipArchive, type ZipEntry } from "../zip/mod.ts";
 import { STORAGE_DTYPES } from "./_dtypes.ts";
 import {
   collectNamedTensors,
   dedupeShared,
+  MAX_EXPANDED_VIEW_BYTES,
   type NamedTensor,
-  tensorEntry,
   TensorResolver,
   type TensorResolver as Resolver,
   type TorchStorage,
 } from "./_tensors.ts";
+import { torchEntries, unpackLinearParams } from "./_quantized.ts";
 
 /** Options for {@linkcode openTorch}. */
 export interface OpenTorchOptions extends OpenOptions {
@@ -73,9 +83,7 @@ const LEGACY_PROTOCOL = 1001;
  * ```
  */
 export function isTorchZip(head: Uint8Array): boolean {
-  if (head.length < 30 || head[0] !== 0x50 || head[1] !== 0x4b || head[2] !== 3 || head[3] !== 4) {
-    return false;
-  }
+  if (head.length < 30 || !sniffZip(head)) return false;
   const nameLength = head[26] | (head[27] << 8);
   if (30 + nameLength > head.length) return false;
   const name = new TextDecoder().decode(head.subarray(30, 30 + nameLength));
@@ -94,9 +102,17 @@ export function isTorchZip(head: Uint8Array): boolean {
  * ```
  */
 export function isLegacyTorch(head: Uint8Array): boolean {
-  const magic = [0x8a, 10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
-  return head.length >= 14 && head[0] === 0x80 && head[1] <= 5 && magic.every((b, i) => head[2 + i] === b);
+  return head.length >= 2 + LEGACY_MAGIC_PICKLED.length && head[0] === OP.PROTO &&
+    head[1] <= HIGHEST_PROTOCOL &&
+    LEGACY_MAGIC_PICKLED.every((b, i) => head[2 + i] === b);
 }
+
+// LONG1 of the magic number's 10 little-endian bytes, as pickle writes it after PROTO.
+const LEGACY_MAGIC_PICKLED: readonly number[] = [
+  OP.LONG1,
+  10,
+  ...Array.from({ length: 10 }, (_, i) => Number((LEGACY_MAGIC >> BigInt(8 * i)) & 0xffn)),
+];
 
 function fail(source: ByteSource, message: string, offset = -1): never {
   throw new FormatError(`Cannot read PyTorch file ${source.name}: ${message}`, { offset, format: "torch" });
@@ -150,7 +166,7 @@ function count(source: ByteSource, value: PickleValue, what: string): number {
  */
 export async function openTorch(source: ByteSource, options: OpenTorchOptions = {}): Promise<TorchFile> {
   const head = await source.read(0, Math.min(source.size, 64));
-  if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b) return await openZipTorch(source, options);
+  if (sniffZip(head)) return await openZipTorch(source, options);
   if (isLegacyTorch(head)) return await openLegacyTorch(source, options);
   return await openPlainPickle(source, options);
 }
@@ -165,7 +181,7 @@ function checkPickleSize(source: ByteSource, size: number, options: OpenTorchOpt
   }
 }
 
-function finish(
+async function finish(
   source: ByteSource,
   loaded: LoadedPickle,
   resolver: Resolver,
@@ -173,16 +189,16 @@ function finish(
   format: "torch" | "pickle",
   layout: "zip" | "legacy" | "pickle",
   extraMetadata: Record<string, string> = {},
-): TorchFile {
+): Promise<TorchFile> {
   const { tensors, metadata } = collectNamedTensors(loaded.value, resolver);
-  let kept: NamedTensor[] = tensors;
+  let kept: NamedTensor[] = unpackLinearParams(tensors);
   const meta = { ...extraMetadata, ...metadata };
-  if (options.dedupeShared) kept = dedupeShared(tensors, meta);
+  if (options.dedupeShared) kept = dedupeShared(kept, meta);
   return tensorFile({
     format,
     layout,
     metadata: meta,
-    tensors: kept.map((t) => tensorEntry(t.name, t.ref, options.maxExpandedViewBytes)),
+    tensors: await torchEntries(kept, meta, options.maxExpandedViewBytes ?? MAX_EXPANDED_VIEW_BYTES),
     placeholders: loaded.placeholders,
     fileBytes: source.size,
     close: () => source.close(),
@@ -227,7 +243,7 @@ async function openZipTorch(source: ByteSource, options: OpenTorchOptions): Prom
     persistentLoad,
     name: `${source.name}:${pkl!.name}`,
   });
-  return finish(source, loaded, new TensorResolver(), options, "torch", "zip");
+  return await finish(source, loaded, new TensorResolver(), options, "torch", "zip");
 }
 
 function zipStorage(
@@ -391,7 +407,7 @@ async function parseLegacy(
   for (const root of roots.values()) {
     if (root.dataOffset < 0) fail(source, `storage '${root.key}' is used but not in the storage key list`);
   }
-  const file = finish(source, object, new TensorResolver(), options, "torch", "legacy");
+  const file = await finish(source, object, new TensorResolver(), options, "torch", "legacy");
   legacyEnds.set(file, at);
   return file;
 }
@@ -420,10 +436,11 @@ async function openPlainPickle(source: ByteSource, options: OpenTorchOptions): P
   const bytes = await source.read(0, source.size);
   const loaded = loadPickle(bytes, {
     permissive: options.permissive,
-    allowGlobals: options.allowGlobals,
+    // numpy's array reconstruction is read, never called: plain pickles of arrays open by default.
+    allowGlobals: [...NUMPY_ARRAY_GLOBALS, ...(options.allowGlobals ?? [])],
     persistentLoad: () =>
       fail(source, "a plain pickle refers to persistent ids (storages outside the pickle)"),
     name: source.name,
   });
-  return finish(source, loaded, new TensorResolver(), options, "pickle", "pickle");
+  return await finish(source, loaded, new TensorResolver(), options, "pickle", "pickle");
 }

@@ -1,25 +1,33 @@
 /**
  * Scan a file for the Python globals its pickles would import, whatever its
- * extension says: pickles inside zips (read both through the central
- * directory and by walking local headers, so disagreeing headers, bad CRCs
- * or odd flags hide nothing), legacy PyTorch streams, plain pickles, and
- * numpy object arrays. Nothing is executed.
+ * extension says, and judge it as `torch.load(weights_only=True)` would:
+ * pickles inside zips (every member sniffed by its content, whatever its
+ * name, nested archives included; read both through the central directory
+ * and by walking local headers, so disagreeing headers, bad CRCs or odd
+ * flags hide nothing), 7z archives, legacy PyTorch streams, plain pickles
+ * of any protocol, and numpy object arrays. Nothing is executed. Anything
+ * that cannot be read whole is an `error`, never `safe`.
  *
  * @module
  */
 
-import type { ByteSource } from "../../lib/byte_source.ts";
+import { type ByteSource, bytesSource } from "../../lib/byte_source.ts";
+import { sliceSource } from "../../lib/binary/slice_source.ts";
 import { crc32 } from "../../lib/crc32.ts";
 import { LimitError } from "../../lib/errors.ts";
-import { looksLikePickle, type ScannedGlobal, scanPickle, type ScanVerdict } from "../pickle/mod.ts";
-import { openZip, readZipEntry, type ZipEntry } from "../zip/mod.ts";
+import { type ScannedGlobal, scanPickle, type ScanVerdict, sniffPickle } from "../pickle/mod.ts";
+import { sniffSafetensors } from "../safetensors/format.ts";
+import { ggufFormat } from "../gguf/format.ts";
+import { numpyFormat } from "../numpy/format.ts";
+import { openZip, readZipEntry, sniffZip, type ZipEntry } from "../zip/mod.ts";
 import { isLegacyTorch, legacyDataEnd, MAX_PICKLE_BYTES } from "./open_torch.ts";
+import { extract7z, sniff7z } from "./_7z.ts";
 
 /** What {@linkcode scanCheckpoint} found in one file. */
 export interface CheckpointScan {
   /** `dangerous` beats `unknown` beats `error` beats `safe`. */
   readonly verdict: ScanVerdict;
-  /** What the bytes are: `zip`, `torch-legacy`, `pickle`, `npy`, `safetensors`, `gguf` or `unknown`. */
+  /** What the bytes are: `zip`, `7z`, `torch-legacy`, `pickle`, `npy`, `safetensors`, `gguf` or `unknown`. */
   readonly kind: string;
   /** Every global named by any pickle in the file, in order. */
   readonly globals: readonly ScannedGlobal[];
@@ -31,14 +39,22 @@ export interface CheckpointScan {
 export interface ScanCheckpointOptions {
   /** Extra `module.name` globals to count as safe. @default [] */
   allowGlobals?: readonly string[];
-  /** Largest pickle to read into memory, in bytes. @default 2147483648 */
+  /** Largest pickle (or archive member) to read into memory, in bytes. @default 2147483648 */
   maxPickleBytes?: number;
 }
 
 const RANK: Record<ScanVerdict, number> = { safe: 0, error: 1, unknown: 2, dangerous: 3 };
 const LOCAL_SIG = 0x04034b50;
+const DESCRIPTOR_SIG = 0x08074b50;
+/** Zip flag bits: 0 encrypted, 3 sizes in a data descriptor, 6 strong encryption. */
+const FLAG_ENCRYPTED = 0x41;
+const FLAG_DESCRIPTOR = 0x08;
 /** Most local headers walked in one zip. */
 const MAX_LOCAL_HEADERS = 1_000_000;
+/** Bytes of each member (or file) looked at to tell what it is. */
+const SNIFF_BYTES = 4096;
+/** Archives inside archives followed this deep (a zip bomb of nested zips stops here). */
+export const MAX_ARCHIVE_DEPTH = 4;
 
 class Report {
   verdict: ScanVerdict = "safe";
@@ -47,6 +63,10 @@ class Report {
   #seen = new Set<string>();
   raise(verdict: ScanVerdict): void {
     if (RANK[verdict] > RANK[this.verdict]) this.verdict = verdict;
+  }
+  note(where: string, finding: string, verdict?: ScanVerdict): void {
+    this.findings.push(where ? `${where}: ${finding}` : finding);
+    if (verdict) this.raise(verdict);
   }
   add(scan: ReturnType<typeof scanPickle>, where: string): void {
     for (const g of scan.globals) {
@@ -60,16 +80,25 @@ class Report {
   }
 }
 
+interface Context {
+  readonly report: Report;
+  readonly limit: number;
+  readonly allowGlobals?: readonly string[];
+}
+
 /**
  * Scan one file's bytes for pickles and judge what they import.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scanCheckpoint } from "./scan_checkpoint.ts";
  * import { bytesSource } from "../../lib/byte_source.ts";
- * const evil = new TextEncoder().encode("\x80\x02cos\nsystem\nX\x02\x00\x00\x00id\x85R.");
+ * // Latin-1 bytes, one a character (TextEncoder would UTF-8-encode the 0x80).
+ * const evil = Uint8Array.from("\x80\x02cos\nsystem\nX\x02\x00\x00\x00id\x85R.", (c) => c.charCodeAt(0));
  * const report = await scanCheckpoint(bytesSource(evil));
- * console.log(report.verdict, report.globals.map((g) => g.name)); // dangerous [ "os.system" ]
+ * assert.equal(report.verdict, "dangerous");
+ * assert.deepEqual(report.globals.map((g) => g.name), ["os.system"]);
  * ```
  */
 export async function scanCheckpoint(
@@ -77,39 +106,12 @@ export async function scanCheckpoint(
   options: ScanCheckpointOptions = {},
 ): Promise<CheckpointScan> {
   const report = new Report();
-  const limit = options.maxPickleBytes ?? MAX_PICKLE_BYTES;
-  const scanOptions = { allowGlobals: options.allowGlobals };
-  const head = await source.read(0, Math.min(source.size, 64));
-  let kind = "unknown";
-  if (source.size === 0) {
-    report.findings.push("the file is empty");
-    report.raise("error");
-  } else if (head[0] === 0x50 && head[1] === 0x4b) {
-    kind = "zip";
-    await scanZip(source, report, limit, scanOptions);
-  } else if (isLegacyTorch(head)) {
-    kind = "torch-legacy";
-    await scanLegacy(source, report, limit, scanOptions);
-  } else if (startsLikePickle(head)) {
-    kind = "pickle";
-    if (source.size > limit) tooLarge(source.size, limit);
-    report.add(
-      scanPickle(await source.read(0, source.size), { ...scanOptions, name: source.name }),
-      "pickle",
-    );
-  } else if (isNpy(head)) {
-    kind = "npy";
-    scanNpy(source, await source.read(0, source.size > limit ? limit : source.size), report, scanOptions);
-  } else if (isSafetensors(head, source.size)) {
-    kind = "safetensors";
-    report.findings.push("no pickle: a safetensors file holds no code");
-  } else if (head.length >= 4 && new TextDecoder().decode(head.subarray(0, 4)) === "GGUF") {
-    kind = "gguf";
-    report.findings.push("no pickle: a GGUF file holds no code");
-  } else {
-    report.findings.push("not a pickle, a zip archive or a known tensor file");
-    report.raise("error");
-  }
+  const ctx: Context = {
+    report,
+    limit: options.maxPickleBytes ?? MAX_PICKLE_BYTES,
+    allowGlobals: options.allowGlobals,
+  };
+  const kind = await scanSource(source, ctx, "", 0, true);
   return { verdict: report.verdict, kind, globals: report.globals, findings: report.findings };
 }
 
@@ -120,31 +122,81 @@ function tooLarge(size: number, limit: number): never {
   });
 }
 
-function startsLikePickle(head: Uint8Array): boolean {
-  // PROTO, or the opcodes protocol 0/1 pickles usually open with: GLOBAL, MARK, EMPTY_DICT, EMPTY_LIST, INST.
-  return (head[0] === 0x80 && head[1] <= 5) || [0x63, 0x28, 0x7d, 0x5d, 0x69].includes(head[0]);
-}
-
-function isNpy(head: Uint8Array): boolean {
-  return head.length >= 10 && head[0] === 0x93 && new TextDecoder().decode(head.subarray(1, 6)) === "NUMPY";
-}
-
-function isSafetensors(head: Uint8Array, size: number): boolean {
-  if (head.length < 9) return false;
-  const length = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
-  return length >= 2n && length <= BigInt(size - 8) && head[8] === 0x7b;
-}
-
-function scanNpy(
+// Tell what `source` is by its bytes and scan it. `top`: the file itself, or
+// a member named like a pickle, which must be something ckpt knows.
+async function scanSource(
   source: ByteSource,
-  bytes: Uint8Array,
-  report: Report,
-  options: { allowGlobals?: readonly string[] },
-  where = "npy",
-): void {
+  ctx: Context,
+  where: string,
+  depth: number,
+  top: boolean,
+): Promise<string> {
+  const { report } = ctx;
+  if (source.size === 0) {
+    if (top) report.note(where, where ? "the member is empty" : "the file is empty", "error");
+    return "unknown";
+  }
+  const head = await source.read(0, Math.min(source.size, SNIFF_BYTES));
+  const archive = sniffZip(head) ? "zip" : sniff7z(head) ? "7z" : undefined;
+  if (archive) {
+    if (depth >= MAX_ARCHIVE_DEPTH) {
+      report.note(
+        where,
+        `a ${archive} archive nested deeper than ${MAX_ARCHIVE_DEPTH} levels is not read`,
+        "error",
+      );
+    } else if (archive === "zip") {
+      await scanZip(source, ctx, where, depth + 1);
+    } else {
+      await scan7z(source, ctx, where, depth + 1);
+    }
+    return archive;
+  }
+  if (isLegacyTorch(head)) {
+    await scanLegacy(source, ctx, where);
+    return "torch-legacy";
+  }
+  if (sniffSafetensors(head, source.size)) {
+    if (top && !where) report.note(where, "no pickle: a safetensors file holds no code");
+    return "safetensors";
+  }
+  if (ggufFormat.sniff(head, source.size)) {
+    if (top && !where) report.note(where, "no pickle: a GGUF file holds no code");
+    return "gguf";
+  }
+  if (numpyFormat.sniff(head, source.size)) {
+    if (source.size > ctx.limit) tooLarge(source.size, ctx.limit);
+    scanNpy(source, await source.read(0, source.size), ctx, where || "npy");
+    return "npy";
+  }
+  if (sniffPickle(head, source.size)) {
+    if (source.size > ctx.limit) tooLarge(source.size, ctx.limit);
+    const scan = scanPickle(await source.read(0, source.size), {
+      allowGlobals: ctx.allowGlobals,
+      name: source.name,
+    });
+    if (!top && scan.pickles === 0 && scan.globals.length === 0) {
+      // Data that merely opens like a pickle (a tensor's bytes): say so, judge nothing.
+      report.note(where, "starts like a pickle but is not one (read as data)");
+      return "unknown";
+    }
+    report.add(scan, where || "pickle");
+    return "pickle";
+  }
+  if (top) {
+    report.note(
+      where,
+      where ? "named like a pickle but not a pickle" : "not a pickle, a zip archive or a known tensor file",
+      "error",
+    );
+  }
+  return "unknown";
+}
+
+function scanNpy(source: ByteSource, bytes: Uint8Array, ctx: Context, where: string): void {
+  const { report } = ctx;
   if (bytes.length < 12) {
-    report.findings.push(`${where}: the npy header is cut short`);
-    report.raise("error");
+    report.note(where, "the npy header is cut short", "error");
     return;
   }
   const major = bytes[6];
@@ -156,20 +208,26 @@ function scanNpy(
   if (/'descr':\s*'\|?O/.test(header) || /'descr':\s*\[/.test(header) && header.includes("'O'")) {
     // Object arrays are stored as a pickle after the header.
     report.add(
-      scanPickle(bytes, { ...options, offset: start + headerLength, name: source.name }),
+      scanPickle(bytes, {
+        allowGlobals: ctx.allowGlobals,
+        offset: start + headerLength,
+        name: source.name,
+        // numpy, not torch, unpickles these: its rules are pickle.load's.
+        weightsOnly: false,
+      }),
       `${where} object array`,
     );
+    // torch's weights-only loader never reads an object array.
+    report.raise("unknown");
   } else {
-    report.findings.push(`${where}: no pickle (a plain numeric array)`);
+    report.note(where, "no pickle (a plain numeric array)");
   }
 }
 
-async function scanLegacy(
-  source: ByteSource,
-  report: Report,
-  limit: number,
-  options: { allowGlobals?: readonly string[] },
-): Promise<void> {
+async function scanLegacy(source: ByteSource, ctx: Context, where: string): Promise<void> {
+  const { report, limit } = ctx;
+  const options = { allowGlobals: ctx.allowGlobals };
+  const label = where ? `${where} legacy pickles` : "legacy pickles";
   let length = Math.min(source.size, 1024 * 1024, limit);
   let scan = scanPickle(await source.read(0, length), { ...options, maxPickles: 5, name: source.name });
   // The pickles' length is not recorded: grow the prefix while they are cut short.
@@ -177,19 +235,23 @@ async function scanLegacy(
     length = Math.min(source.size, limit, length * 4);
     scan = scanPickle(await source.read(0, length), { ...options, maxPickles: 5, name: source.name });
   }
-  report.add(scan, "legacy pickles");
-  if (scan.pickles < 5) return;
+  report.add(scan, label);
+  if (scan.pickles < 5) {
+    report.note(where, `only ${scan.pickles} of the 5 legacy pickles could be read`, "error");
+    return;
+  }
   try {
-    const end = await legacyDataEnd(source, { allowGlobals: options.allowGlobals });
+    const end = await legacyDataEnd(source, options);
     if (end < source.size) {
-      report.findings.push(`${source.size - end} bytes follow the last storage at offset ${end}`);
+      report.note(where, `${source.size - end} bytes follow the last storage at offset ${end}`, "unknown");
       const rest = await source.read(end, Math.min(source.size - end, limit));
-      report.add(scanPickle(rest, { ...options, baseOffset: end, name: source.name }), "trailing data");
-      report.raise("unknown");
+      report.add(
+        scanPickle(rest, { ...options, baseOffset: end, name: source.name }),
+        where ? `${where} trailing data` : "trailing data",
+      );
     }
   } catch (error) {
-    report.findings.push(`storages: ${(error as Error).message}`);
-    report.raise("error");
+    report.note(where, `storages: ${(error as Error).message}`, "error");
   }
 }
 
@@ -202,87 +264,100 @@ interface Member {
   crc32: number;
   dataOffset: number;
   localHeaderOffset: number;
+  /** Cut short by the end of the file (its CRC cannot be checked). */
+  truncated?: boolean;
 }
 
-async function scanZip(
-  source: ByteSource,
-  report: Report,
-  limit: number,
-  options: { allowGlobals?: readonly string[] },
-): Promise<void> {
+async function scanZip(source: ByteSource, ctx: Context, where: string, depth: number): Promise<void> {
+  const { report, limit } = ctx;
+  const zipWhere = where ? `${where}: zip` : "zip";
   const members = new Map<number, Member>();
   let cdEntries: ZipEntry[] = [];
   try {
     const zip = await openZip(source);
     cdEntries = zip.entries;
   } catch (error) {
-    report.findings.push(`zip: ${(error as Error).message}`);
-    report.raise("unknown");
+    // Truncated or broken: what the local headers still show is scanned, but the file is not read whole.
+    report.note(zipWhere, (error as Error).message, "error");
   }
   for (const e of cdEntries) members.set(e.localHeaderOffset, { ...e });
   // Walk the local headers too: a loader that trusts them would see these members.
-  const walked = await walkLocalHeaders(source, cdEntries, report);
+  const walked = await walkLocalHeaders(source, cdEntries, report, zipWhere);
   for (const m of walked) {
     const known = members.get(m.localHeaderOffset);
     if (!known) {
       members.set(m.localHeaderOffset, m);
       if (cdEntries.length) {
-        report.findings.push(
-          `zip: member '${m.name}' at ${m.localHeaderOffset} is missing from the central directory`,
+        report.note(
+          zipWhere,
+          `member '${m.name}' at ${m.localHeaderOffset} is missing from the central directory`,
+          "unknown",
         );
-        report.raise("unknown");
       }
     } else if (known.name !== m.name) {
-      report.findings.push(
-        `zip: local header at ${m.localHeaderOffset} names '${m.name}', the central directory '${known.name}'`,
+      report.note(
+        zipWhere,
+        `local header at ${m.localHeaderOffset} names '${m.name}', the central directory '${known.name}'`,
+        "unknown",
       );
-      report.raise("unknown");
       members.set(-1 - m.localHeaderOffset, m);
     }
   }
   if (members.size === 0) {
-    report.findings.push("zip: no members could be read");
-    report.raise("error");
+    if (cdEntries.length === 0 && report.verdict === "safe") report.note(zipWhere, "the archive is empty");
+    else report.note(zipWhere, "no members could be read", "error");
     return;
   }
   const archive = { source, entries: [], entry: () => undefined };
   for (const m of members.values()) {
-    const isPickle = /\.pkl$/i.test(m.name);
-    const isNpy = /\.npy$/i.test(m.name);
-    if (m.flags & 0x41) {
-      report.findings.push(`zip: member '${m.name}' is marked encrypted`);
-      report.raise("unknown");
-    }
-    if (!isPickle && !isNpy) continue;
-    if (m.size > limit) {
-      report.findings.push(`zip: member '${m.name}' (${m.size} bytes) is too large to scan`);
-      report.raise("error");
-      continue;
-    }
-    let data: Uint8Array;
-    try {
-      const entry = { ...m, flags: m.flags & ~0x41 };
-      data = await readZipEntry(archive, entry, { verifyCrc: false, maxInflatedBytes: limit });
-    } catch (error) {
-      report.findings.push(`zip: member '${m.name}': ${(error as Error).message}`);
-      report.raise("error");
-      continue;
-    }
-    if (crc32(data) !== m.crc32) {
-      report.findings.push(
-        `zip: member '${m.name}' has a bad CRC-32 (loaders that skip the check still read it)`,
-      );
-      report.raise("unknown");
-    }
-    if (isPickle || looksLikePickle(data)) {
-      report.add(scanPickle(data, { ...options, name: `${source.name}:${m.name}` }), m.name);
+    const label = where ? `${where}/${m.name}` : m.name;
+    const namedPickle = /\.(pkl|pickle)$/i.test(m.name);
+    if (m.flags & FLAG_ENCRYPTED) report.note(zipWhere, `member '${m.name}' is marked encrypted`, "unknown");
+    if (m.name.endsWith("/") && m.size === 0) continue;
+    let member: ByteSource;
+    if (m.method === 0 && m.compressedSize === m.size) {
+      if (m.dataOffset + m.size > source.size) {
+        report.note(zipWhere, `member '${m.name}' runs past the end of the file`, "error");
+        continue;
+      }
+      member = sliceSource(source, m.dataOffset, m.size, `${source.name}:${m.name}`);
     } else {
-      scanNpy(source, data, report, options, m.name);
+      if (m.size > limit) {
+        report.note(zipWhere, `member '${m.name}' (${m.size} bytes) is too large to scan`, "error");
+        continue;
+      }
+      try {
+        const entry = { ...m, flags: m.flags & ~FLAG_ENCRYPTED };
+        const data = await readZipEntry(archive, entry, { verifyCrc: false, maxInflatedBytes: limit });
+        member = bytesSource(data, `${source.name}:${m.name}`);
+        if (crc32(data) !== m.crc32) badCrc(report, zipWhere, m.name);
+      } catch (error) {
+        report.note(zipWhere, `member '${m.name}': ${(error as Error).message}`, "error");
+        continue;
+      }
+    }
+    const kind = await scanSource(member, ctx, label, depth, namedPickle);
+    // Stored members that were read whole have their CRC checked too (loaders that skip the check still read them).
+    if (m.method === 0 && !m.truncated && kind !== "unknown" && member.size <= limit) {
+      if (crc32(await member.read(0, member.size)) !== m.crc32) badCrc(report, zipWhere, m.name);
     }
   }
 }
 
-async function walkLocalHeaders(source: ByteSource, cd: ZipEntry[], report: Report): Promise<Member[]> {
+function badCrc(report: Report, where: string, name: string): void {
+  report.note(
+    where,
+    `member '${name}' has a bad CRC-32 (loaders that skip the check still read it)`,
+    "unknown",
+  );
+}
+
+async function walkLocalHeaders(
+  source: ByteSource,
+  cd: ZipEntry[],
+  report: Report,
+  where: string,
+): Promise<Member[]> {
   const out: Member[] = [];
   const cdByOffset = new Map(cd.map((e) => [e.localHeaderOffset, e]));
   let at = 0;
@@ -297,30 +372,121 @@ async function walkLocalHeaders(source: ByteSource, cd: ZipEntry[], report: Repo
     let size = view.getUint32(22, true);
     const nameLength = view.getUint16(26, true);
     const extraLength = view.getUint16(28, true);
-    if (at + 30 + nameLength + extraLength > source.size) break;
+    if (at + 30 + nameLength + extraLength > source.size) {
+      report.note(where, `the local header at ${at} runs past the end of the file`, "error");
+      break;
+    }
     const name = new TextDecoder().decode(await source.read(at + 30, nameLength));
     const dataOffset = at + 30 + nameLength + extraLength;
     const fromCd = cdByOffset.get(at);
-    if ((flags & 0x08) || compressedSize === 0xffffffff) {
-      // Sizes live in a data descriptor or a ZIP64 field: take them from the central directory.
-      if (!fromCd) {
-        report.findings.push(`zip: cannot follow local headers past '${name}' at ${at}`);
+    if ((flags & FLAG_DESCRIPTOR) || compressedSize === 0xffffffff) {
+      // Sizes live in a data descriptor or a ZIP64 field: take them from the central directory,
+      // or (no central directory: a truncated file) find the descriptor that follows a stored member.
+      const found = fromCd ? undefined : method === 0 ? await findDescriptor(source, dataOffset) : undefined;
+      if (!fromCd && !found) {
+        report.note(
+          where,
+          `cannot follow local headers past '${name}' at ${at}`,
+          cd.length ? undefined : "error",
+        );
+        if (method === 0 && !cd.length) {
+          // A stored member cut short by the end of the file: scan what there is of it.
+          const have = source.size - dataOffset;
+          out.push({
+            name,
+            flags,
+            method,
+            compressedSize: have,
+            size: have,
+            crc32: crc,
+            dataOffset,
+            localHeaderOffset: at,
+            truncated: true,
+          });
+        }
         break;
       }
-      compressedSize = fromCd.compressedSize;
-      size = fromCd.size;
-      crc = fromCd.crc32;
+      compressedSize = fromCd?.compressedSize ?? found!.size;
+      size = fromCd?.size ?? found!.size;
+      crc = fromCd?.crc32 ?? found!.crc32;
     }
-    if (dataOffset + compressedSize > source.size) break;
+    if (dataOffset + compressedSize > source.size) {
+      report.note(where, `member '${name}' at ${at} is cut short by the end of the file`, "error");
+      // What is there of a stored member is still scanned.
+      if (method === 0) {
+        const have = source.size - dataOffset;
+        out.push({
+          name,
+          flags,
+          method,
+          compressedSize: have,
+          size: have,
+          crc32: crc,
+          dataOffset,
+          localHeaderOffset: at,
+          truncated: true,
+        });
+      }
+      break;
+    }
     out.push({ name, flags, method, compressedSize, size, crc32: crc, dataOffset, localHeaderOffset: at });
     at = dataOffset + compressedSize;
-    if (flags & 0x08) {
+    if (flags & FLAG_DESCRIPTOR) {
       // Skip the data descriptor (optional signature, CRC, sizes).
       const d = await source.read(at, Math.min(16, source.size - at));
-      at += d.length >= 4 && new DataView(d.buffer, d.byteOffset, 4).getUint32(0, true) === 0x08074b50
+      at += d.length >= 4 && new DataView(d.buffer, d.byteOffset, 4).getUint32(0, true) === DESCRIPTOR_SIG
         ? 16
         : 12;
     }
   }
   return out;
+}
+
+/** Bytes searched at a time for a stored member's data descriptor when there is no central directory. */
+const DESCRIPTOR_SEARCH_CHUNK = 1 << 20;
+
+// The data descriptor after a stored member: its signature, then a CRC and
+// sizes (4 or 8 bytes each) whose compressed size is the distance walked.
+async function findDescriptor(
+  source: ByteSource,
+  dataOffset: number,
+): Promise<{ size: number; crc32: number } | undefined> {
+  for (let start = dataOffset; start < source.size; start += DESCRIPTOR_SEARCH_CHUNK) {
+    const length = Math.min(DESCRIPTOR_SEARCH_CHUNK + 24, source.size - start);
+    const chunk = await source.read(start, length);
+    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    for (let i = 0; i + 16 <= chunk.length && i < DESCRIPTOR_SEARCH_CHUNK; i++) {
+      if (chunk[i] !== 0x50 || view.getUint32(i, true) !== DESCRIPTOR_SIG) continue;
+      const distance = start + i - dataOffset;
+      if (view.getUint32(i + 8, true) === distance) {
+        return { size: distance, crc32: view.getUint32(i + 4, true) };
+      }
+      if (i + 24 <= chunk.length && view.getBigUint64(i + 8, true) === BigInt(distance)) {
+        return { size: distance, crc32: view.getUint32(i + 4, true) };
+      }
+    }
+  }
+  return undefined;
+}
+
+async function scan7z(source: ByteSource, ctx: Context, where: string, depth: number): Promise<void> {
+  const { report, limit } = ctx;
+  const label = where ? `${where}: 7z` : "7z";
+  if (source.size > limit) {
+    report.note(label, `a ${source.size}-byte archive is over the limit of ${limit} bytes`, "error");
+    return;
+  }
+  const result = await extract7z(await source.read(0, source.size), limit);
+  for (const problem of result.problems) report.note(label, problem, "error");
+  for (const name of result.encrypted) report.note(label, `member '${name}' is encrypted`, "unknown");
+  for (const file of result.files) {
+    const member = bytesSource(file.data, `${source.name}:${file.name}`);
+    await scanSource(
+      member,
+      ctx,
+      where ? `${where}/${file.name}` : file.name,
+      depth,
+      /\.(pkl|pickle)$/i.test(file.name),
+    );
+  }
 }

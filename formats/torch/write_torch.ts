@@ -3,6 +3,9 @@
  * accepts: a zip of `archive/data.pkl` (an OrderedDict state dict pickled
  * with protocol 2), `archive/data/<n>` storages and `archive/version`, each
  * record's data on a 64-byte boundary, as torch's own writer lays them out.
+ * Float8, uint16/32/64 go as torch ≥ 2.1 writes them (an untyped storage and
+ * `_rebuild_tensor_v3` with the dtype); the packed sub-byte dtypes (F4, F6_*)
+ * have no torch dtype and are refused.
  *
  * @module
  */
@@ -13,7 +16,7 @@ import { UsageError } from "../../lib/errors.ts";
 import { collectTensors, type TensorStream } from "../../lib/tensor.ts";
 import { dumpPickle, PickleGlobal, PickleObject, PicklePersistent, PickleTuple } from "../pickle/mod.ts";
 import { createZipWriter } from "../zip/mod.ts";
-import { DTYPE_STORAGES } from "./_dtypes.ts";
+import { DTYPE_STORAGES, DTYPE_V3 } from "./_dtypes.ts";
 import { rowMajorStrides } from "./_tensors.ts";
 
 /** Options for {@linkcode writeTorch}. */
@@ -54,6 +57,8 @@ export async function writeTorch(
   const entries = await collectTensors(stream);
   const names = new Set<string>();
   const rebuild = new PickleGlobal("torch._utils", "_rebuild_tensor_v2");
+  const rebuildV3 = new PickleGlobal("torch._utils", "_rebuild_tensor_v3");
+  const untyped = new PickleGlobal("torch.storage", "UntypedStorage");
   const orderedDict = new PickleGlobal("collections", "OrderedDict");
   const stateDict = new PickleObject("collections", "OrderedDict", []);
   entries.forEach((entry, index) => {
@@ -61,24 +66,35 @@ export async function writeTorch(
     names.add(entry.name);
     requirePlainEntry(entry, "a PyTorch file");
     const storage = DTYPE_STORAGES[entry.dtype];
-    if (!storage) {
+    const v3 = DTYPE_V3[entry.dtype];
+    if (!storage && !v3) {
       throw new UsageError(
-        `Cannot write '${entry.name}' to a PyTorch file: torch has no storage for ${entry.dtype}`,
+        `Cannot write '${entry.name}' to a PyTorch file: torch has no dtype for ${entry.dtype}`,
       );
     }
     const numel = entry.shape.reduce((a, b) => a * b, 1);
+    // New dtypes go as torch ≥ 2.1 saves them: an untyped storage of bytes and _rebuild_tensor_v3 with the dtype.
     const pid = new PicklePersistent(
-      new PickleTuple(["storage", new PickleGlobal("torch", storage), String(index), "cpu", numel]),
+      new PickleTuple([
+        "storage",
+        storage ? new PickleGlobal("torch", storage) : untyped,
+        String(index),
+        "cpu",
+        storage ? numel : entry.byteLength,
+      ]),
       undefined,
     );
-    const tensor = new PickleObject(rebuild.module, rebuild.name, [
+    const args = [
       pid,
       0,
       new PickleTuple([...entry.shape]),
       new PickleTuple(rowMajorStrides(entry.shape)),
       false,
       new PickleObject(orderedDict.module, orderedDict.name, []),
-    ]);
+    ];
+    const tensor = storage
+      ? new PickleObject(rebuild.module, rebuild.name, args)
+      : new PickleObject(rebuildV3.module, rebuildV3.name, [...args, new PickleGlobal("torch", v3!)]);
     stateDict.dictItems.set(entry.name, tensor);
   });
   const zip = createZipWriter(sink);

@@ -44,6 +44,24 @@ export interface OpenZipOptions {
   maxEntries?: number;
 }
 
+/**
+ * True when `head` starts a zip archive: a local file header, or the end
+ * record of an empty archive.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sniffZip } from "./open_zip.ts";
+ * assert.equal(sniffZip(new Uint8Array([0x50, 0x4b, 3, 4])), true);
+ * assert.equal(sniffZip(new TextEncoder().encode("PK")), false);
+ * ```
+ */
+export function sniffZip(head: Uint8Array): boolean {
+  if (head.length < 4) return false;
+  const sig = new DataView(head.buffer, head.byteOffset, 4).getUint32(0, true);
+  return sig === LOCAL_SIG || sig === EOCD_SIG;
+}
+
 /** Default member-count bound: far above any checkpoint, far below what would exhaust memory. */
 export const MAX_ZIP_ENTRIES = 1_000_000;
 
