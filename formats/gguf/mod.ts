@@ -24,3 +24,5 @@ export * from "./gguf_value.ts";
 export * from "./open_gguf.ts";
 export * from "./write_gguf.ts";
 export * from "./format.ts";
+export * from "./write_gguf_files.ts";
+export * from "./open_gguf_split.ts";
