@@ -38,6 +38,7 @@ export const HF_CONVERT_HELP =
   `  --no-vocab           (model folder → .gguf) write weights and hyperparameters only
   --pre NAME           (model folder → .gguf) BPE pre-tokenizer name for tokenizer.ggml.pre
                        when tokenizer.json's own pre_tokenizer is not recognised
+                       (a SentencePiece tokenizer.model needs --allow-env=BUF_BIGINT_DISABLE)
   --plain              a .safetensors input with a config.json beside it, to .gguf:
                        write its tensors as they are instead of a llama.cpp model`;
 

@@ -41,7 +41,7 @@ export interface WriteGgufFilesOptions {
   maxShardSize?: number;
   /** Paths that must not be replaced (the inputs). @default [] */
   protect?: readonly string[];
-  /** Largest piece read from a chunked entry, in bytes. @default 64 MiB */
+  /** Largest piece read from a chunked entry, in bytes. @default 16 MiB */
   chunkBytes?: number;
 }
 
@@ -242,7 +242,7 @@ export async function writeGgufFiles(
   path: string,
   options: WriteGgufFilesOptions,
 ): Promise<GgufFilesResult> {
-  const chunkBytes = options.chunkBytes ?? 64 * 1024 * 1024;
+  const chunkBytes = options.chunkBytes ?? 16 * 1024 * 1024;
   const planned = (await collectTensors(stream)).map(plan);
   const names = new Set<string>();
   for (const { entry } of planned) {

@@ -15,7 +15,7 @@ import { architectureByName, ARCHITECTURES } from "./architectures/architecture_
 import type { Hparams } from "./architectures/_table.ts";
 import { llama3RopeFactors, unpermuteRows } from "./hf_to_gguf.ts";
 import { preTokenizerFor } from "./pre_tokenizer.ts";
-import { encodeSentencePieceModel, PIECE_TYPE } from "./sentencepiece_model.ts";
+import { PIECE_TYPE } from "./_piece_type.ts";
 
 type Json = Record<string, unknown>;
 
@@ -349,6 +349,8 @@ export async function ggufToHf(
       );}
   } else if (model === "llama" && tokens.length > 0) {
     const scores = items(get("tokenizer.ggml.scores")).map(Number);
+    // Loaded here only: the protobuf runtime reads an environment variable when it loads.
+    const { encodeSentencePieceModel } = await import("./sentencepiece_model.ts");
     tokenizerModel = encodeSentencePieceModel({
       pieces: tokens.map((piece, i) => ({
         piece,

@@ -16,6 +16,7 @@ import { fileSource } from "../../lib/byte_source.ts";
 import { architectureByClass, supportedClasses } from "./architectures/architecture_by_name.ts";
 import type { ArchitectureTable, Hparams } from "./architectures/_table.ts";
 import type { TokenizerFiles } from "./tokenizer_key_values.ts";
+import type { SentencePieceModel } from "./sentencepiece_model.ts";
 
 type Json = Record<string, unknown>;
 
@@ -61,6 +62,15 @@ async function readBytes(path: string, limit: number): Promise<Uint8Array | unde
     });
   }
   return await Deno.readFile(path);
+}
+
+// The protobuf runtime (which reads an environment variable when it loads) is
+// imported only when a folder has a tokenizer.model.
+async function readSentencePiece(path: string): Promise<SentencePieceModel | undefined> {
+  const bytes = await readBytes(path, MAX_TOKENIZER_MODEL_BYTES);
+  if (!bytes) return undefined;
+  const { parseSentencePieceModel } = await import("./sentencepiece_model.ts");
+  return parseSentencePieceModel(bytes, path);
 }
 
 /** Read a JSON object file, or undefined when it is absent. */
@@ -223,7 +233,7 @@ export async function openHfModel(path: string, options: OpenOptions = {}): Prom
     folder,
     config,
     tokenizerJson: await readJsonFile(tokenizerJsonPath),
-    tokenizerModel: await readBytes(join(folder, "tokenizer.model"), MAX_TOKENIZER_MODEL_BYTES),
+    sentencePiece: await readSentencePiece(join(folder, "tokenizer.model")),
     tokenizerConfig: await readJsonFile(join(folder, "tokenizer_config.json")),
     chatTemplateJinja: (await statOrUndefined(join(folder, "chat_template.jinja")))?.isFile
       ? await Deno.readTextFile(join(folder, "chat_template.jinja"))

@@ -9,16 +9,9 @@
 
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { FormatError, LimitError } from "../../lib/errors.ts";
+import { PIECE_TYPE } from "./_piece_type.ts";
 
-/** SentencePiece piece types, as sentencepiece_model.proto numbers them (and GGUF's token_type reuses). */
-export const PIECE_TYPE = Object.freeze({
-  normal: 1,
-  unknown: 2,
-  control: 3,
-  userDefined: 4,
-  unused: 5,
-  byte: 6,
-});
+export { PIECE_TYPE };
 
 /** One vocabulary entry. */
 export interface SentencePiece {

@@ -11,7 +11,8 @@
 import { FormatError, UsageError } from "../../lib/errors.ts";
 import type { GgufKeyValue } from "../gguf/gguf_value.ts";
 import { preTokenizerName } from "./pre_tokenizer.ts";
-import { parseSentencePieceModel, PIECE_TYPE } from "./sentencepiece_model.ts";
+import { PIECE_TYPE } from "./_piece_type.ts";
+import type { SentencePieceModel } from "./sentencepiece_model.ts";
 
 type Json = Record<string, unknown>;
 
@@ -23,8 +24,8 @@ export interface TokenizerFiles {
   readonly config: Json;
   /** tokenizer.json, parsed. @default absent */
   readonly tokenizerJson?: Json;
-  /** tokenizer.model bytes. @default absent */
-  readonly tokenizerModel?: Uint8Array;
+  /** tokenizer.model, parsed. @default absent */
+  readonly sentencePiece?: SentencePieceModel;
   /** tokenizer_config.json, parsed. @default absent */
   readonly tokenizerConfig?: Json;
   /** chat_template.jinja text. @default absent */
@@ -224,7 +225,7 @@ function tooLarge(files: TokenizerFiles, file: string, count: number, rows: numb
 }
 
 function sentencePieceKeys(files: TokenizerFiles, options: TokenizerKeyValuesOptions): TokenizerKeyValues {
-  const model = parseSentencePieceModel(files.tokenizerModel!, `${files.folder}/tokenizer.model`);
+  const model = files.sentencePiece!;
   const vocab = vocabSizeOf(files) ?? model.pieces.length;
   if (vocab > options.embeddingRows) tooLarge(files, "config.json vocab_size", vocab, options.embeddingRows);
   const tokens: string[] = Array.from({ length: vocab }, (_, i) => `[PAD${i}]`);
@@ -399,7 +400,7 @@ export function tokenizerKeyValues(
   files: TokenizerFiles,
   options: TokenizerKeyValuesOptions,
 ): TokenizerKeyValues {
-  if (files.tokenizerModel) return sentencePieceKeys(files, options);
+  if (files.sentencePiece) return sentencePieceKeys(files, options);
   if (files.tokenizerJson) return bpeKeys(files, options);
   throw new UsageError(
     `Cannot convert the tokenizer of ${files.folder}: it has neither tokenizer.model nor tokenizer.json; pass --no-vocab to write weights only`,

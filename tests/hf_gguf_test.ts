@@ -1,0 +1,593 @@
+// Hugging Face folders → GGUF → llama.cpp, and back, against the real
+// consumers: llama.cpp's own converter (convert_hf_to_gguf.py from the source
+// bundled with node-llama-cpp), llama.cpp itself (node-llama-cpp's prebuilt
+// CPU binary) and transformers. The models are trained for a few steps by
+// tests/data/hf/make_tiny_models.py and cached under tests/out/.
+
+import assert from "node:assert/strict";
+import { listDir, REPO, runCli, tempDir } from "./_helpers.ts";
+import { hasNodeOracle, hasVenv, NODE_ORACLES, runVenv, VENV_PYTHON } from "./_oracles.ts";
+import { fileSource } from "../lib/byte_source.ts";
+import { openGguf } from "../formats/gguf/open_gguf.ts";
+import { openGgufSplit } from "../formats/gguf/open_gguf_split.ts";
+import type { GgufKeyValue } from "../formats/gguf/gguf_value.ts";
+import { writeSafetensors } from "../formats/safetensors/write_safetensors.ts";
+import { fileSink, withSink } from "../lib/byte_sink.ts";
+import { type TensorEntry, tensorFromBytes } from "../lib/tensor.ts";
+import { hfToGguf, openHfModel, permuteRows, unpermuteRows } from "../formats/hf/mod.ts";
+
+const HF_DATA = `${REPO}/tests/data/hf`;
+const MODELS = ["llama-spm", "llama-bpe", "qwen2-bpe"] as const;
+const PRE: Record<string, string | null> = {
+  "llama-spm": null,
+  "llama-bpe": "llama-bpe",
+  "qwen2-bpe": "qwen2",
+};
+const PROMPTS = ["The quick brown", "A llama eats", "Tensors are arrays", "One two three"];
+const TEXTS = [
+  "Hello world, hello tensors!",
+  "The quick brown fox jumps over the lazy dog. 123 4567",
+  "  spaces   and\nnew lines\t tabs <|end|> ünïcödé 🦙",
+];
+const STEPS = 8;
+
+const ORACLES_READY = hasVenv("torch", "transformers", "sentencepiece", "tokenizers", "numpy") &&
+  hasNodeOracle("node-llama-cpp");
+if (!ORACLES_READY) {
+  console.warn(
+    `skipping the oracle tests of hf_gguf_test.ts: ${VENV_PYTHON} with torch, transformers, sentencepiece, tokenizers ` +
+      `and ${NODE_ORACLES}/node-llama-cpp are needed (see .ci/run)`,
+  );
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function digest(...files: string[]): Promise<string> {
+  const parts = await Promise.all(files.map((f) => Deno.readFile(f)));
+  const joined = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) joined.set(p, (at += p.length) - p.length);
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", joined));
+  return [...hash.slice(0, 6)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+interface Fixture {
+  models: string; // folder holding the three model folders
+  theirs: string; // folder holding llama.cpp converter outputs
+}
+
+let fixture: Promise<Fixture> | undefined;
+
+/** Train the models and run llama.cpp's converter once; both are cached by the scripts' hash. */
+function setup(): Promise<Fixture> {
+  fixture ??= (async () => {
+    const key = await digest(`${HF_DATA}/make_tiny_models.py`, `${HF_DATA}/oracle.py`);
+    const root = `${REPO}/tests/out/hf-gguf-${key}`;
+    const models = `${root}/models`;
+    const theirs = `${root}/llama-cpp`;
+    if (!(await exists(`${theirs}/done`))) {
+      await Deno.mkdir(theirs, { recursive: true });
+      await runVenv(await Deno.readTextFile(`${HF_DATA}/make_tiny_models.py`), [models]);
+      const src = `${REPO}/tests/out/llama-src`;
+      if (!(await exists(`${src}/convert_hf_to_gguf.py`))) {
+        const bundle = `${NODE_ORACLES}/node-llama-cpp/llama/gitRelease.bundle`;
+        for (
+          const args of [
+            ["clone", "-q", "--no-checkout", bundle, src],
+            ["-C", src, "checkout", "-q", "HEAD", "--", "convert_hf_to_gguf.py", "conversion", "gguf-py"],
+          ]
+        ) {
+          const out = await new Deno.Command("git", { args, stderr: "piped" }).output();
+          if (!out.success) throw new Error(`git ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
+        }
+      }
+      const convert = [
+        ...MODELS.map((m) => ({ model: m, outtype: "f32" })),
+        { model: "llama-bpe", outtype: "f16" },
+        { model: "qwen2-bpe", outtype: "q8_0" },
+      ].map(({ model, outtype }) => ({
+        src,
+        model: `${models}/${model}`,
+        out: `${theirs}/${model}.${outtype}.gguf`,
+        outtype,
+        pre: PRE[model],
+      }));
+      await runVenv(await Deno.readTextFile(`${HF_DATA}/oracle.py`), [JSON.stringify({ convert })]);
+      await Deno.writeTextFile(`${theirs}/done`, "");
+    }
+    return { models, theirs };
+  })();
+  return fixture;
+}
+
+async function runLlamaCpp(
+  jobs: { model: string; prompts?: string[]; steps?: number; texts?: string[] }[],
+): Promise<{ runs: { ids: number[]; out: number[] }[]; texts: number[][] }[]> {
+  const out = await new Deno.Command("node", {
+    args: [`${HF_DATA}/llama_cpp_run.mjs`, JSON.stringify({ node_modules: NODE_ORACLES, jobs })],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(`node-llama-cpp failed: ${new TextDecoder().decode(out.stderr)}\n${stdout}`);
+  }
+  return JSON.parse(stdout.trim().split("\n").pop()!);
+}
+
+// SentencePiece tokenizers load the protobuf runtime, which reads one environment variable.
+const PERMISSIONS = ["--allow-read", "--allow-write", "--allow-env=BUF_BIGINT_DISABLE"];
+
+async function ckpt(...args: string[]): Promise<string> {
+  const r = await runCli(args, { permissions: PERMISSIONS });
+  assert.equal(r.code, 0, `ckpt ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+function kvMap(kv: readonly GgufKeyValue[]): Map<string, { type: string; value: unknown }> {
+  const plain = (v: unknown): unknown => {
+    if (typeof v === "bigint") return Number(v);
+    if (typeof v !== "object" || v === null) return v;
+    const arr = v as { itemType: string; items: unknown[] };
+    return { itemType: arr.itemType, items: arr.items.map(plain) };
+  };
+  return new Map(kv.map((e) => [e.key, { type: e.type, value: plain(e.value) }]));
+}
+
+async function assertSameGguf(ours: string, theirs: string): Promise<void> {
+  const a = await openGguf(await fileSource(ours));
+  const b = await openGguf(await fileSource(theirs));
+  try {
+    assert.deepEqual(kvMap(a.kv), kvMap(b.kv), `${ours}: key/values`);
+    const names = (f: typeof a) => f.tensorInfos.map((t) => t.name).sort();
+    assert.deepEqual(names(a), names(b));
+    for (const info of b.tensorInfos) {
+      const mine = a.tensorInfos.find((t) => t.name === info.name)!;
+      assert.deepEqual([mine.type.name, mine.dims], [info.type.name, info.dims], info.name);
+      const [x, y] = [
+        a.tensors.find((t) => t.name === info.name)!,
+        b.tensors.find((t) => t.name === info.name)!,
+      ];
+      assert.deepEqual(await x.read(), await y.read(), `${info.name}: bytes`);
+    }
+  } finally {
+    await a.close();
+    await b.close();
+  }
+}
+
+Deno.test({
+  name:
+    "ckpt convert writes the GGUF llama.cpp's converter writes: every key, type and tensor byte (F32, F16, Q8_0)",
+  ignore: !ORACLES_READY,
+  async fn() {
+    const { models, theirs } = await setup();
+    await using dir = await tempDir();
+    const cases = [
+      ...MODELS.map((m) => [m, "F32"] as const),
+      ["llama-bpe", "F16"] as const,
+      ["qwen2-bpe", "Q8_0"] as const,
+    ];
+    for (const [model, dtype] of cases) {
+      const out = `${dir.path}/${model}.${dtype}.gguf`;
+      await ckpt("convert", `${models}/${model}`, out, "--dtype", dtype, "-q");
+      await assertSameGguf(out, `${theirs}/${model}.${dtype.toLowerCase()}.gguf`);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "llama.cpp runs ckpt's GGUF: greedy continuations equal transformers' and tokenization equals the converter's",
+  ignore: !ORACLES_READY,
+  async fn() {
+    const { models, theirs } = await setup();
+    await using dir = await tempDir();
+    const jobs = [];
+    for (const model of MODELS) {
+      for (const dtype of ["F32", "F16"]) {
+        const out = `${dir.path}/${model}.${dtype}.gguf`;
+        await ckpt("convert", `${models}/${model}`, out, "--dtype", dtype, "-q");
+        jobs.push({ model: out, prompts: PROMPTS, steps: STEPS, texts: TEXTS });
+      }
+      jobs.push({ model: `${theirs}/${model}.f32.gguf`, texts: TEXTS });
+    }
+    const llama = await runLlamaCpp(jobs);
+    const greedy = MODELS.flatMap((model, i) =>
+      [0, 1].map((j) => ({
+        model: `${models}/${model}`,
+        prompts: llama[i * 3 + j].runs.map((r) => r.ids),
+        steps: STEPS,
+      }))
+    );
+    const hf = JSON.parse(
+      await runVenv(await Deno.readTextFile(`${HF_DATA}/oracle.py`), [JSON.stringify({ greedy })]),
+    );
+    for (const [i, model] of MODELS.entries()) {
+      const [f32, f16, converter] = [llama[i * 3], llama[i * 3 + 1], llama[i * 3 + 2]];
+      assert.deepEqual(f32.runs.map((r) => r.out), hf.greedy[i * 2], `${model} F32`);
+      const off = f16.runs.filter((r, p) =>
+        JSON.stringify(r.out) !== JSON.stringify(hf.greedy[i * 2 + 1][p])
+      );
+      assert.ok(off.length <= 1, `${model} F16: ${off.length} prompts differ`);
+      assert.deepEqual(f32.texts, converter.texts, `${model}: token ids of the sample texts`);
+      assert.ok(f32.texts.every((ids) => ids.length > 3));
+    }
+  },
+});
+
+Deno.test({
+  name: "a GGUF converted back to a folder loads in transformers with the same logits and tokenizer",
+  ignore: !ORACLES_READY,
+  async fn() {
+    const { models } = await setup();
+    await using dir = await tempDir();
+    const compare = [];
+    for (const model of MODELS) {
+      const gguf = `${dir.path}/${model}.gguf`;
+      await ckpt("convert", `${models}/${model}`, gguf, "--dtype", "F32", "-q");
+      await ckpt("convert", gguf, `${dir.path}/${model}-back/`, "-q");
+      assert.deepEqual(
+        (await listDir(`${dir.path}/${model}-back`)).filter((n) =>
+          n !== "tokenizer.model" && n !== "tokenizer.json"
+        ),
+        ["config.json", "generation_config.json", "model.safetensors", "tokenizer_config.json"],
+      );
+      compare.push({
+        a: `${models}/${model}`,
+        b: `${dir.path}/${model}-back`,
+        ids: [1, 5, 9, 20, 40, 7, 3, 100],
+        texts: TEXTS,
+      });
+    }
+    // Block-quantized weights come back dequantized.
+    const q8 = `${dir.path}/q8.gguf`;
+    await ckpt("convert", `${models}/qwen2-bpe`, q8, "--dtype", "Q8_0", "-q");
+    await ckpt("convert", q8, `${dir.path}/q8-back/`, "-q");
+    compare.push({ a: `${models}/qwen2-bpe`, b: `${dir.path}/q8-back`, ids: [1, 5, 9, 20], texts: [] });
+    const { compare: results } = JSON.parse(
+      await runVenv(await Deno.readTextFile(`${HF_DATA}/oracle.py`), [JSON.stringify({ compare })]),
+    );
+    for (const [i, model] of MODELS.entries()) {
+      assert.equal(results[i].max_abs_diff, 0, `${model}: logits`);
+      assert.deepEqual(results[i].same_tokens, TEXTS.map(() => true), `${model}: tokenizer`);
+    }
+    assert.equal(results[1].config.rope_type, "llama3"); // fitted back from rope_freqs.weight
+    assert.ok(
+      results[3].max_abs_diff > 0 && results[3].max_abs_diff < 0.05,
+      `Q8_0: ${results[3].max_abs_diff}`,
+    );
+  },
+});
+
+Deno.test({
+  name: "split GGUF: gguf-split names and keys, llama.cpp loads the splits, ckpt opens them as one file",
+  ignore: !ORACLES_READY,
+  async fn() {
+    const { models } = await setup();
+    await using dir = await tempDir();
+    await ckpt("convert", `${models}/llama-bpe`, `${dir.path}/one.gguf`, "--dtype", "F32", "-q");
+    await ckpt(
+      "convert",
+      `${models}/llama-bpe`,
+      `${dir.path}/m.gguf`,
+      "--dtype",
+      "F32",
+      "--max-shard-size",
+      "150KB",
+      "-q",
+    );
+    const names = await listDir(dir.path);
+    assert.deepEqual(names.filter((n) => n.startsWith("m-")), [
+      "m-00001-of-00003.gguf",
+      "m-00002-of-00003.gguf",
+      "m-00003-of-00003.gguf",
+    ]);
+    for (let i = 0; i < 3; i++) {
+      const split = await openGguf(await fileSource(`${dir.path}/m-0000${i + 1}-of-00003.gguf`));
+      const kv = kvMap(split.kv);
+      assert.deepEqual(kv.get("split.no"), { type: "u16", value: i });
+      assert.deepEqual(kv.get("split.count"), { type: "u16", value: 3 });
+      assert.deepEqual(kv.get("split.tensors.count"), { type: "i32", value: 21 });
+      assert.equal(kv.has("general.architecture"), i === 0);
+      await split.close();
+    }
+    const whole = await openGgufSplit(`${dir.path}/m-00002-of-00003.gguf`);
+    const single = await openGguf(await fileSource(`${dir.path}/one.gguf`));
+    assert.deepEqual(whole.tensors.map((t) => t.name), single.tensors.map((t) => t.name));
+    assert.deepEqual(kvMap(whole.kv), kvMap(single.kv));
+    await whole.close();
+    await single.close();
+    const [split, one] = await runLlamaCpp([
+      { model: `${dir.path}/m-00001-of-00003.gguf`, prompts: PROMPTS.slice(0, 2), steps: STEPS },
+      { model: `${dir.path}/one.gguf`, prompts: PROMPTS.slice(0, 2), steps: STEPS },
+    ]);
+    assert.deepEqual(split.runs, one.runs);
+    // Any split, converted, gives the one-file GGUF back.
+    await ckpt("convert", `${dir.path}/m-00003-of-00003.gguf`, `${dir.path}/joined.gguf`, "-q");
+    assert.deepEqual(
+      await Deno.readFile(`${dir.path}/joined.gguf`),
+      await Deno.readFile(`${dir.path}/one.gguf`),
+    );
+  },
+});
+
+// ---- Everything below needs no oracle: small folders written here.
+
+const H = { hidden: 8, heads: 2, kvHeads: 1, layers: 1, ff: 16, vocab: 8 };
+
+interface FolderOptions {
+  config?: Record<string, unknown>;
+  tokenizer?: Record<string, unknown> | null;
+  shapes?: Record<string, number[]>;
+  extra?: Record<string, number[]>;
+}
+
+function llamaTensors(
+  shapes: Record<string, number[]> = {},
+  extra: Record<string, number[]> = {},
+): TensorEntry[] {
+  const hd = H.hidden / H.heads;
+  const base: Record<string, number[]> = {
+    "model.embed_tokens.weight": [H.vocab, H.hidden],
+    "model.norm.weight": [H.hidden],
+    "model.layers.0.input_layernorm.weight": [H.hidden],
+    "model.layers.0.post_attention_layernorm.weight": [H.hidden],
+    "model.layers.0.self_attn.q_proj.weight": [H.heads * hd, H.hidden],
+    "model.layers.0.self_attn.k_proj.weight": [H.kvHeads * hd, H.hidden],
+    "model.layers.0.self_attn.v_proj.weight": [H.kvHeads * hd, H.hidden],
+    "model.layers.0.self_attn.o_proj.weight": [H.hidden, H.heads * hd],
+    "model.layers.0.mlp.gate_proj.weight": [H.ff, H.hidden],
+    "model.layers.0.mlp.up_proj.weight": [H.ff, H.hidden],
+    "model.layers.0.mlp.down_proj.weight": [H.hidden, H.ff],
+    ...shapes,
+    ...extra,
+  };
+  return Object.entries(base).map(([name, shape]) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const values = Float32Array.from({ length: n }, (_, i) => Math.sin(i + name.length));
+    return tensorFromBytes(name, "F32", shape, new Uint8Array(values.buffer));
+  });
+}
+
+const BPE_TOKENIZER = {
+  added_tokens: [{ id: 7, content: "<|end|>", special: true, normalized: false }],
+  pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
+  model: { type: "BPE", vocab: { a: 0, b: 1, c: 2, ab: 3, "Ġ": 4 }, merges: ["a b"] },
+};
+
+async function makeFolder(path: string, options: FolderOptions = {}): Promise<string> {
+  await Deno.mkdir(path, { recursive: true });
+  const config = {
+    architectures: ["LlamaForCausalLM"],
+    model_type: "llama",
+    hidden_size: H.hidden,
+    num_attention_heads: H.heads,
+    num_key_value_heads: H.kvHeads,
+    num_hidden_layers: H.layers,
+    intermediate_size: H.ff,
+    vocab_size: H.vocab,
+    max_position_embeddings: 64,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    tie_word_embeddings: true,
+    ...options.config,
+  };
+  await Deno.writeTextFile(`${path}/config.json`, JSON.stringify(config));
+  if (options.tokenizer !== null) {
+    await Deno.writeTextFile(`${path}/tokenizer.json`, JSON.stringify(options.tokenizer ?? BPE_TOKENIZER));
+  }
+  await withSink(
+    await fileSink(`${path}/model.safetensors`),
+    (sink) => writeSafetensors({ metadata: {}, tensors: llamaTensors(options.shapes, options.extra) }, sink),
+  );
+  return path;
+}
+
+async function refuses(args: string[], pattern: RegExp, output: string): Promise<void> {
+  const r = await runCli(args);
+  assert.equal(r.code, 2, `ckpt ${args.join(" ")} should exit 2: ${r.stdout}${r.stderr}`);
+  assert.match(r.stderr, pattern);
+  assert.equal(await exists(output), false, `${output} must not exist`);
+  const dir = output.slice(0, output.lastIndexOf("/"));
+  if (await exists(dir)) assert.deepEqual((await listDir(dir)).filter((n) => n.includes(".partial")), []);
+}
+
+Deno.test("ckpt convert FOLDER x.gguf writes a llama GGUF from a small folder, and inspect summarises it", async () => {
+  await using dir = await tempDir();
+  const folder = await makeFolder(`${dir.path}/tiny-llama`);
+  await ckpt("convert", folder, `${dir.path}/out.gguf`, "--dtype", "F32", "-q");
+  const file = await openGguf(await fileSource(`${dir.path}/out.gguf`));
+  const kv = kvMap(file.kv);
+  assert.deepEqual(kv.get("general.architecture"), { type: "string", value: "llama" });
+  assert.deepEqual(kv.get("general.name"), { type: "string", value: "Tiny Llama" });
+  assert.deepEqual(kv.get("llama.block_count"), { type: "u32", value: 1 });
+  assert.deepEqual(kv.get("llama.attention.layer_norm_rms_epsilon"), {
+    type: "f32",
+    value: Math.fround(1e-5),
+  });
+  assert.deepEqual(kv.get("llama.rope.freq_base"), { type: "f32", value: 10000 });
+  assert.deepEqual(kv.get("tokenizer.ggml.pre"), { type: "string", value: "gpt2" });
+  assert.deepEqual(kv.get("tokenizer.ggml.token_type")?.value, {
+    itemType: "i32",
+    items: [1, 1, 1, 1, 1, 5, 5, 3],
+  });
+  assert.equal(file.tensors.some((t) => t.name === "output.weight"), false); // tied
+  const q = file.tensorInfos.find((t) => t.name === "blk.0.attn_q.weight")!;
+  assert.deepEqual(q.dims, [8, 8]); // innermost first
+  await file.close();
+  // The safetensors file with config.json beside it gets the same treatment; --plain keeps the tensors as they are.
+  await ckpt("convert", `${folder}/model.safetensors`, `${dir.path}/same.gguf`, "--dtype", "F32", "-q");
+  assert.deepEqual(await Deno.readFile(`${dir.path}/same.gguf`), await Deno.readFile(`${dir.path}/out.gguf`));
+  await ckpt("convert", `${folder}/model.safetensors`, `${dir.path}/plain.gguf`, "--plain", "-q");
+  const plain = await openGguf(await fileSource(`${dir.path}/plain.gguf`));
+  assert.ok(plain.tensors.some((t) => t.name === "model.embed_tokens.weight"));
+  await plain.close();
+  const text = await ckpt("inspect", folder);
+  assert.match(text, /LlamaForCausalLM → GGUF llama/);
+  assert.match(text, /parameters\s+664 \(664\)/); // 64 + 8 + 16 + 64 + 32 + 32 + 64 + 3 × 128
+  assert.match(text, /tokenizer\s+gpt2, 8 tokens, 1 merges, pre gpt2/);
+  assert.match(text, /llama\.attention\.head_count_kv\s+1/);
+});
+
+Deno.test("hfToGguf() produces bodies in bounded chunks of whole heads, and the permutation undoes", async () => {
+  await using dir = await tempDir();
+  const folder = await makeFolder(`${dir.path}/m`);
+  const model = await openHfModel(folder);
+  const gguf = hfToGguf(model, { dtype: "F32", noVocab: true });
+  const q = gguf.tensors.find((t) => t.name === "blk.0.attn_q.weight")!;
+  const pieces: Uint8Array[] = [];
+  for await (const p of q.chunks(64)) pieces.push(p.slice());
+  assert.ok(
+    pieces.length === 2 && pieces.every((p) => p.length === 128),
+    "one head (4 rows × 8 × 4 bytes) a chunk",
+  );
+  const joined = new Uint8Array(256);
+  pieces.forEach((p, i) => joined.set(p, i * 128));
+  assert.deepEqual(joined, await q.read());
+  const original = new Float32Array(
+    (await model.tensors.find((t) => t.name.endsWith("q_proj.weight"))!.read()).slice().buffer,
+  );
+  const back = new Float32Array(64);
+  unpermuteRows(new Float32Array(joined.buffer), back, 8, 8, 2);
+  assert.deepEqual(back, original);
+  const again = new Float32Array(64);
+  permuteRows(original, again, 8, 8, 2);
+  assert.deepEqual(again, new Float32Array(joined.buffer));
+  await model.close();
+});
+
+Deno.test("ckpt convert refuses bad model folders with exit 2, naming the file and field, and writes nothing", async (t) => {
+  await using dir = await tempDir();
+  const out = (name: string) => `${dir.path}/${name}.gguf`;
+  await t.step("missing config.json", async () => {
+    const folder = await makeFolder(`${dir.path}/noconfig`);
+    await Deno.remove(`${folder}/config.json`);
+    await refuses(
+      ["convert", folder, out("noconfig")],
+      /noconfig: the folder has no config\.json/,
+      out("noconfig"),
+    );
+  });
+  await t.step("missing tokenizer (and --no-vocab writes weights only)", async () => {
+    const folder = await makeFolder(`${dir.path}/notok`, { tokenizer: null });
+    await refuses(
+      ["convert", folder, out("notok")],
+      /neither tokenizer\.model nor tokenizer\.json.*--no-vocab/,
+      out("notok"),
+    );
+    await ckpt("convert", folder, out("notok"), "--no-vocab", "-q");
+    const file = await openGguf(await fileSource(out("notok")));
+    assert.equal(file.kv.some((e) => e.key.startsWith("tokenizer.")), false);
+    await file.close();
+  });
+  await t.step("unknown architecture", async () => {
+    const folder = await makeFolder(`${dir.path}/gpt2`, { config: { architectures: ["GPT2LMHeadModel"] } });
+    await refuses(
+      ["convert", folder, out("gpt2")],
+      /config\.json: field 'architectures' is \["GPT2LMHeadModel"\]; supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM/,
+      out("gpt2"),
+    );
+  });
+  await t.step("unknown pre-tokenizer (and --pre overrides it)", async () => {
+    const tokenizer = {
+      ...BPE_TOKENIZER,
+      pre_tokenizer: {
+        type: "Sequence",
+        pretokenizers: [
+          { type: "Split", pattern: { Regex: "\\p{L}+|\\d" }, behavior: "Isolated" },
+          { type: "ByteLevel", use_regex: false },
+        ],
+      },
+    };
+    const folder = await makeFolder(`${dir.path}/pre`, { tokenizer });
+    await refuses(
+      ["convert", folder, out("pre")],
+      /tokenizer\.json.*regex "\\\\p\{L\}\+\|\\\\d".*--pre NAME/,
+      out("pre"),
+    );
+    await ckpt("convert", folder, out("pre"), "--pre", "llama-bpe", "-q");
+    const file = await openGguf(await fileSource(out("pre")));
+    assert.equal(file.metadata["tokenizer.ggml.pre"], "llama-bpe");
+    await file.close();
+  });
+  await t.step("shapes that contradict config.json", async () => {
+    const folder = await makeFolder(`${dir.path}/shape`, { config: { intermediate_size: 32 } });
+    await refuses(
+      ["convert", folder, out("shape")],
+      /tensor 'model\.layers\.0\.mlp\.down_proj\.weight' has shape \[8, 16\], but .*config\.json .*intermediate_size 32.* gives \[8, 32\]/,
+      out("shape"),
+    );
+  });
+  await t.step("a block beyond num_hidden_layers, an unknown tensor", async () => {
+    const extra = await makeFolder(`${dir.path}/extra`, {
+      extra: { "model.layers.1.input_layernorm.weight": [8] },
+    });
+    await refuses(
+      ["convert", extra, out("extra")],
+      /block 1, but config\.json num_hidden_layers is 1/,
+      out("extra"),
+    );
+    const odd = await makeFolder(`${dir.path}/odd`, { extra: { "vision_tower.proj.weight": [8] } });
+    await refuses(
+      ["convert", odd, out("odd")],
+      /tensor 'vision_tower\.proj\.weight' has no llama GGUF name/,
+      out("odd"),
+    );
+  });
+  await t.step("a vocabulary larger than the embedding", async () => {
+    const tokenizer = { ...BPE_TOKENIZER, added_tokens: [{ id: 12, content: "<|x|>", special: true }] };
+    const folder = await makeFolder(`${dir.path}/vocab`, { tokenizer });
+    await refuses(
+      ["convert", folder, out("vocab")],
+      /tokenizer\.json has 13 tokens, more than the 8 rows of the token embedding/,
+      out("vocab"),
+    );
+  });
+  await t.step("truncated and missing shards", async () => {
+    const folder = await makeFolder(`${dir.path}/shards`);
+    await Deno.rename(`${folder}/model.safetensors`, `${folder}/model-00001-of-00001.safetensors`);
+    const header = await openHfModel(`${folder}/model-00001-of-00001.safetensors`);
+    const weightMap = Object.fromEntries(
+      header.tensors.map((t) => [t.name, "model-00001-of-00001.safetensors"]),
+    );
+    await header.close();
+    await Deno.writeTextFile(
+      `${folder}/model.safetensors.index.json`,
+      JSON.stringify({ metadata: {}, weight_map: weightMap }),
+    );
+    const bytes = await Deno.readFile(`${folder}/model-00001-of-00001.safetensors`);
+    await Deno.writeFile(`${folder}/model-00001-of-00001.safetensors`, bytes.subarray(0, bytes.length - 100));
+    await refuses(["convert", folder, out("trunc")], /model-00001-of-00001\.safetensors/, out("trunc"));
+    await Deno.remove(`${folder}/model-00001-of-00001.safetensors`);
+    await refuses(["convert", folder, out("missing")], /model-00001-of-00001\.safetensors/, out("missing"));
+  });
+  await t.step("a GGUF of an architecture with no table, to a folder", async () => {
+    const folder = await makeFolder(`${dir.path}/arch`);
+    await ckpt("convert", `${folder}/model.safetensors`, out("plainarch"), "--plain", "-q");
+    await refuses(
+      ["convert", out("plainarch"), `${dir.path}/back/`],
+      /general\.architecture is ''; supported: llama, qwen2/,
+      `${dir.path}/back/config.json`,
+    );
+  });
+  await t.step("a split GGUF with a split missing", async () => {
+    const folder = await makeFolder(`${dir.path}/split`);
+    await ckpt("convert", folder, out("s"), "--max-shard-size", "300B", "-q");
+    const splits = (await listDir(dir.path)).filter((n) => /^s-\d{5}-of-\d{5}\.gguf$/.test(n));
+    assert.ok(splits.length > 2);
+    await Deno.remove(`${dir.path}/${splits[1]}`);
+    await refuses(
+      ["convert", `${dir.path}/${splits[0]}`, out("joined")],
+      /split 2 of \d+ .* is missing/,
+      out("joined"),
+    );
+  });
+});
