@@ -159,6 +159,17 @@ function sizeLabel(params: number): string {
   return `${scaled.toFixed(Math.max(2 - digits, 0))}${suffix}`;
 }
 
+/** F32/F16/BF16 bytes (2-byte aligned: they come from our own buffers) widened into `out`, exactly. */
+function widen(bytes: Uint8Array, dtype: DType, out: Float32Array): void {
+  if (dtype === "F32") out.set(new Float32Array(bytes.buffer, bytes.byteOffset, out.length));
+  else if (dtype === "F16") out.set(new Float16Array(bytes.buffer, bytes.byteOffset, out.length));
+  else {
+    const half = new Uint16Array(bytes.buffer, bytes.byteOffset, out.length);
+    const wide = new Uint32Array(out.buffer, out.byteOffset, out.length);
+    for (let i = 0; i < half.length; i++) wide[i] = half[i] << 16;
+  }
+}
+
 function bytesOf(values: Float32Array): Uint8Array {
   return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 }
@@ -167,56 +178,73 @@ function bytesOf(values: Float32Array): Uint8Array {
  * One output tensor whose bytes come from `source` rows, widened to F32,
  * permuted by head when `heads` is set, and encoded as `type`.
  */
+/**
+ * Work buffers shared by every entry of one plan: a writer takes one entry's
+ * chunks at a time, and fresh buffers per tensor would only feed the garbage
+ * collector (peak memory then follows the model instead of the chunk).
+ */
+class Buffers {
+  raw = new Uint8Array(0);
+  f32 = new Float32Array(0);
+  permuted = new Float32Array(0);
+  out = new Uint8Array(0);
+  bytes(field: "raw" | "out", n: number): Uint8Array {
+    if (this[field].length < n) this[field] = new Uint8Array(n);
+    return this[field].subarray(0, n);
+  }
+  floats(field: "f32" | "permuted", n: number): Float32Array {
+    if (this[field].length < n) this[field] = new Float32Array(n);
+    return this[field].subarray(0, n);
+  }
+}
+
 function convertedEntry(
   name: string,
   source: TensorEntry,
   type: HfGgufType | "F32",
   heads: number | undefined,
+  shared: Buffers,
 ): ChunkedTensorEntry {
   const shape = source.shape.length === 0 ? [1] : [...source.shape];
   const rows = shape.length === 1 ? shape[0] : shape[0];
   const cols = shape.length === 1 ? 1 : elementCount(shape.slice(1));
-  const count = rows * cols;
   const outRowBytes = type === "F32" ? cols * 4 : type === "Q8_0" ? (cols / 32) * 34 : cols * 2;
   const byteLength = rows * outRowBytes;
   const srcRowBytes = cols * (source.dtype === "F32" ? 4 : 2);
   const group = heads === undefined ? 1 : rows / heads;
   const passThrough = heads === undefined && source.dtype === type;
 
-  async function* chunks(maxBytes: number): AsyncGenerator<Uint8Array> {
+  async function* chunks(maxBytes: number, buffers: Buffers = shared): AsyncGenerator<Uint8Array> {
     // Whole head groups per chunk, so a permutation never crosses a chunk.
     const perChunk = Math.max(group, Math.floor(maxBytes / Math.max(cols * 4, 1) / group) * group);
-    let f32 = new Float32Array(0);
-    let permuted = new Float32Array(0);
-    let out = new Uint8Array(0);
-    let raw: Uint8Array | undefined;
     for (let r0 = 0; r0 < rows; r0 += perChunk) {
       const n = Math.min(perChunk, rows - r0);
       const srcBytes = n * srcRowBytes;
-      if (!raw || raw.length < srcBytes) raw = new Uint8Array(srcBytes);
       const bytes = source.location
-        ? await source.location.source.read(source.location.offset + r0 * srcRowBytes, srcBytes, raw)
+        ? await source.location.source.read(
+          source.location.offset + r0 * srcRowBytes,
+          srcBytes,
+          buffers.bytes("raw", srcBytes),
+        )
         : (await source.read()).subarray(r0 * srcRowBytes, r0 * srcRowBytes + srcBytes);
       if (passThrough) {
         yield bytes;
         continue;
       }
       const values = n * cols;
-      if (f32.length < values) f32 = new Float32Array(values);
-      castBytes(bytes, source.dtype, "F32", values, { out: bytesOf(f32) });
-      let v = f32.subarray(0, values);
+      let v = buffers.floats("f32", values);
+      widen(bytes, source.dtype, v);
       if (heads !== undefined) {
-        if (permuted.length < values) permuted = new Float32Array(values);
+        const permuted = buffers.floats("permuted", values);
         permuteRows(v, permuted, n, cols, n / group);
-        v = permuted.subarray(0, values);
+        v = permuted;
       }
       const outBytes = n * outRowBytes;
       if (type === "F32") {
         yield bytesOf(v);
         continue;
       }
-      if (out.length < outBytes) out = new Uint8Array(outBytes);
-      const target = out.subarray(0, outBytes);
+      const target = buffers.bytes("out", outBytes);
       if (type === "Q8_0") quantizeRowQ8_0(v, target);
       else castBytes(bytesOf(v), "F32", type, values, { out: target });
       yield target;
@@ -233,11 +261,11 @@ function convertedEntry(
     async read(out?: Uint8Array): Promise<Uint8Array> {
       const target = out ? out.subarray(0, byteLength) : new Uint8Array(byteLength);
       let at = 0;
-      for await (const piece of chunks(Math.max(byteLength, 1) * 4)) {
+      // Own buffers: read() may run beside another entry's chunks.
+      for await (const piece of chunks(Math.max(byteLength, 1) * 4, new Buffers())) {
         target.set(piece, at);
         at += piece.length;
       }
-      void count;
       return target;
     },
   };
@@ -295,6 +323,7 @@ export function hfToGguf(model: HfModel, options: HfToGgufOptions = {}): HfGguf 
     rule.permute === "heads" ? h.heads : rule.permute === "kvHeads" ? h.kvHeads : undefined;
 
   const tensors: ChunkedTensorEntry[] = [];
+  const buffers = new Buffers();
   const ropeFactors = arch.name === "llama" ? llama3RopeFactors(model.config, h.headDim) : undefined;
   if (ropeFactors) tensors.push(f32Entry("rope_freqs.weight", ropeFactors));
   const seen = new Set<string>();
@@ -345,7 +374,7 @@ export function hfToGguf(model: HfModel, options: HfToGgufOptions = {}): HfGguf 
       : dtype;
     // As the converter does: a row that is not whole Q8_0 blocks falls back to F16.
     if (type === "Q8_0" && t.shape[t.shape.length - 1] % 32 !== 0) type = "F16";
-    tensors.push(convertedEntry(matched.ggufName, t, type, heads(matched.rule)));
+    tensors.push(convertedEntry(matched.ggufName, t, type, heads(matched.rule), buffers));
     seen.add(t.name);
   }
   for (const rule of arch.tensors) {
