@@ -14,7 +14,7 @@ import { convertHfToGguf } from "../formats/hf/convert_hf_to_gguf.ts";
 import { FILE_TYPE_OF, type HfGgufType } from "../formats/hf/hf_to_gguf.ts";
 import { hfFolderOf, openHfModel } from "../formats/hf/open_hf_model.ts";
 import { summarizeHfModel } from "../formats/hf/summarize_hf_model.ts";
-import { formatTable, printJson } from "./_output.ts";
+import { formatTable, type OptionSpecs, printJson } from "./_output.ts";
 
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
@@ -27,11 +27,11 @@ async function isDirectory(path: string): Promise<boolean> {
 }
 
 /** The options `convert` declares for these routes. */
-export const HF_CONVERT_OPTIONS = {
+export const HF_CONVERT_OPTIONS: OptionSpecs = {
   "no-vocab": { type: "boolean" },
   pre: { type: "string" },
   plain: { type: "boolean" },
-} as const;
+};
 
 /** Help lines for these options. */
 export const HF_CONVERT_HELP =

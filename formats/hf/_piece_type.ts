@@ -3,11 +3,20 @@
 // that BPE-only paths never load the protobuf runtime.
 
 /** SentencePiece piece types (= GGUF token types). */
-export const PIECE_TYPE = Object.freeze({
-  normal: 1,
-  unknown: 2,
-  control: 3,
-  userDefined: 4,
-  unused: 5,
-  byte: 6,
-});
+export const PIECE_TYPE: Readonly<{
+  normal: 1;
+  unknown: 2;
+  control: 3;
+  userDefined: 4;
+  unused: 5;
+  byte: 6;
+}> = Object.freeze(
+  {
+    normal: 1,
+    unknown: 2,
+    control: 3,
+    userDefined: 4,
+    unused: 5,
+    byte: 6,
+  } as const,
+);
