@@ -10,6 +10,7 @@ import { hasNodeOracle, hasVenv, NODE_ORACLES, runVenv, VENV_PYTHON } from "./_o
 import { fileSource } from "../lib/byte_source.ts";
 import { openGguf } from "../formats/gguf/open_gguf.ts";
 import { openGgufSplit } from "../formats/gguf/open_gguf_split.ts";
+import { writeGgufFiles } from "../formats/gguf/write_gguf_files.ts";
 import type { GgufKeyValue } from "../formats/gguf/gguf_value.ts";
 import { writeSafetensors } from "../formats/safetensors/write_safetensors.ts";
 import { fileSink, withSink } from "../lib/byte_sink.ts";
@@ -648,6 +649,27 @@ Deno.test("ckpt convert refuses bad model folders with exit 2, naming the file a
       ["convert", out("plainarch"), `${dir.path}/back/`],
       /general\.architecture is ''; supported: llama, qwen2/,
       `${dir.path}/back/config.json`,
+    );
+  });
+  await t.step("an absurd num_hidden_layers fails at the first missing block", async () => {
+    const folder = await makeFolder(`${dir.path}/layers`, { config: { num_hidden_layers: 1_000_000_000 } });
+    await refuses(
+      ["convert", folder, out("layers")],
+      /tensor 'model\.layers\.1\.input_layernorm\.weight' is missing/,
+      out("layers"),
+    );
+  });
+  await t.step("a GGUF whose tensors contradict its hyperparameters, to a folder", async () => {
+    const folder = await makeFolder(`${dir.path}/heads`);
+    await ckpt("convert", folder, out("heads"), "-q");
+    const good = await openGguf(await fileSource(out("heads")));
+    const kv = good.kv.map((e) => e.key === "llama.attention.head_count" ? { ...e, value: 3 } : e);
+    await writeGgufFiles({ metadata: {}, tensors: good.tensors }, out("heads3"), { kv });
+    await good.close();
+    await refuses(
+      ["convert", out("heads3"), `${dir.path}/heads-back/`],
+      /heads3\.gguf: tensor 'blk\.0\.attn_k\.weight' has shape \[4, 8\], but its hyperparameters give \[2, 8\]/,
+      `${dir.path}/heads-back/config.json`,
     );
   });
   await t.step("a split GGUF with a split missing", async () => {

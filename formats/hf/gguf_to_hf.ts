@@ -222,7 +222,16 @@ export async function ggufToHf(
     if (typeof v !== "number" && typeof v !== "bigint") {
       throw new FormatError(`Cannot convert ${path}: key ${archName}.${key} is missing`, { format: "gguf" });
     }
-    return Number(v);
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n <= 0) {
+      throw new FormatError(
+        `Cannot convert ${path}: key ${archName}.${key} is ${v}, expected a positive integer`,
+        {
+          format: "gguf",
+        },
+      );
+    }
+    return n;
   };
   const byName = new Map(tensors.map((t) => [t.name, t]));
   const embd = byName.get("token_embd.weight");
@@ -286,20 +295,33 @@ export async function ggufToHf(
   for (const t of rest) {
     let name: string | undefined;
     let permute: number | undefined;
+    let matchedRule: (typeof rules)[number]["rule"] | undefined;
     for (const { rule, regex } of rules) {
       const m = regex.exec(t.name);
       if (!m) continue;
       const hasBid = rule.gguf.includes("{bid}");
       name = `${rule.hf.replace("{bid}", hasBid ? m[1] : "")}.${m[hasBid ? 2 : 1]}`;
       permute = rule.permute === "heads" ? h.heads : rule.permute === "kvHeads" ? h.kvHeads : undefined;
+      matchedRule = rule;
       break;
     }
-    if (!name) {
+    if (!name || !matchedRule) {
       throw new FormatError(
         `Cannot convert ${path}: tensor '${t.name}' has no Hugging Face name in the ${archName} table`,
-        {
-          format: "gguf",
-        },
+        { format: "gguf" },
+      );
+    }
+    // The shapes the forward direction checks: the permutation then moves whole heads of row pairs.
+    const full = matchedRule.shape(h);
+    const expected = name.endsWith(".bias") ? [full[0]] : full;
+    if (
+      t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i]) || h.headDim % 2 !== 0
+    ) {
+      throw new FormatError(
+        `Cannot convert ${path}: tensor '${t.name}' has shape [${
+          t.shape.join(", ")
+        }], but its hyperparameters give [${expected.join(", ")}] (head dimension ${h.headDim})`,
+        { format: "gguf" },
       );
     }
     out.push(reorderedEntry(t, name, permute));

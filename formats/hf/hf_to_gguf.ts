@@ -322,6 +322,14 @@ export function hfToGguf(model: HfModel, options: HfToGgufOptions = {}): HfGguf 
   const heads = (rule: TensorRule) =>
     rule.permute === "heads" ? h.heads : rule.permute === "kvHeads" ? h.kvHeads : undefined;
 
+  if (arch.tensors.some((r) => r.permute) && h.headDim % 2 !== 0) {
+    throw new FormatError(
+      `Cannot convert ${configPath}: head_dim ${h.headDim} is odd; RoPE needs pairs of dimensions`,
+      {
+        format: "hf",
+      },
+    );
+  }
   const tensors: ChunkedTensorEntry[] = [];
   const buffers = new Buffers();
   const ropeFactors = arch.name === "llama" ? llama3RopeFactors(model.config, h.headDim) : undefined;
@@ -379,9 +387,10 @@ export function hfToGguf(model: HfModel, options: HfToGgufOptions = {}): HfGguf 
   }
   for (const rule of arch.tensors) {
     if (rule.required === false) continue;
-    const blocks = rule.hf.includes("{bid}") ? Array.from({ length: h.layers }, (_, i) => i) : [undefined];
-    for (const bid of blocks) {
-      const name = `${rule.hf.replace("{bid}", String(bid))}.weight`;
+    // One block after another: an absurd num_hidden_layers fails at the first missing block.
+    const perBlock = rule.hf.includes("{bid}");
+    for (let bid = 0; bid < (perBlock ? h.layers : 1); bid++) {
+      const name = `${perBlock ? rule.hf.replace("{bid}", String(bid)) : rule.hf}.weight`;
       if (!seen.has(name)) {
         throw new FormatError(
           `Cannot convert ${model.folder}: tensor '${name}' is missing from ${model.paths?.[0]}`,
