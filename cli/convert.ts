@@ -57,9 +57,8 @@ extension (.safetensors, or .safetensors.index.json for shards). A Hugging
 Face model folder (or a .safetensors/index file with a config.json beside it)
 to .gguf becomes a model llama.cpp runs (--dtype F32, F16 (default), BF16 or
 Q8_0; --max-shard-size writes gguf-split files); a .gguf to a folder (OUT/)
-becomes a Hugging Face folder. Tensors are
-streamed one at a time; OUT appears only once it is complete, and is never
-the input.
+becomes a Hugging Face folder. Tensors are streamed one at a time; OUT
+appears only once it is complete, and is never the input.
 
 Options:
   --dtype D            cast floating-point tensors to D (F16, BF16, F32, F64, F8_*);
@@ -78,6 +77,7 @@ ${HF_CONVERT_HELP}
 
 Example:
   ckpt convert model.safetensors model-bf16.safetensors --dtype BF16 --exclude '^optimizer\\.'
+  ckpt convert Llama-3.2-1B/ llama.gguf --dtype Q8_0
 
 Permissions: --allow-read (input) and --allow-write (output folder).`,
   async run(args: string[]): Promise<number> {

@@ -284,7 +284,9 @@ export async function ggufToHf(
   if (bos !== undefined) config.bos_token_id = Number(bos);
   if (eos !== undefined) config.eos_token_id = Number(eos);
   if (pad !== undefined) config.pad_token_id = Number(pad);
-  config.dtype = "float32";
+  // The type the weights are stored in (block types come back as F32).
+  const stored = dequantizeEntry(embd).dtype;
+  config.dtype = stored === "F16" ? "float16" : stored === "BF16" ? "bfloat16" : "float32";
 
   // Tensor names, the table read backwards.
   const rules = arch.tensors.map((rule) => {
