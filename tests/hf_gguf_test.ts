@@ -11,11 +11,11 @@ import { fileSource } from "../lib/byte_source.ts";
 import { openGguf } from "../formats/gguf/open_gguf.ts";
 import { openGgufSplit } from "../formats/gguf/open_gguf_split.ts";
 import { writeGgufFiles } from "../formats/gguf/write_gguf_files.ts";
-import type { GgufKeyValue } from "../formats/gguf/gguf_value.ts";
+import type { GgufArray, GgufKeyValue } from "../formats/gguf/gguf_value.ts";
 import { writeSafetensors } from "../formats/safetensors/write_safetensors.ts";
 import { fileSink, withSink } from "../lib/byte_sink.ts";
 import { type TensorEntry, tensorFromBytes } from "../lib/tensor.ts";
-import { hfToGguf, openHfModel, permuteRows, unpermuteRows } from "../formats/hf/mod.ts";
+import { hfToGguf, openHfModel, permuteRows, tokenizerKeyValues, unpermuteRows } from "../formats/hf/mod.ts";
 
 const HF_DATA = `${REPO}/tests/data/hf`;
 const MODELS = ["llama-spm", "llama-bpe", "qwen2-bpe"] as const;
@@ -508,6 +508,72 @@ Deno.test("MistralForCausalLM converts as llama; linear rope scaling and rope_pa
   const config = JSON.parse(await Deno.readTextFile(`${dir.path}/back/config.json`));
   assert.deepEqual(config.rope_parameters, { rope_type: "linear", rope_theta: 20000, factor: 2.5 });
   assert.deepEqual(config.architectures, ["LlamaForCausalLM"]);
+});
+
+Deno.test("tokenizerKeyValues() pads SentencePiece vocabularies and marks added tokens as the converter does", () => {
+  const sentencePiece = {
+    pieces: [
+      { piece: "<unk>", score: 0, type: 2 },
+      { piece: "<s>", score: 0, type: 3 },
+      { piece: "</s>", score: 0, type: 3 },
+      { piece: "<0x41>", score: 0, type: 6 },
+      { piece: "\u2581a", score: -1.5, type: 1 },
+    ],
+    modelType: 2,
+    byteFallback: true,
+    addDummyPrefix: true,
+    removeExtraWhitespaces: false,
+  };
+  const out = tokenizerKeyValues({
+    folder: "m",
+    config: { vocab_size: 8, bos_token_id: 1, eos_token_id: 2 },
+    sentencePiece,
+    addedTokens: { "<tool>": 5 },
+    tokenizerConfig: {
+      add_bos_token: true,
+      added_tokens_decoder: {
+        "6": { content: "\u2581hi", special: false },
+        "7": { content: "<|eot|>", special: false },
+      },
+    },
+  }, { embeddingRows: 8 });
+  const kv = new Map(out.kv.map((e) => [e.key, e.value]));
+  assert.deepEqual((kv.get("tokenizer.ggml.tokens") as GgufArray).items, [
+    "<unk>",
+    "<s>",
+    "</s>",
+    "<0x41>",
+    "\u2581a",
+    "<tool>",
+    " hi",
+    "<|eot|>",
+  ]);
+  assert.deepEqual((kv.get("tokenizer.ggml.token_type") as GgufArray).items, [
+    2,
+    3,
+    3,
+    6,
+    1,
+    4,
+    4,
+    3,
+  ]);
+  assert.deepEqual((kv.get("tokenizer.ggml.scores") as GgufArray).items, [
+    0,
+    0,
+    0,
+    0,
+    -1.5,
+    -1000,
+    -1000,
+    -1000,
+  ]);
+  assert.equal(kv.get("tokenizer.ggml.bos_token_id"), 1);
+  assert.equal(kv.get("tokenizer.ggml.add_bos_token"), true);
+  assert.throws(
+    () => tokenizerKeyValues({ folder: "m", config: { vocab_size: 8 }, sentencePiece }, { embeddingRows: 4 }),
+    /config\.json vocab_size has 8 tokens, more than the 4 rows of the token embedding/,
+  );
 });
 
 Deno.test("hfToGguf() produces bodies in bounded chunks of whole heads, and the permutation undoes", async () => {

@@ -235,6 +235,7 @@ export async function openHfModel(path: string, options: OpenOptions = {}): Prom
     tokenizerJson: await readJsonFile(tokenizerJsonPath),
     sentencePiece: await readSentencePiece(join(folder, "tokenizer.model")),
     tokenizerConfig: await readJsonFile(join(folder, "tokenizer_config.json")),
+    addedTokens: await readJsonFile(join(folder, "added_tokens.json")),
     chatTemplateJinja: (await statOrUndefined(join(folder, "chat_template.jinja")))?.isFile
       ? await Deno.readTextFile(join(folder, "chat_template.jinja"))
       : undefined,

@@ -28,6 +28,8 @@ export interface TokenizerFiles {
   readonly sentencePiece?: SentencePieceModel;
   /** tokenizer_config.json, parsed. @default absent */
   readonly tokenizerConfig?: Json;
+  /** added_tokens.json (token → id), read beside a tokenizer.model. @default absent */
+  readonly addedTokens?: Json;
   /** chat_template.jinja text. @default absent */
   readonly chatTemplateJinja?: string;
 }
@@ -240,6 +242,13 @@ function sentencePieceKeys(files: TokenizerFiles, options: TokenizerKeyValuesOpt
     scores[id] = p.score;
     // The converter asks IsUnknown/IsControl/IsUnused/IsByte; user-defined pieces read as normal.
     types[id] = p.type === PIECE_TYPE.userDefined ? PIECE_TYPE.normal : p.type;
+  }
+  // added_tokens.json: user-defined tokens, as the converter reads them.
+  for (const [token, id] of Object.entries(files.addedTokens ?? {})) {
+    if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= vocab) continue;
+    tokens[id] = token;
+    scores[id] = -1000;
+    types[id] = PIECE_TYPE.userDefined;
   }
   const decoder = files.tokenizerConfig?.added_tokens_decoder;
   if (isObject(decoder)) {
