@@ -32,11 +32,12 @@ const TEXTS = [
 ];
 const STEPS = 8;
 
-const ORACLES_READY = hasVenv("torch", "transformers", "sentencepiece", "tokenizers", "numpy") &&
+const ORACLES_READY =
+  hasVenv("torch", "transformers", "sentencepiece", "tokenizers", "numpy", "safetensors") &&
   hasNodeOracle("node-llama-cpp");
 if (!ORACLES_READY) {
   console.warn(
-    `skipping the oracle tests of hf_gguf_test.ts: ${VENV_PYTHON} with torch, transformers, sentencepiece, tokenizers ` +
+    `skipping the oracle tests of hf_gguf_test.ts: ${VENV_PYTHON} with torch, transformers, sentencepiece, tokenizers, safetensors ` +
       `and ${NODE_ORACLES}/node-llama-cpp are needed (see .ci/run)`,
   );
 }
