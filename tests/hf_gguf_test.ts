@@ -20,6 +20,7 @@ import { hfToGguf, openHfModel, permuteRows, tokenizerKeyValues, unpermuteRows }
 const HF_DATA = `${REPO}/tests/data/hf`;
 const MODELS = ["llama-spm", "llama-bpe", "qwen2-bpe"] as const;
 const PRE: Record<string, string | null> = {
+  "qwen2-yarn": "qwen2",
   "llama-spm": null,
   "llama-bpe": "llama-bpe",
   "qwen2-bpe": "qwen2",
@@ -75,6 +76,7 @@ const CONVERTER_CASES = [
   ["llama-bpe", "f16"] as const,
   ["qwen2-bpe", "q8_0"] as const,
   ["llama-spm", "bf16"] as const,
+  ["qwen2-yarn", "f32"] as const,
 ];
 
 async function git(...args: string[]): Promise<void> {
@@ -228,6 +230,9 @@ function runOracles(): Promise<OracleRun> {
     for (const model of MODELS) await back(model, `${dir}/${model}.F32.gguf`, `${models}/${model}`, TEXTS);
     await ckpt("convert", `${models}/qwen2-bpe`, `${dir}/q8.gguf`, "--dtype", "Q8_0", "-q");
     await back("q8", `${dir}/q8.gguf`, `${models}/qwen2-bpe`, []);
+    // YaRN scaling keys come back as rope_parameters.
+    await ckpt("convert", `${models}/qwen2-yarn`, `${dir}/yarn.gguf`, "--dtype", "F32", "-q");
+    await back("yarn", `${dir}/yarn.gguf`, `${models}/qwen2-yarn`, []);
     // A GGUF llama.cpp's own converter wrote comes back too.
     await back("converter", `${theirs}/llama-bpe.f32.gguf`, `${models}/llama-bpe`, TEXTS);
 
@@ -324,6 +329,8 @@ Deno.test({
     // Llama 3 rope scaling is recovered from rope_freqs.weight.
     assert.equal(compare["llama-bpe"].config.rope_type, "llama3");
     assert.equal(compare["llama-bpe"].config.original_max_position_embeddings, 64);
+    assert.equal(compare.yarn.max_abs_diff, 0, "YaRN: logits");
+    assert.equal(compare.yarn.config.rope_type, "yarn");
     // Block-quantized weights come back dequantized: close, not equal.
     assert.ok(
       compare.q8.max_abs_diff > 0 && compare.q8.max_abs_diff < 0.25,
@@ -664,6 +671,16 @@ Deno.test("ckpt convert refuses bad model folders with exit 2, naming the file a
       ["convert", folder, out("shape")],
       /tensor 'model\.layers\.0\.mlp\.down_proj\.weight' has shape \[8, 16\], but .*config\.json .*intermediate_size 32.* gives \[8, 32\]/,
       out("shape"),
+    );
+  });
+  await t.step("a rope type llama.cpp can't represent", async () => {
+    const folder = await makeFolder(`${dir.path}/rope`, {
+      config: { rope_scaling: { rope_type: "dynamic", factor: 2 } },
+    });
+    await refuses(
+      ["convert", folder, out("rope")],
+      /config\.json: field 'rope_type' is "dynamic"; llama\.cpp's llama takes default, linear, yarn, llama3/,
+      out("rope"),
     );
   });
   await t.step("a block beyond num_hidden_layers, an unknown tensor", async () => {

@@ -269,8 +269,24 @@ export async function ggufToHf(
   });
   const theta = Number(get(`${archName}.rope.freq_base`) ?? 10000);
   let rope: Json = { rope_type: "default", rope_theta: theta };
-  if (get(`${archName}.rope.scaling.type`) === "linear") {
-    rope = { rope_type: "linear", rope_theta: theta, factor: Number(get(`${archName}.rope.scaling.factor`)) };
+  const scalingType = get(`${archName}.rope.scaling.type`);
+  if (scalingType === "linear" || scalingType === "yarn") {
+    rope = {
+      rope_type: scalingType,
+      rope_theta: theta,
+      factor: Number(get(`${archName}.rope.scaling.factor`)),
+    };
+    const yarnKeys: [string, string][] = [
+      ["original_context_length", "original_max_position_embeddings"],
+      ["yarn_ext_factor", "extrapolation_factor"],
+      ["yarn_attn_factor", "attention_factor"],
+      ["yarn_beta_fast", "beta_fast"],
+      ["yarn_beta_slow", "beta_slow"],
+    ];
+    for (const [key, field] of scalingType === "yarn" ? yarnKeys : []) {
+      const v = get(`${archName}.rope.scaling.${key}`);
+      if (typeof v === "number") rope[field] = v;
+    }
   }
   const ropeFreqs = byName.get("rope_freqs.weight");
   const rest = tensors.filter((t) => t !== ropeFreqs);

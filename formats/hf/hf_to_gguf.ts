@@ -16,7 +16,7 @@ import { quantizeRowQ8_0 } from "../../lib/quant/q8_0.ts";
 import type { TensorEntry } from "../../lib/tensor.ts";
 import type { GgufKeyValue } from "../gguf/gguf_value.ts";
 import type { ChunkedTensorEntry } from "../gguf/write_gguf_files.ts";
-import { ropeParameters } from "./architectures/_hparams.ts";
+import { ROPE_TYPES, ropeParameters } from "./architectures/_hparams.ts";
 import type { Hparams, TensorRule } from "./architectures/_table.ts";
 import { type HfModel, modelNameOf } from "./open_hf_model.ts";
 import { type TokenizerKeyValues, tokenizerKeyValues } from "./tokenizer_key_values.ts";
@@ -322,6 +322,15 @@ export function hfToGguf(model: HfModel, options: HfToGgufOptions = {}): HfGguf 
   const heads = (rule: TensorRule) =>
     rule.permute === "heads" ? h.heads : rule.permute === "kvHeads" ? h.kvHeads : undefined;
 
+  const ropeType = ropeParameters(model.config).rope_type;
+  if (ropeType !== undefined && !ROPE_TYPES.includes(String(ropeType).toLowerCase())) {
+    throw new FormatError(
+      `Cannot convert ${configPath}: field 'rope_type' is ${
+        JSON.stringify(ropeType)
+      }; llama.cpp's ${arch.name} takes ${ROPE_TYPES.join(", ")}`,
+      { format: "hf" },
+    );
+  }
   if (arch.tensors.some((r) => r.permute) && h.headDim % 2 !== 0) {
     throw new FormatError(
       `Cannot convert ${configPath}: head_dim ${h.headDim} is odd; RoPE needs pairs of dimensions`,

@@ -12,6 +12,22 @@ export function ropeParameters(config: Record<string, unknown>): Record<string, 
   return rp;
 }
 
+/** The rope types llama.cpp's converter represents for these architectures (llama3 by a tensor). */
+export const ROPE_TYPES: readonly string[] = ["default", "linear", "yarn", "llama3"];
+
+// Linear and YaRN scaling are written as keys when they have a factor.
+function scaling(config: Record<string, unknown>): boolean {
+  const rp = ropeParameters(config);
+  return (rp.rope_type === "linear" || rp.rope_type === "yarn") && typeof rp.factor === "number";
+}
+
+function yarn(config: Record<string, unknown>, key: string): number | undefined {
+  const rp = ropeParameters(config);
+  return rp.rope_type === "yarn" && typeof rp.factor === "number" && typeof rp[key] === "number"
+    ? rp[key] as number
+    : undefined;
+}
+
 function num(config: Record<string, unknown>, key: string): number | undefined {
   const v = config[key];
   return typeof v === "number" ? v : undefined;
@@ -38,19 +54,26 @@ export const COMMON_HPARAMS: readonly HparamRule[] = [
   {
     key: "rope.scaling.type",
     type: "string",
-    from: (c) => {
-      const rp = ropeParameters(c);
-      return rp.rope_type === "linear" && typeof rp.factor === "number" ? "linear" : undefined;
-    },
+    from: (c) => scaling(c) ? ropeParameters(c).rope_type as string : undefined,
   },
   {
     key: "rope.scaling.factor",
     type: "f32",
-    from: (c) => {
-      const rp = ropeParameters(c);
-      return rp.rope_type === "linear" && typeof rp.factor === "number" ? rp.factor : undefined;
-    },
+    from: (c) => scaling(c) ? ropeParameters(c).factor as number : undefined,
   },
+  {
+    key: "rope.scaling.original_context_length",
+    type: "u32",
+    from: (c) => yarn(c, "original_max_position_embeddings"),
+  },
+  { key: "rope.scaling.yarn_ext_factor", type: "f32", from: (c) => yarn(c, "extrapolation_factor") },
+  {
+    key: "rope.scaling.yarn_attn_factor",
+    type: "f32",
+    from: (c) => yarn(c, "attention_factor") ?? yarn(c, "attn_factor"),
+  },
+  { key: "rope.scaling.yarn_beta_fast", type: "f32", from: (c) => yarn(c, "beta_fast") },
+  { key: "rope.scaling.yarn_beta_slow", type: "f32", from: (c) => yarn(c, "beta_slow") },
   {
     key: "rope.freq_base",
     type: "f32",

@@ -3,6 +3,7 @@
 #   llama-spm/   LlamaForCausalLM, SentencePiece tokenizer.model (+ the tokenizer.json transformers writes)
 #   llama-bpe/   LlamaForCausalLM, Llama-3-style byte-level BPE tokenizer.json, llama3 rope scaling, tied embeddings
 #   qwen2-bpe/   Qwen2ForCausalLM, Qwen2-style BPE tokenizer.json (attention biases)
+#   qwen2-yarn/  qwen2-bpe's weights and tokenizer with YaRN rope scaling in config.json (not trained again)
 # Usage: python make_tiny_models.py OUT_DIR [--random-size-mb N]
 # With --random-size-mb, writes one untrained llama-bpe-shaped model of about N MB (random BF16 weights) to OUT_DIR.
 import json
@@ -116,6 +117,11 @@ def make_qwen2(out):
     model = Qwen2ForCausalLM(cfg)
     loss = train(model, fast(TEXT)["input_ids"])
     model.save_pretrained(out)
+    yarn = out.rstrip("/").replace("qwen2-bpe", "qwen2-yarn")
+    cfg.rope_parameters = {"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 4.0,
+                           "original_max_position_embeddings": 64, "beta_fast": 32.0, "beta_slow": 1.0}
+    model.save_pretrained(yarn)
+    fast.save_pretrained(yarn)
     return loss
 
 
