@@ -15,7 +15,15 @@ import type { GgufArray, GgufKeyValue } from "../formats/gguf/gguf_value.ts";
 import { writeSafetensors } from "../formats/safetensors/write_safetensors.ts";
 import { fileSink, withSink } from "../lib/byte_sink.ts";
 import { type TensorEntry, tensorFromBytes } from "../lib/tensor.ts";
-import { hfToGguf, openHfModel, permuteRows, tokenizerKeyValues, unpermuteRows } from "../formats/hf/mod.ts";
+import {
+  convertGgufToHf,
+  convertHfToGguf,
+  hfToGguf,
+  openHfModel,
+  permuteRows,
+  tokenizerKeyValues,
+  unpermuteRows,
+} from "../formats/hf/mod.ts";
 
 const HF_DATA = `${REPO}/tests/data/hf`;
 const MODELS = ["llama-spm", "llama-bpe", "qwen2-bpe"] as const;
@@ -205,11 +213,12 @@ function runOracles(): Promise<OracleRun> {
     for (const model of MODELS) {
       for (const dtype of ["F32", "F16"]) {
         const out = `${dir}/${model}.${dtype}.gguf`;
-        await ckpt("convert", `${models}/${model}`, out, "--dtype", dtype, "-q");
+        await convertHfToGguf(`${models}/${model}`, out, { dtype: dtype as "F32" | "F16" });
         jobs[`${model}.${dtype}`] = { model: out, prompts: PROMPTS, steps: STEPS, texts: TEXTS };
       }
       jobs[`${model}.converter`] = { model: `${theirs}/${model}.f32.gguf`, texts: TEXTS };
     }
+    // The CLI's --max-shard-size (the other conversions here call the library: fewer processes).
     await ckpt(
       "convert",
       `${models}/llama-bpe`,
@@ -224,14 +233,14 @@ function runOracles(): Promise<OracleRun> {
 
     const compare: Record<string, { a: string; b: string; ids: number[]; texts: string[] }> = {};
     const back = async (name: string, gguf: string, original: string, texts: string[]) => {
-      await ckpt("convert", gguf, `${dir}/${name}-back/`, "-q");
+      await convertGgufToHf(gguf, `${dir}/${name}-back`);
       compare[name] = { a: original, b: `${dir}/${name}-back`, ids: [1, 5, 9, 20, 40, 7, 3, 100], texts };
     };
     for (const model of MODELS) await back(model, `${dir}/${model}.F32.gguf`, `${models}/${model}`, TEXTS);
-    await ckpt("convert", `${models}/qwen2-bpe`, `${dir}/q8.gguf`, "--dtype", "Q8_0", "-q");
+    await convertHfToGguf(`${models}/qwen2-bpe`, `${dir}/q8.gguf`, { dtype: "Q8_0" });
     await back("q8", `${dir}/q8.gguf`, `${models}/qwen2-bpe`, []);
     // YaRN scaling keys come back as rope_parameters.
-    await ckpt("convert", `${models}/qwen2-yarn`, `${dir}/yarn.gguf`, "--dtype", "F32", "-q");
+    await convertHfToGguf(`${models}/qwen2-yarn`, `${dir}/yarn.gguf`, { dtype: "F32" });
     await back("yarn", `${dir}/yarn.gguf`, `${models}/qwen2-yarn`, []);
     // A GGUF llama.cpp's own converter wrote comes back too.
     await back("converter", `${theirs}/llama-bpe.f32.gguf`, `${models}/llama-bpe`, TEXTS);
