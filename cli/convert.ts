@@ -21,6 +21,7 @@ import { resolvePath } from "../lib/paths.ts";
 import { createProgress, trackProgress } from "./_progress.ts";
 import { hasQuantizedTensors } from "../lib/quant/mod.ts";
 import { convertShardsCommand } from "./_shards_command.ts";
+import { convertHfRoute, HF_CONVERT_HELP, HF_CONVERT_OPTIONS } from "./_hf_convert.ts";
 
 function watchSink(sink: ByteSink, onWrite: (bytes: number) => void): ByteSink {
   return {
@@ -45,9 +46,12 @@ export const convertCommand: Command = {
 Usage: ckpt convert IN OUT [options]
 
 The input format is detected from its bytes; the output format from OUT's
-extension (.safetensors, or .safetensors.index.json for shards). Tensors are
-streamed one at a time; OUT appears only once it is complete, and is never
-the input.
+extension (.safetensors, or .safetensors.index.json for shards). A Hugging
+Face model folder (or a .safetensors/index file with a config.json beside it)
+to .gguf becomes a model llama.cpp runs (--dtype F32, F16 (default), BF16 or
+Q8_0; --max-shard-size writes gguf-split files); a .gguf to a folder (OUT/)
+becomes a Hugging Face folder. Tensors are streamed one at a time; OUT
+appears only once it is complete, and is never the input.
 
 Options:
   --dtype D            cast floating-point tensors to D (F16, BF16, F32, F64, F8_*);
@@ -60,11 +64,13 @@ Options:
   --jobs N             sharded input (.safetensors.index.json) to sharded output:
                        convert the shards in parallel Workers, N at a time
                        (auto: one per core); one output shard per input shard
+${HF_CONVERT_HELP}
   -q, --quiet          no progress bar and no summary line
   -h, --help           show this help
 
 Example:
   ckpt convert model.safetensors model-bf16.safetensors --dtype BF16 --exclude '^optimizer\\.'
+  ckpt convert Llama-3.2-1B/ llama.gguf --dtype Q8_0
 
 Permissions: --allow-read (input) and --allow-write (output folder).`,
   async run(args: string[]): Promise<number> {
@@ -77,11 +83,14 @@ Permissions: --allow-read (input) and --allow-write (output folder).`,
       "dedupe-shared": { type: "boolean" },
       quiet: { type: "boolean", short: "q" },
       jobs: { type: "string" },
+      ...HF_CONVERT_OPTIONS,
     });
     const [input, output] = expectPositionals(positionals, ["IN", "OUT"]);
     if (input === output || (await resolvePath(input)) === (await resolvePath(output))) {
       throw new UsageError(`Refusing to write ${output}: it is also the input; choose another output path`);
     }
+    const hf = await convertHfRoute(input, output, values);
+    if (hf !== undefined) return hf;
     const text = (value: unknown) => (typeof value === "string" ? value : undefined);
     const spec: ConvertSpec = {
       include: text(values.include),

@@ -11,6 +11,7 @@ import type { TensorFile } from "../lib/tensor.ts";
 import { formatBytes, formatCount } from "../lib/units.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
 import { formatInspectSizeLines, inspectSizeFields } from "./_size_text.ts";
+import { inspectHfRoute } from "./_hf_convert.ts";
 
 /** One tensor in an {@linkcode InspectReport}. */
 export interface InspectTensor {
@@ -166,12 +167,13 @@ export const inspectCommand: Command = {
   summary: "list a tensor file's format, metadata and tensors",
   help: `ckpt inspect — list a tensor file's format, metadata and tensors
 
-Usage: ckpt inspect FILE|URL [--json]
+Usage: ckpt inspect FILE|URL|FOLDER [--json]
 
 Reads only headers: tensor bytes are never loaded. The format is detected
 from the file's first bytes. A sharded safetensors checkpoint is inspected
 through its .safetensors.index.json. An http(s) URL is read with Range
-requests, so only the header is downloaded.
+requests, so only the header is downloaded. A Hugging Face model folder
+shows its architecture, GGUF hyperparameters, parameter count and tokenizer.
 
 Options:
   --json     print one JSON object: {format, metadata, tensors: [{name, dtype,
@@ -186,6 +188,8 @@ Permissions: --allow-read for files; --allow-net for URLs.`,
   async run(args: string[]): Promise<number> {
     const { values, positionals } = parseCommandArgs(args, { json: { type: "boolean" } });
     const [input] = expectPositionals(positionals, ["FILE"]);
+    const hf = await inspectHfRoute(input, values.json === true);
+    if (hf !== undefined) return hf;
     const file = await openTensorFile(input);
     try {
       const report = inspectReport(file);

@@ -8,6 +8,7 @@ import type { TensorFormat } from "../../lib/format.ts";
 import { hasMagic } from "../../lib/binary/magic.ts";
 import { openGguf } from "./open_gguf.ts";
 import { writeGguf } from "./write_gguf.ts";
+import { isGgufSplitPath, openGgufSplit } from "./open_gguf_split.ts";
 
 /**
  * GGUF: sniffed by its `GGUF` magic, opened lazily, written by `writeGguf`.
@@ -23,5 +24,8 @@ export const ggufFormat: TensorFormat = {
   extensions: [".gguf"],
   sniff: (head: Uint8Array) => hasMagic(head, "GGUF"),
   open: openGguf,
+  // A split GGUF (`-00001-of-00003.gguf`) opens as one file, from any of its splits.
+  claimsPath: isGgufSplitPath,
+  openPath: openGgufSplit,
   write: writeGguf,
 };

@@ -25,3 +25,5 @@ export * from "./open_gguf.ts";
 export * from "./write_gguf.ts";
 export * from "./format.ts";
 export * from "../../lib/ggml_blocks.ts";
+export * from "./write_gguf_files.ts";
+export * from "./open_gguf_split.ts";

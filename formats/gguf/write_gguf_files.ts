@@ -1,0 +1,298 @@
+/**
+ * Write GGUF to a path as one file or as split files the way llama.cpp's
+ * `gguf-split` lays them out (`name-00001-of-00003.gguf`, every key/value in
+ * the first split, `split.no`/`split.count`/`split.tensors.count` in each),
+ * streaming each tensor's body in bounded chunks.
+ *
+ * @module
+ */
+
+import { fileSink, withSink } from "../../lib/byte_sink.ts";
+import { withStagedFiles } from "../../lib/staged_files.ts";
+import { UsageError } from "../../lib/errors.ts";
+import { ggmlByteLength, type GgmlType, ggmlTypeByName } from "../../lib/ggml_blocks.ts";
+import { basename, dirname, join, refuseInputs } from "../../lib/paths.ts";
+import { ScratchBuffer } from "../../lib/scratch_buffer.ts";
+import { collectTensors, type TensorEntry, type TensorStream } from "../../lib/tensor.ts";
+import { alignTo } from "../../lib/binary/align.ts";
+import { FieldWriter } from "../../lib/binary/field_writer.ts";
+import {
+  GGUF_VALUE_TYPES,
+  type GgufArray,
+  type GgufItem,
+  type GgufKeyValue,
+  type GgufType,
+} from "./gguf_value.ts";
+import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAX_DIMS, GGUF_MAX_NAME, GGUF_VERSION } from "./open_gguf.ts";
+
+/**
+ * A tensor entry that can hand out its bytes in pieces, so a writer never
+ * holds a whole large tensor. Pieces concatenate to exactly `read()`'s bytes.
+ */
+export interface ChunkedTensorEntry extends TensorEntry {
+  /** The tensor's bytes in order, each piece at most about `maxBytes` long (whole rows). */
+  chunks(maxBytes: number): AsyncIterable<Uint8Array>;
+}
+
+/** Options for {@linkcode writeGgufFiles}. */
+export interface WriteGgufFilesOptions {
+  /** Typed key/values, in order (`general.architecture` first, as llama.cpp's writers put it). */
+  kv: readonly GgufKeyValue[];
+  /** Split into files of at most this many tensor bytes (a larger tensor gets a file of its own). @default no split */
+  maxShardSize?: number;
+  /** Paths that must not be replaced (the inputs). @default [] */
+  protect?: readonly string[];
+  /** Largest piece read from a chunked entry, in bytes. @default 16 MiB */
+  chunkBytes?: number;
+}
+
+/** What {@linkcode writeGgufFiles} wrote. */
+export interface GgufFilesResult {
+  /** Every file written, in split order. */
+  readonly paths: readonly string[];
+}
+
+const UTF8 = new TextEncoder();
+const ALIGNMENT = GGUF_DEFAULT_ALIGNMENT;
+
+const DTYPE_TO_GGML: Record<string, string> = { F32: "F32", F16: "F16", BF16: "BF16", F64: "F64", I8: "I8" };
+
+function writeString(w: FieldWriter, s: string): void {
+  const bytes = UTF8.encode(s);
+  w.u64(bytes.length);
+  w.bytes(bytes);
+}
+
+function writeItem(w: FieldWriter, type: GgufType, item: GgufItem): void {
+  switch (type) {
+    case "u8":
+      return w.u8(item as number);
+    case "i8":
+      return w.i8(item as number);
+    case "u16":
+      return w.u16(item as number);
+    case "i16":
+      return w.i16(item as number);
+    case "u32":
+      return w.u32(item as number);
+    case "i32":
+      return w.i32(item as number);
+    case "f32":
+      return w.f32(item as number);
+    case "bool":
+      return w.u8(item ? 1 : 0);
+    case "string":
+      return writeString(w, item as string);
+    case "u64":
+      return w.u64(item as bigint | number);
+    case "i64":
+      return w.i64(item as bigint | number);
+    case "f64":
+      return w.f64(item as number);
+    case "array": {
+      const arr = item as GgufArray;
+      w.i32(GGUF_VALUE_TYPES.indexOf(arr.itemType));
+      w.u64(arr.items.length);
+      for (const x of arr.items) writeItem(w, arr.itemType, x);
+      return;
+    }
+  }
+}
+
+interface Planned {
+  entry: TensorEntry;
+  type: GgmlType;
+  size: number;
+}
+
+function plan(entry: TensorEntry): Planned {
+  const typeName = entry.encoding ?? DTYPE_TO_GGML[entry.dtype];
+  const type = typeName === undefined ? undefined : ggmlTypeByName(typeName);
+  if (!type) {
+    throw new UsageError(
+      `Cannot write tensor '${entry.name}' to GGUF: ${entry.encoding ?? entry.dtype} has no GGUF type`,
+    );
+  }
+  if (UTF8.encode(entry.name).length >= GGUF_MAX_NAME) {
+    throw new UsageError(
+      `Cannot write tensor '${entry.name}' to GGUF: names must be shorter than ${GGUF_MAX_NAME} bytes`,
+    );
+  }
+  if (entry.shape.length > GGUF_MAX_DIMS) {
+    throw new UsageError(
+      `Cannot write tensor '${entry.name}' to GGUF: more than ${GGUF_MAX_DIMS} dimensions`,
+    );
+  }
+  const size = ggmlByteLength(type.name, entry.shape);
+  if (size !== entry.byteLength) {
+    throw new UsageError(
+      `Cannot write tensor '${entry.name}' to GGUF: ${type.name} [${entry.shape}] takes ${size} bytes, the entry has ${entry.byteLength}`,
+    );
+  }
+  return { entry, type, size };
+}
+
+/** The header of one file: magic, version, counts, key/values, tensor infos, padding. */
+function encodeHeader(kv: readonly GgufKeyValue[], tensors: readonly Planned[]): Uint8Array {
+  const w = new FieldWriter();
+  w.bytes(UTF8.encode("GGUF"));
+  w.u32(GGUF_VERSION);
+  w.u64(tensors.length);
+  w.u64(kv.length);
+  for (const { key, type, value } of kv) {
+    writeString(w, key);
+    w.i32(GGUF_VALUE_TYPES.indexOf(type));
+    writeItem(w, type, value);
+  }
+  let offset = 0;
+  for (const { entry, type, size } of tensors) {
+    writeString(w, entry.name);
+    w.u32(entry.shape.length);
+    for (let j = entry.shape.length - 1; j >= 0; j--) w.u64(entry.shape[j]);
+    w.i32(type.id);
+    w.u64(offset);
+    offset += alignTo(size, ALIGNMENT);
+  }
+  w.pad(ALIGNMENT);
+  return w.toBytes();
+}
+
+/**
+ * The path of split `index` (0-based) of `count` for an output named
+ * `path`, as llama.cpp names them: `model.gguf` → `model-00001-of-00003.gguf`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ggufSplitPath } from "./write_gguf_files.ts";
+ * assert.equal(ggufSplitPath("out/model.gguf", 0, 3), "out/model-00001-of-00003.gguf");
+ * ```
+ */
+export function ggufSplitPath(path: string, index: number, count: number): string {
+  const stem = basename(path).replace(/\.gguf$/i, "");
+  const pad = (n: number) => String(n).padStart(5, "0");
+  return join(dirname(path), `${stem}-${pad(index + 1)}-of-${pad(count)}.gguf`);
+}
+
+async function writeBodies(
+  sink: { write(chunk: Uint8Array): Promise<void> },
+  tensors: readonly Planned[],
+  scratch: ScratchBuffer,
+  chunkBytes: number,
+): Promise<void> {
+  const zeros = new Uint8Array(ALIGNMENT);
+  for (const { entry, size } of tensors) {
+    let written = 0;
+    const chunked = (entry as Partial<ChunkedTensorEntry>).chunks;
+    if (chunked) {
+      for await (const piece of chunked.call(entry, chunkBytes)) {
+        await sink.write(piece);
+        written += piece.length;
+      }
+    } else if (entry.location && size > chunkBytes) {
+      // Unchanged bytes in a source: copy them in pieces.
+      for (let at = 0; at < size; at += chunkBytes) {
+        const n = Math.min(chunkBytes, size - at);
+        const piece = await entry.location.source.read(entry.location.offset + at, n, scratch.take(n));
+        await sink.write(piece);
+        written += n;
+      }
+    } else {
+      const bytes = await entry.read(scratch.take(size));
+      await sink.write(bytes);
+      written = bytes.length;
+    }
+    if (written !== size) {
+      throw new UsageError(
+        `Cannot write tensor '${entry.name}' to GGUF: got ${written} bytes, expected ${size}`,
+      );
+    }
+    const pad = alignTo(size, ALIGNMENT) - size;
+    if (pad) await sink.write(zeros.subarray(0, pad));
+  }
+}
+
+/**
+ * Write a tensor stream with typed key/values as GGUF v3 at `path`, or as
+ * split files beside it when `maxShardSize` is set and the tensors exceed it
+ * (splitting greedily in order, as `gguf-split --split-max-size` does). Each
+ * file is staged and renamed into place only once every file is complete.
+ * Entries with `chunks()` are written piece by piece.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeGgufFiles } from "./write_gguf_files.ts";
+ * import { openGguf } from "./open_gguf.ts";
+ * import { fileSource } from "../../lib/byte_source.ts";
+ * import { tensorFromBytes } from "../../lib/tensor.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const tensors = [tensorFromBytes("a", "F32", [8], new Uint8Array(32)), tensorFromBytes("b", "F32", [8], new Uint8Array(32))];
+ * const kv = [{ key: "general.architecture", type: "string" as const, value: "llama" }];
+ * const { paths } = await writeGgufFiles({ metadata: {}, tensors }, `${dir}/m.gguf`, { kv, maxShardSize: 32 });
+ * assert.deepEqual(paths.map((p) => p.slice(dir.length + 1)), ["m-00001-of-00002.gguf", "m-00002-of-00002.gguf"]);
+ * const second = await openGguf(await fileSource(paths[1]));
+ * assert.equal(second.metadata["split.no"], "1");
+ * await second.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function writeGgufFiles(
+  stream: TensorStream,
+  path: string,
+  options: WriteGgufFilesOptions,
+): Promise<GgufFilesResult> {
+  const chunkBytes = options.chunkBytes ?? 16 * 1024 * 1024;
+  const planned = (await collectTensors(stream)).map(plan);
+  const names = new Set<string>();
+  for (const { entry } of planned) {
+    if (names.has(entry.name)) {
+      throw new UsageError(`Cannot write GGUF: duplicate tensor name '${entry.name}'`);
+    }
+    names.add(entry.name);
+  }
+  const max = options.maxShardSize;
+  if (max !== undefined && (!Number.isSafeInteger(max) || max <= 0)) {
+    throw new UsageError(`Invalid maximum shard size ${max}: use a positive number of bytes`);
+  }
+  // Greedy, in order, by padded size: what gguf-split's size mode does.
+  const groups: Planned[][] = [[]];
+  let current = 0;
+  for (const p of planned) {
+    const n = alignTo(p.size, ALIGNMENT);
+    if (max !== undefined && current + n > max && groups[groups.length - 1].length > 0) {
+      groups.push([]);
+      current = 0;
+    }
+    groups[groups.length - 1].push(p);
+    current += n;
+  }
+  const count = groups.length;
+  const finals = count === 1 ? [path] : groups.map((_, i) => ggufSplitPath(path, i, count));
+  await refuseInputs(finals, options.protect ?? []);
+  const scratch = new ScratchBuffer();
+  const writeSplit = async (i: number, target: string) => {
+    const kv: GgufKeyValue[] = i === 0 ? [...options.kv] : [];
+    if (count > 1) {
+      kv.push(
+        { key: "split.no", type: "u16", value: i },
+        { key: "split.count", type: "u16", value: count },
+        { key: "split.tensors.count", type: "i32", value: planned.length },
+      );
+    }
+    await withSink(await fileSink(target), async (sink) => {
+      await sink.write(encodeHeader(kv, groups[i]));
+      await writeBodies(sink, groups[i], scratch, chunkBytes);
+    });
+  };
+  if (count === 1) {
+    await writeSplit(0, path);
+  } else {
+    // Every split appears together, or none of them.
+    await withStagedFiles(async (staged) => {
+      for (let i = 0; i < count; i++) await writeSplit(i, staged.stage(finals[i]));
+    });
+  }
+  return { paths: finals };
+}
