@@ -224,7 +224,8 @@ class DynamicQuantizer {
   }
 
   gather(n: TreeNode): boolean {
-    if (!this.isFloatInit(n.inputs[0])) return this.keep(n, "its table is not a float initializer");
+    // Gathers of computed values (shapes, indices) are not weights: nothing to report.
+    if (!this.isFloatInit(n.inputs[0])) return false;
     const q = this.activation(n.inputs[0]);
     const output = n.outputs[0];
     const quantized = `${output}_quantized`;

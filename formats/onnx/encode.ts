@@ -218,6 +218,13 @@ export async function writeOnnx(
     if (!entry) continue;
     const length = byteLengthOf(init.dtype!, init.dims);
     const read = conform(entry, init);
+    if (changed && (init.data.kind === "typed" || init.data.kind === "attribute")) {
+      // Values kept in typed fields (always small: they are inside the message) are rewritten only when they
+      // changed, so a model written back with its own tensors stays byte for byte the same.
+      const before = await original.get(init.name)!.read();
+      const after = await read();
+      if (before.length === after.length && before.every((b, i) => b === after[i])) continue;
+    }
     // External data the stream left out is copied from where it lies, in chunks. (A stream's own
     // entries are always read: a transform that spreads an entry keeps its location with new bytes.)
     const tensorPiece: Piece = !changed && entry.location
