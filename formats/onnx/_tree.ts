@@ -421,8 +421,40 @@ export class Parts {
   }
 }
 
-function encodeTensor(t: TreeTensor): Parts {
+/** Where large tensors go when a model keeps its data in an external file. */
+export interface ExternalTarget {
+  /** The data file's name, relative to the model's folder. */
+  location: string;
+  /** Its contents so far. */
+  parts: Parts;
+  /** Tensors of at least this many bytes go there. */
+  threshold: number;
+  /** Each tensor's offset is a multiple of this. */
+  alignment: number;
+}
+
+/** How tensors are encoded: all inline, or large ones in an external file. */
+export interface EncodeContext {
+  external?: ExternalTarget;
+}
+
+function externalEntry(w: BinaryWriter, key: string, value: string): void {
+  w.tag(TENSOR.externalData, WireType.LengthDelimited).fork();
+  w.tag(1, WireType.LengthDelimited).string(key);
+  w.tag(2, WireType.LengthDelimited).string(value);
+  w.join();
+}
+
+function encodeTensor(t: TreeTensor, ctx: EncodeContext): Parts {
   const p = new Parts();
+  const ext = ctx.external && t.byteLength >= ctx.external.threshold ? ctx.external : undefined;
+  let offset = 0;
+  if (ext) {
+    const pad = (ext.alignment - (ext.parts.length % ext.alignment)) % ext.alignment;
+    if (pad > 0) ext.parts.bytes(new Uint8Array(pad));
+    offset = ext.parts.length;
+    ext.parts.lazy(t.byteLength, t.read);
+  }
   p.write((w) => {
     if (t.dims.length > 0) {
       w.tag(TENSOR.dims, WireType.LengthDelimited).fork();
@@ -431,9 +463,14 @@ function encodeTensor(t: TreeTensor): Parts {
     }
     w.tag(TENSOR.dataType, WireType.Varint).int32(t.code);
     w.tag(TENSOR.name, WireType.LengthDelimited).string(t.name);
-    w.tag(TENSOR.rawData, WireType.LengthDelimited).uint32(t.byteLength);
+    if (ext) {
+      externalEntry(w, "location", ext.location);
+      externalEntry(w, "offset", String(offset));
+      externalEntry(w, "length", String(t.byteLength));
+      w.tag(TENSOR.dataLocation, WireType.Varint).int32(1);
+    } else w.tag(TENSOR.rawData, WireType.LengthDelimited).uint32(t.byteLength);
   });
-  p.lazy(t.byteLength, t.read);
+  if (!ext) p.lazy(t.byteLength, t.read);
   p.raws(t.rest);
   return p;
 }
@@ -455,13 +492,13 @@ function encodeValueInfo(v: TreeValueInfo): Parts {
   return p;
 }
 
-function encodeAttribute(a: TreeAttribute): Parts {
+function encodeAttribute(a: TreeAttribute, ctx: EncodeContext): Parts {
   const p = new Parts();
   p.write((w) => w.tag(ATTRIBUTE.name, WireType.LengthDelimited).string(a.name));
   if (a.f !== undefined) p.write((w) => w.tag(ATTRIBUTE.f, WireType.Bit32).float(a.f!));
   if (a.i !== undefined) p.write((w) => w.tag(ATTRIBUTE.i, WireType.Varint).int64(a.i!));
-  if (a.t) p.message(ATTRIBUTE.t, encodeTensor(a.t));
-  if (a.g) p.message(ATTRIBUTE.g, encodeGraph(a.g));
+  if (a.t) p.message(ATTRIBUTE.t, encodeTensor(a.t, ctx));
+  if (a.g) p.message(ATTRIBUTE.g, encodeGraph(a.g, ctx));
   if (a.ints) {
     p.write((w) => {
       w.tag(ATTRIBUTE.ints, WireType.LengthDelimited).fork();
@@ -469,31 +506,31 @@ function encodeAttribute(a: TreeAttribute): Parts {
       w.join();
     });
   }
-  for (const t of a.tensors ?? []) p.message(ATTRIBUTE.tensors, encodeTensor(t));
-  for (const g of a.graphs ?? []) p.message(ATTRIBUTE.graphs, encodeGraph(g));
+  for (const t of a.tensors ?? []) p.message(ATTRIBUTE.tensors, encodeTensor(t, ctx));
+  for (const g of a.graphs ?? []) p.message(ATTRIBUTE.graphs, encodeGraph(g, ctx));
   p.raws(a.rest);
   p.write((w) => w.tag(ATTRIBUTE.type, WireType.Varint).int32(a.type));
   return p;
 }
 
-function encodeNode(n: TreeNode): Parts {
+function encodeNode(n: TreeNode, ctx: EncodeContext): Parts {
   const p = new Parts().write((w) => {
     for (const i of n.inputs) w.tag(NODE.input, WireType.LengthDelimited).string(i);
     for (const o of n.outputs) w.tag(NODE.output, WireType.LengthDelimited).string(o);
     if (n.name) w.tag(NODE.name, WireType.LengthDelimited).string(n.name);
     w.tag(NODE.opType, WireType.LengthDelimited).string(n.opType);
   });
-  for (const a of n.attributes) p.message(NODE.attribute, encodeAttribute(a));
+  for (const a of n.attributes) p.message(NODE.attribute, encodeAttribute(a, ctx));
   if (n.domain) p.write((w) => w.tag(NODE.domain, WireType.LengthDelimited).string(n.domain));
   p.raws(n.rest);
   return p;
 }
 
-export function encodeGraph(g: TreeGraph): Parts {
+export function encodeGraph(g: TreeGraph, ctx: EncodeContext): Parts {
   const p = new Parts();
-  for (const n of g.nodes) p.message(GRAPH.node, encodeNode(n));
+  for (const n of g.nodes) p.message(GRAPH.node, encodeNode(n, ctx));
   p.write((w) => w.tag(GRAPH.name, WireType.LengthDelimited).string(g.name));
-  for (const t of g.initializers) p.message(GRAPH.initializer, encodeTensor(t));
+  for (const t of g.initializers) p.message(GRAPH.initializer, encodeTensor(t, ctx));
   for (const v of g.inputs) p.message(GRAPH.input, encodeValueInfo(v));
   for (const v of g.outputs) p.message(GRAPH.output, encodeValueInfo(v));
   for (const v of g.valueInfo) p.message(GRAPH.valueInfo, encodeValueInfo(v));
@@ -502,13 +539,13 @@ export function encodeGraph(g: TreeGraph): Parts {
 }
 
 /** The whole model as parts. */
-export function encodeModel(m: TreeModel): Parts {
+export function encodeModel(m: TreeModel, ctx: EncodeContext = {}): Parts {
   const p = new Parts().write((w) => {
     w.tag(MODEL.irVersion, WireType.Varint).int64(m.irVersion);
     if (m.producerName) w.tag(MODEL.producerName, WireType.LengthDelimited).string(m.producerName);
     if (m.producerVersion) w.tag(MODEL.producerVersion, WireType.LengthDelimited).string(m.producerVersion);
   });
-  p.message(MODEL.graph, encodeGraph(m.graph));
+  p.message(MODEL.graph, encodeGraph(m.graph, ctx));
   for (const o of m.opsets) {
     p.write((w) => {
       w.tag(MODEL.opsetImport, WireType.LengthDelimited).fork();

@@ -16,7 +16,8 @@ import { checkTree } from "./_graph_check.ts";
 import { quantizeNBitsGraph } from "./_nbits.ts";
 import { subgraphs } from "./_rewrite_util.ts";
 import { MAX_PROTOBUF_BYTES } from "./_schema.ts";
-import { encodeModel, type Parts, readTree, type TreeModel } from "./_tree.ts";
+import { resolveExternalPath } from "./_paths.ts";
+import { encodeModel, Parts, readTree, type TreeModel } from "./_tree.ts";
 
 /** The variants, by the names transformers.js gives its dtypes. */
 export type OnnxScheme = "fp16" | "int8" | "uint8" | "q8" | "q4" | "q4f16";
@@ -51,6 +52,12 @@ export interface OnnxVariantOptions {
   blockSize?: number;
   /** 4-bit schemes: a zero point per block instead of the fixed 8. @default false */
   asymmetric?: boolean;
+  /**
+   * Keep tensors of 1 KiB or more in an external data file of this name (relative to the model's
+   * folder), as models over 2 GiB must; write it with the variant's `writeExternal`.
+   * @default undefined (every tensor inline)
+   */
+  externalData?: string;
 }
 
 /** A node a scheme left as it was, and why. */
@@ -73,8 +80,12 @@ export interface OnnxVariant {
   readonly kept: readonly OnnxKeptNode[];
   /** Size of the model file it writes, in bytes. */
   readonly byteLength: number;
+  /** Size of the external data file, when `externalData` was given. */
+  readonly externalByteLength: number;
   /** Write the model to `sink` (tensors are computed as they are written). */
   write(sink: ByteSink): Promise<void>;
+  /** Write the external data file (when `externalData` was given) to `sink`. */
+  writeExternal(sink: ByteSink): Promise<void>;
 }
 
 function hasConv(model: TreeModel): boolean {
@@ -126,10 +137,13 @@ export async function makeOnnxVariant(model: OnnxFile, options: OnnxVariantOptio
   } else merge(report, convertToFloat16(tree));
   tree.producerName = "ckpt";
   tree.producerVersion = "";
-  const parts = encodeModel(tree);
+  const external = options.externalData === undefined
+    ? undefined
+    : { location: options.externalData, parts: new Parts(), threshold: 1024, alignment: 64 };
+  const parts = encodeModel(tree, { external });
   if (parts.length > MAX_PROTOBUF_BYTES) {
     throw new LimitError(
-      `Cannot write the ${scheme} variant: it would be ${parts.length} bytes, over protobuf's 2 GiB limit`,
+      `Cannot write the ${scheme} variant: it would be ${parts.length} bytes, over protobuf's 2 GiB limit; keep its tensors in external data`,
       { limit: MAX_PROTOBUF_BYTES, actual: parts.length },
     );
   }
@@ -138,7 +152,9 @@ export async function makeOnnxVariant(model: OnnxFile, options: OnnxVariantOptio
     rewritten: report.quantized,
     kept: report.kept,
     byteLength: parts.length,
+    externalByteLength: external?.parts.length ?? 0,
     write: (sink) => writeParts(parts, sink),
+    writeExternal: (sink) => writeParts(external?.parts ?? new Parts(), sink),
   };
 }
 
@@ -191,20 +207,49 @@ export async function writeOnnxVariantPath(
 ): Promise<OnnxVariantSummary> {
   const model = await openOnnxPath(input);
   try {
-    const variant = await makeOnnxVariant(model, options);
-    const sink = await fileSink(output, { protect: [input] });
+    // Models whose source keeps external data, or that would not fit in one protobuf, keep theirs in
+    // `<output file>_data` (transformers.js looks for `model.onnx_data` beside `model.onnx`).
+    const location = `${output.slice(output.lastIndexOf("/") + 1)}_data`;
+    const sourceExternal = model.model.layout.initializers.some((i) => i.data.kind === "external");
+    let variant = await makeOnnxVariant(model, {
+      ...options,
+      externalData: options.externalData ?? (sourceExternal ? location : undefined),
+    }).catch((error) => {
+      if (error instanceof LimitError && options.externalData === undefined && !sourceExternal) {
+        return undefined;
+      }
+      throw error;
+    });
+    variant ??= await makeOnnxVariant(model, { ...options, externalData: location });
+    const external = variant.externalByteLength > 0
+      ? `${output.slice(0, output.lastIndexOf("/") + 1)}${options.externalData ?? location}`
+      : undefined;
+    const baseDir = model.model.baseDir;
+    const protect = [
+      input,
+      ...(baseDir === undefined
+        ? []
+        : model.model.layout.initializers.flatMap((i) =>
+          i.data.kind === "external" ? [resolveExternalPath(baseDir, i.data.location, i.name)] : []
+        )),
+    ];
+    const sink = await fileSink(output, { protect });
+    const dataSink = external ? await fileSink(external, { protect }) : undefined;
     try {
       await variant.write(sink);
+      if (dataSink) await variant.writeExternal(dataSink);
       await sink.close();
+      await dataSink?.close();
     } catch (error) {
       await sink.abort();
+      await dataSink?.abort();
       throw error;
     }
     return {
       scheme: variant.scheme,
       path: output,
       inputBytes: model.fileBytes ?? 0,
-      outputBytes: variant.byteLength,
+      outputBytes: variant.byteLength + variant.externalByteLength,
       rewritten: variant.rewritten,
       kept: variant.kept,
     };

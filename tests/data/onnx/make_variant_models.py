@@ -194,6 +194,10 @@ for name, graph in broken.items():
     onnx.save(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)], ir_version=8), os.path.join(out, "bad", f"{name}.onnx"))
 
 bert(os.path.join(out, "bert"), 64, 2, 4, 128, 60)
+# The same model with its weights in model.onnx_data, as large transformers.js models ship.
+os.makedirs(os.path.join(out, "bert_ext"), exist_ok=True)
+onnx.save(onnx.load(os.path.join(out, "bert", "onnx", "model.onnx")), os.path.join(out, "bert_ext", "model.onnx"),
+          save_as_external_data=True, all_tensors_to_one_file=True, location="model.onnx_data", size_threshold=1024)
 
 # onnxruntime's variants.
 import logging
