@@ -17,6 +17,8 @@ const ALIASES: Readonly<Record<string, OnnxScheme>> = {
   q8: "q8",
   q4: "q4",
   q4f16: "q4f16",
+  bnb4: "bnb4",
+  NF4: "bnb4",
 };
 
 /** The ONNX variant a `--scheme` names, when it has one. */

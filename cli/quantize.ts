@@ -72,16 +72,17 @@ kept as they are. Results are identical on the GPU and the CPU.
 Schemes:
 ${SCHEMES.map((s) => `  ${s.name.padEnd(10)}${s.description}`).join("\n")}
 
-ONNX (IN.onnx to OUT.onnx): fp16 (F16), int8, uint8, q8, q4 and q4f16 rewrite
+ONNX (IN.onnx to OUT.onnx): fp16 (F16), int8, uint8, q8, q4, q4f16, bnb4 (NF4) rewrite
 the graph as onnxruntime's tools do (float16 with float32 inputs/outputs;
-MatMulInteger/ConvInteger dynamic quantization; MatMulNBits 4-bit blocks), so
+MatMulInteger/ConvInteger dynamic quantization; MatMulNBits 4-bit blocks;
+MatMulBnb4 NF4 blocks of 64), so
 the file really shrinks; other schemes, or --simulate, store dequantized
 weights in the float graph. --variants writes onnx/model_<variant>.onnx beside
 each onnx/*.onnx of a transformers.js model folder.
 
 Options:
   --scheme S          the scheme (required)
-  --variants LIST     MODEL_DIR: fp16,int8,uint8,q8,q4,q4f16 (comma-separated)
+  --variants LIST     MODEL_DIR: fp16,int8,uint8,q8,q4,q4f16,bnb4 (comma-separated)
   --simulate          ONNX: dequantized weights in the float graph instead
   --block-size N      q4: elements per block (default 32)
   --asymmetric        q4: a zero point per block

@@ -278,6 +278,7 @@ const VARIANTS: [
   ["q4", { scheme: "q4" }],
   ["q4a", { scheme: "q4", asymmetric: true }],
   ["q4b64", { scheme: "q4", blockSize: 64 }],
+  ["bnb4", { scheme: "bnb4" }],
 ];
 const SOURCES: Record<string, string> = { toy: "toy.onnx", conv: "conv.onnx", bert: "bert/onnx/model.onnx" };
 
@@ -306,7 +307,8 @@ for pair in sys.argv[1:]:
     a, b = pair.split(",")
     A = {t.name: nh.to_array(t) for t in onnx.load(a).graph.initializer}
     B = {t.name: nh.to_array(t) for t in onnx.load(b).graph.initializer}
-    weights = [k for k in A if k.endswith(("_quantized", "_scale", "_zero_point", "_Q4", "_scales", "_zero_points"))]
+    weights = [k for k in A if k.endswith(("_quantized", "_scale", "_zero_point", "_Q4", "_scales", "_zero_points",
+                                           "_Bnb4", "_absmax"))]
     differ = [k for k in weights if k not in B or A[k].dtype != B[k].dtype or A[k].shape != B[k].shape
               or A[k].tobytes() != B[k].tobytes()]
     out.append({"pair": os.path.basename(a), "weights": len(weights), "differ": differ,
@@ -322,7 +324,7 @@ print(json.dumps(out))
       assert.ok(r.same_names, `${r.pair}: the same initializers`);
       assert.ok(r.ratio <= 1.05, `${r.pair}: ${r.ratio}`);
     }
-    assert.equal(report.length, 18);
+    assert.equal(report.length, 21);
   },
 });
 
@@ -339,6 +341,7 @@ Deno.test({
       ["q8", 0.99],
       ["q4", 0.98],
       ["q4f16", 0.98],
+      ["bnb4", 0.98],
     ];
     for (const [name, source] of Object.entries(SOURCES)) {
       for (const [scheme, floor] of schemes) {
@@ -408,7 +411,7 @@ Deno.test({
     await Deno.mkdir(`${tmp.path}/tiny-bert/onnx`);
     await Deno.copyFile(`${dir}/bert/onnx/model.onnx`, `${tmp.path}/tiny-bert/onnx/model.onnx`);
     const q = await runCli(
-      ["quantize", `${tmp.path}/tiny-bert`, "--variants", "fp16,q8,int8,uint8,q4,q4f16"],
+      ["quantize", `${tmp.path}/tiny-bert`, "--variants", "fp16,q8,int8,uint8,q4,q4f16,bnb4"],
       {
         permissions: CLI_PERMISSIONS,
       },
@@ -418,6 +421,7 @@ Deno.test({
     for await (const e of Deno.readDir(`${tmp.path}/tiny-bert/onnx`)) names.push(e.name);
     assert.deepEqual(names.sort(), [
       "model.onnx",
+      "model_bnb4.onnx",
       "model_fp16.onnx",
       "model_int8.onnx",
       "model_q4.onnx",
@@ -438,6 +442,7 @@ Deno.test({
         "uint8",
         "q4",
         "q4f16",
+        "bnb4",
       ],
       stdout: "piped",
       stderr: "piped",

@@ -3,7 +3,7 @@
 // MatMulNBits node with B quantized in blocks along K (`<B>_Q4`,
 // `<B>_scales`, `<B>_zero_points` when asymmetric), in every graph.
 
-import { quantizeNBits } from "./_quant_math.ts";
+import { quantizeBnb4, quantizeNBits } from "./_quant_math.ts";
 import type { RewriteReport } from "./_dynamic_quant.ts";
 import {
   dropUnused,
@@ -19,7 +19,9 @@ import { newTensor, type TreeGraph, type TreeModel, type TreeNode, type TreeTens
 
 /** Options of {@linkcode quantizeNBitsGraph}. */
 export interface NBitsOptions {
-  /** Elements of K quantized together: a power of two, at least 16. */
+  /** MatMulNBits (4-bit integers) or MatMulBnb4 (NF4). */
+  kind: "nbits" | "bnb4";
+  /** Elements quantized together: a power of two, at least 16. */
   blockSize: number;
   /** Zero points per block (`--asymmetric`) instead of the fixed 8. */
   asymmetric: boolean;
@@ -61,6 +63,33 @@ function process(
     }
     const [K, N] = b.dims;
     let inputs = done.get(bName);
+    if (options.kind === "bnb4") {
+      if (!inputs) {
+        const weight = b;
+        const blocks = Math.ceil((K * N) / options.blockSize);
+        const computed = floatValues(weight).then((v) => quantizeBnb4(v, K, N, options.blockSize));
+        const q = newTensor(`${bName}_Bnb4`, UINT8, [Math.ceil((K * N) / 2)], {
+          length: Math.ceil((K * N) / 2),
+          read: async () => (await computed).packed,
+        });
+        const absmax = newTensor(`${bName}_absmax`, FLOAT, [blocks], {
+          length: blocks * 4,
+          read: async () => new Uint8Array((await computed).absmax.buffer),
+        });
+        owner.inputs = owner.inputs.filter((v) => v.name !== bName);
+        owner.initializers.push(q, absmax);
+        inputs = [q.name, absmax.name];
+        done.set(bName, inputs);
+      }
+      out.push(node("MatMulBnb4", [n.inputs[0], ...inputs], [n.outputs[0]], n.name ? `${n.name}_Bnb4` : "", [
+        intAttribute("K", K),
+        intAttribute("N", N),
+        intAttribute("block_size", options.blockSize),
+        intAttribute("quant_type", 1),
+      ], "com.microsoft"));
+      report.quantized.push(`MatMul ${n.name}`.trim());
+      continue;
+    }
     if (!inputs) {
       const weight = b;
       const kBlocks = Math.ceil(K / options.blockSize);

@@ -178,3 +178,62 @@ export function toFloat16Clamped(
   }
   return new Uint16Array(out.buffer);
 }
+
+/** bitsandbytes' NF4 code values (normal-float 4-bit). */
+const NF4_CODES = [
+  -1,
+  -0.6961928009986877,
+  -0.5250730514526367,
+  -0.39491748809814453,
+  -0.28444138169288635,
+  -0.18477343022823334,
+  -0.09105003625154495,
+  0,
+  0.07958029955625534,
+  0.16093020141124725,
+  0.24611230194568634,
+  0.33791524171829224,
+  0.44070982933044434,
+  0.5626170039176941,
+  0.7229568362236023,
+  1,
+];
+/** The float32 midpoints between neighbouring codes: a value's code is how many of them it exceeds. */
+const NF4_BOUNDS = Float32Array.from(NF4_CODES.slice(1), (c, i) => (NF4_CODES[i] + c) / 2);
+
+function nf4(x: number): number {
+  let code = 0;
+  while (code < 15 && x > NF4_BOUNDS[code]) code++;
+  return code;
+}
+
+/**
+ * MatMulBnb4 tensors of a row-major `[K, N]` float weight: the weight
+ * transposed to `[N, K]`, flattened, in blocks of `blockSize` with a float32
+ * absmax each; NF4 codes two a byte, the first in the high nibble.
+ */
+export function quantizeBnb4(weight: Float32Array, K: number, N: number, blockSize: number): {
+  packed: Uint8Array;
+  absmax: Float32Array;
+} {
+  const numel = K * N;
+  const t = new Float32Array(numel);
+  for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) t[n * K + k] = weight[k * N + n];
+  const blocks = Math.ceil(numel / blockSize);
+  const packed = new Uint8Array(Math.ceil(numel / 2));
+  const absmax = new Float32Array(blocks);
+  for (let b = 0; b < blocks; b++) {
+    const start = b * blockSize;
+    const end = Math.min(start + blockSize, numel);
+    let amax = 0;
+    for (let i = start; i < end; i++) amax = Math.max(amax, Math.abs(t[i]));
+    absmax[b] = amax;
+    const r = amax ? Math.fround(1 / Math.fround(amax)) : 0;
+    for (let i = start; i < end; i += 2) {
+      const hi = nf4(Math.fround(t[i] * r));
+      const lo = nf4(i + 1 < end ? Math.fround(t[i + 1] * r) : 0);
+      packed[i >> 1] = (hi << 4) | lo;
+    }
+  }
+  return { packed, absmax };
+}

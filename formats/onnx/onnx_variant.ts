@@ -20,7 +20,7 @@ import { resolveExternalPath } from "./_paths.ts";
 import { encodeModel, Parts, readTree, type TreeModel } from "./_tree.ts";
 
 /** The variants, by the names transformers.js gives its dtypes. */
-export type OnnxScheme = "fp16" | "int8" | "uint8" | "q8" | "q4" | "q4f16";
+export type OnnxScheme = "fp16" | "int8" | "uint8" | "q8" | "q4" | "q4f16" | "bnb4";
 
 /** Every scheme, in the order `--variants` lists them. */
 export const ONNX_SCHEMES: readonly OnnxScheme[] = Object.freeze([
@@ -30,6 +30,7 @@ export const ONNX_SCHEMES: readonly OnnxScheme[] = Object.freeze([
   "q8",
   "q4",
   "q4f16",
+  "bnb4",
 ]);
 
 /** The file-name suffix transformers.js looks for: `model` + suffix + `.onnx`. */
@@ -40,6 +41,7 @@ export const ONNX_VARIANT_SUFFIX: Readonly<Record<OnnxScheme, string>> = Object.
   q8: "_quantized",
   q4: "_q4",
   q4f16: "_q4f16",
+  bnb4: "_bnb4",
 });
 
 /** Options for {@linkcode makeOnnxVariant}. */
@@ -48,7 +50,7 @@ export interface OnnxVariantOptions {
   scheme: OnnxScheme;
   /** 8-bit schemes: one scale per output channel of MatMul weights. @default false */
   perChannel?: boolean;
-  /** 4-bit schemes: elements per block along K (a power of two, 16 or more). @default 32 */
+  /** 4-bit schemes: elements per block (a power of two, 16 or more). @default 32, and 64 for bnb4 */
   blockSize?: number;
   /** 4-bit schemes: a zero point per block instead of the fixed 8. @default false */
   asymmetric?: boolean;
@@ -115,7 +117,7 @@ function merge(into: RewriteReport, from: RewriteReport): void {
  * ```
  */
 export async function makeOnnxVariant(model: OnnxFile, options: OnnxVariantOptions): Promise<OnnxVariant> {
-  const blockSize = options.blockSize ?? 32;
+  const blockSize = options.blockSize ?? (options.scheme === "bnb4" ? 64 : 32);
   if (!Number.isInteger(blockSize) || blockSize < 16 || (blockSize & (blockSize - 1)) !== 0) {
     throw new UsageError(`The block size must be a power of two of at least 16, got ${options.blockSize}`);
   }
@@ -132,8 +134,13 @@ export async function makeOnnxVariant(model: OnnxFile, options: OnnxVariantOptio
   if (scheme === "int8" || scheme === "uint8") {
     merge(report, quantizeDynamic(tree, { weightType: scheme, perChannel: options.perChannel ?? false }));
   } else if (scheme === "q4" || scheme === "q4f16") {
-    merge(report, quantizeNBitsGraph(tree, { blockSize, asymmetric: options.asymmetric ?? false }));
+    merge(
+      report,
+      quantizeNBitsGraph(tree, { kind: "nbits", blockSize, asymmetric: options.asymmetric ?? false }),
+    );
     if (scheme === "q4f16") merge(report, convertToFloat16(tree));
+  } else if (scheme === "bnb4") {
+    merge(report, quantizeNBitsGraph(tree, { kind: "bnb4", blockSize, asymmetric: false }));
   } else merge(report, convertToFloat16(tree));
   tree.producerName = "ckpt";
   tree.producerVersion = "";

@@ -11,7 +11,7 @@ Writes into OUT_DIR:
   bert/           a tiny BERT (transformers) exported with torch.onnx.export, with its tokenizer:
                   a transformers.js model folder (config.json, tokenizer files, onnx/model.onnx)
   ort/<model>_<variant>.onnx   onnxruntime.quantization's variants: int8, uint8, int8pc (per channel),
-                  q4 (MatMulNBits block 32 symmetric), q4a (asymmetric), q4b64 (block 64)
+                  q4 (MatMulNBits block 32 symmetric), q4a (asymmetric), q4b64 (block 64), bnb4 (MatMulBnb4 NF4, block 64)
 With --bench: bench/model.onnx, a BERT of about 100 MB, and nothing else.
 """
 
@@ -204,6 +204,7 @@ import logging
 
 logging.disable(logging.WARNING)
 from onnxruntime.quantization import QuantType, quantize_dynamic
+from onnxruntime.quantization.matmul_bnb4_quantizer import MatMulBnb4Quantizer
 from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
 os.makedirs(os.path.join(out, "ort"), exist_ok=True)
@@ -217,3 +218,6 @@ for name, path in [("toy", "toy.onnx"), ("conv", "conv.onnx"), ("bert", "bert/on
         q = MatMulNBitsQuantizer(onnx.load(src), block_size=block, is_symmetric=sym)
         q.process()
         q.model.save_model_to_file(dst(variant))
+    q = MatMulBnb4Quantizer(onnx.load(src), MatMulBnb4Quantizer.NF4, 64)
+    q.process()
+    q.model.save_model_to_file(dst("bnb4"))
