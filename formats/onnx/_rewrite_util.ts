@@ -38,8 +38,12 @@ export function intsAttribute(name: string, values: readonly (number | bigint)[]
 export async function floatValues(t: TreeTensor): Promise<Float32Array> {
   const bytes = await t.read();
   const dtype = dtypeOf(t.code)!;
-  const f32 = dtype === "F32" ? bytes.slice() : castBytes(bytes, dtype, "F32", elementCount(t.dims));
-  return new Float32Array(f32.buffer, f32.byteOffset, elementCount(t.dims));
+  const count = elementCount(t.dims);
+  if (dtype === "F32" && bytes.byteOffset % 4 === 0) {
+    return new Float32Array(bytes.buffer, bytes.byteOffset, count);
+  }
+  const f32 = dtype === "F32" ? bytes.slice() : castBytes(bytes, dtype, "F32", count);
+  return new Float32Array(f32.buffer, f32.byteOffset, count);
 }
 
 const BOOL_OPS = new Set([

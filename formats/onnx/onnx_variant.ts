@@ -166,17 +166,29 @@ export async function makeOnnxVariant(model: OnnxFile, options: OnnxVariantOptio
 }
 
 async function writeParts(parts: Parts, sink: ByteSink): Promise<void> {
-  for (const p of parts.list) {
-    if (p instanceof Uint8Array) await sink.write(p);
-    else {
-      const bytes = await p.read();
-      if (bytes.length !== p.length) {
-        throw new RangeError(
-          `A tensor of the rewritten model has ${bytes.length} bytes, expected ${p.length}`,
-        );
-      }
-      await sink.write(bytes);
+  const list = parts.list;
+  // The next tensor is read and computed while the current one is written: two tensors in memory at most.
+  const start = (i: number): Promise<Uint8Array> | undefined => {
+    for (let j = i; j < list.length; j++) {
+      const p = list[j];
+      if (!(p instanceof Uint8Array)) return p.read();
     }
+    return undefined;
+  };
+  let next = start(0);
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i];
+    if (p instanceof Uint8Array) {
+      await sink.write(p);
+      continue;
+    }
+    const bytes = await next!;
+    next = start(i + 1);
+    if (bytes.length !== p.length) {
+      next?.catch(() => {});
+      throw new RangeError(`A tensor of the rewritten model has ${bytes.length} bytes, expected ${p.length}`);
+    }
+    await sink.write(bytes);
   }
 }
 
