@@ -37,7 +37,7 @@ function models(): Promise<string> {
     const tag = Array.from(digest.slice(0, 6), (b) => b.toString(16).padStart(2, "0")).join("");
     const dir = `${Deno.env.get("TMPDIR") ?? "/tmp"}/ckpt-onnx-variants-${tag}`;
     try {
-      await Deno.stat(`${dir}/ort/bert_q4b64.onnx`);
+      await Deno.stat(`${dir}/ort/bert_fp16.onnx`);
       return dir;
     } catch {
       // Not made yet.
@@ -325,6 +325,74 @@ print(json.dumps(out))
       assert.ok(r.ratio <= 1.05, `${r.pair}: ${r.ratio}`);
     }
     assert.equal(report.length, 21);
+  },
+});
+
+Deno.test({
+  name:
+    "fp16 tensors equal onnxruntime's float16 converter's in every graph; IO stays float32, block-listed ops run in float32",
+  ignore: NO_VENV,
+  async fn() {
+    const dir = await models();
+    await using tmp = await tempDir();
+    const pairs: string[] = [];
+    for (const [name, source] of Object.entries({ ...SOURCES, graphs: "graphs.onnx", fp16: "fp16.onnx" })) {
+      const out = `${tmp.path}/${name}_fp16.onnx`;
+      await writeOnnxVariantPath(`${dir}/${source}`, out, { scheme: "fp16" });
+      pairs.push(`${dir}/ort/${name}_fp16.onnx,${out}`);
+    }
+    const report = JSON.parse(
+      await runVenv(
+        `
+import sys, os, json, onnx, numpy as np
+from onnx import numpy_helper as nh
+import onnxruntime as ort
+def tensors(m):
+    out = {}
+    def walk(g, p):
+        for t in g.initializer: out[p + t.name] = nh.to_array(t)
+        for n in g.node:
+            for a in n.attribute:
+                if a.type == onnx.AttributeProto.TENSOR: out[p + n.name + "/" + a.name] = nh.to_array(a.t)
+                if a.type == onnx.AttributeProto.GRAPH: walk(a.g, f"{p}{n.name}/{a.name}/")
+    walk(m.graph, "")
+    return out
+res = []
+for pair in sys.argv[1:]:
+    a, b = pair.split(",")
+    A, mb = tensors(onnx.load(a)), onnx.load(b)
+    onnx.checker.check_model(mb)
+    B = tensors(mb)
+    res.append({"pair": os.path.basename(a), "tensors": len(A),
+                "half": sum(1 for v in B.values() if v.dtype == np.float16),
+                "differ": [k for k in A if k not in B or A[k].dtype != B[k].dtype or A[k].tobytes() != B[k].tobytes()],
+                "io": sorted({v.type.tensor_type.elem_type for v in list(mb.graph.input) + list(mb.graph.output)}),
+                "ops": [[n.op_type, [i for i in n.input]] for n in mb.graph.node]})
+print(json.dumps(res))
+`,
+        pairs,
+      ),
+    );
+    for (const r of report) {
+      assert.deepEqual(r.differ, [], r.pair);
+      assert.ok(r.half > 0, r.pair);
+      assert.ok(!r.io.includes(10), `${r.pair}: float16 in the graph's inputs or outputs`);
+    }
+    assert.equal(report.length, 5);
+    // TopK and Min read float32 through casts; the clamped constants are ±65504 and ±2^-24 in float16.
+    const edge = report.find((r: { pair: string }) => r.pair === "fp16_fp16.onnx");
+    const reads = (op: string) => edge.ops.find((o: [string, string[]]) => o[0] === op)[1];
+    assert.ok(reads("TopK")[0].endsWith("_cast_to_fp32"));
+    assert.ok(reads("Min").every((i: string) => i.endsWith("_cast_to_fp32") || i === "floor"));
+    const model = await openOnnxPath(`${tmp.path}/fp16_fp16.onnx`);
+    const c = model.tensors.find((t) => t.name === "C")!;
+    assert.equal(c.dtype, "F16");
+    const half = new Float16Array((await c.read()).slice().buffer);
+    assert.deepEqual(Array.from(half.slice(0, 4)), [65504, -65504, 2 ** -24, -(2 ** -24)]);
+    await model.close();
+    // onnxruntime-node runs it, casts and all.
+    const run = await compareOnnxModels(`${dir}/fp16.onnx`, `${tmp.path}/fp16_fp16.onnx`, { random: 2 });
+    assert.equal(run.inputs, 4);
   },
 });
 

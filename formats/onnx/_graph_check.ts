@@ -19,9 +19,12 @@ function checkGraph(graph: TreeGraph, outer: ReadonlySet<string>, path: string):
   };
   for (const v of graph.inputs) {
     // Models of IR version < 4 list initializers among the inputs too.
-    if (!graph.initializers.some((t) => t.name === v.name)) define(v.name, "input");
+    if (!graph.initializers.some((t) => t.name === v.name) && !graph.sparseNames.includes(v.name)) {
+      define(v.name, "input");
+    }
   }
   for (const t of graph.initializers) define(t.name, "initializer");
+  for (const name of graph.sparseNames) define(name, "sparse initializer");
   const later = new Set<string>();
   for (const n of graph.nodes) for (const o of n.outputs) later.add(o);
   graph.nodes.forEach((node, index) => {

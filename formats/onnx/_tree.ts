@@ -98,6 +98,8 @@ export interface TreeGraph {
   inputs: TreeValueInfo[];
   outputs: TreeValueInfo[];
   valueInfo: TreeValueInfo[];
+  /** Names of the sparse initializers (kept, whole, in `rest`). */
+  sparseNames: string[];
   rest: RawField[];
 }
 
@@ -193,6 +195,7 @@ class TreeReader {
       inputs: [],
       outputs: [],
       valueInfo: [],
+      sparseNames: [],
       rest: [],
     };
     for await (const f of walkFields(this.#window, head.valueStart, head.end, "graph")) {
@@ -215,11 +218,26 @@ class TreeReader {
         case GRAPH.valueInfo:
           g.valueInfo.push(this.#valueInfo(await this.#bytes(f), f));
           break;
+        case GRAPH.sparseInitializer:
+          g.sparseNames.push(await this.#sparseName(f));
+          g.rest.push(raw(await this.#bytesAny(f), f, f.start));
+          break;
         default:
           g.rest.push(raw(await this.#bytesAny(f), f, f.start));
       }
     }
     return g;
+  }
+
+  /** The name of a SparseTensorProto: its values tensor's name. */
+  async #sparseName(f: FieldHead): Promise<string> {
+    for await (const x of walkFields(this.#window, f.valueStart, f.end, "sparse initializer")) {
+      if (x.field !== 1) continue;
+      for await (const y of walkFields(this.#window, x.valueStart, x.end, "sparse values")) {
+        if (y.field === TENSOR.name) return await this.#string(y, "sparse values");
+      }
+    }
+    return "";
   }
 
   /** Any field, however large (a sparse initializer), copied whole. */

@@ -11,7 +11,9 @@ Writes into OUT_DIR:
   bert/           a tiny BERT (transformers) exported with torch.onnx.export, with its tokenizer:
                   a transformers.js model folder (config.json, tokenizer files, onnx/model.onnx)
   ort/<model>_<variant>.onnx   onnxruntime.quantization's variants: int8, uint8, int8pc (per channel),
-                  q4 (MatMulNBits block 32 symmetric), q4a (asymmetric), q4b64 (block 64), bnb4 (MatMulBnb4 NF4, block 64)
+                  q4 (MatMulNBits block 32 symmetric), q4a (asymmetric), q4b64 (block 64), bnb4 (MatMulBnb4 NF4, block 64),
+                  fp16 (onnxruntime.transformers.float16, keep_io_types)
+  fp16.onnx       float16 edge cases: out-of-range values, block-listed TopK and Min
 With --bench: bench/model.onnx, a BERT of about 100 MB, and nothing else.
 """
 
@@ -137,10 +139,11 @@ nodes = [
     h.make_node("If", ["flag"], ["branch"], name="the_if", then_branch=then_g, else_branch=else_g),
     h.make_node("Loop", ["trip_s", "", "branch"], ["looped"], name="the_loop", body=body),
     h.make_node("Mul", ["looped", "one_f"], ["y"], name="scale"),
+    h.make_node("Add", ["SP", "SP"], ["sp2"], name="sparse_add"),
 ]
 g = h.make_graph(nodes, "graphs", [h.make_tensor_value_info("x", T.FLOAT, [2, 4])],
                  [h.make_tensor_value_info("y", T.FLOAT, [2, 8]), h.make_tensor_value_info("some_f", T.FLOAT, [3]),
-                  h.make_tensor_value_info("one_i", T.INT64, []), h.make_tensor_value_info("SP", T.FLOAT, [4, 4])],
+                  h.make_tensor_value_info("one_i", T.INT64, []), h.make_tensor_value_info("sp2", T.FLOAT, [4, 4])],
                  [nh.from_array(np.array([], dtype=np.int64), "shape0")],
                  sparse_initializer=[h.make_sparse_tensor(sparse_values, sparse_indices, [4, 4])])
 save(h.make_model(g, opset_imports=[h.make_opsetid("", 17)], ir_version=8), "graphs.onnx")
@@ -174,6 +177,20 @@ def walk(graph, prefix):
 walk(m.graph, "")
 with open(os.path.join(out, "graphs_ref.json"), "w") as f:
     json.dump(ref, f)
+
+# fp16: values beyond float16's range (clamped), a block-listed TopK and Min between float16 nodes.
+C = np.array([1e6, -1e6, 1e-9, -1e-9, 0.0, 1.5, 3.0e-5, -70000.0], dtype=np.float32)
+nodes = [
+    h.make_node("Mul", ["x", "C"], ["m"], name="mul"),
+    h.make_node("TopK", ["m", "k"], ["top", "idx"], name="topk", axis=1),
+    h.make_node("Min", ["top", "floor"], ["low"], name="min"),
+    h.make_node("Add", ["low", "low"], ["y"], name="add"),
+]
+g = h.make_graph(nodes, "fp16", [h.make_tensor_value_info("x", T.FLOAT, [2, 8])],
+                 [h.make_tensor_value_info("y", T.FLOAT, [2, 3]), h.make_tensor_value_info("idx", T.INT64, [2, 3])],
+                 [nh.from_array(C, "C"), nh.from_array(np.array([3], dtype=np.int64), "k"),
+                  nh.from_array(np.full((2, 3), 0.5, dtype=np.float32), "floor")])
+save(h.make_model(g, opset_imports=[h.make_opsetid("", 17)], ir_version=8), "fp16.onnx")
 
 # Broken models (saved unchecked): a use of an undefined value, a cycle, a branch that redefines an outer name.
 os.makedirs(os.path.join(out, "bad"), exist_ok=True)
@@ -221,3 +238,10 @@ for name, path in [("toy", "toy.onnx"), ("conv", "conv.onnx"), ("bert", "bert/on
     q = MatMulBnb4Quantizer(onnx.load(src), MatMulBnb4Quantizer.NF4, 64)
     q.process()
     q.model.save_model_to_file(dst("bnb4"))
+
+from onnxruntime.transformers.float16 import convert_float_to_float16
+
+for name, path in [("toy", "toy.onnx"), ("conv", "conv.onnx"), ("graphs", "graphs.onnx"), ("fp16", "fp16.onnx"),
+                   ("bert", "bert/onnx/model.onnx")]:
+    onnx.save(convert_float_to_float16(onnx.load(os.path.join(out, path)), keep_io_types=True),
+              os.path.join(out, "ort", f"{name}_fp16.onnx"))
