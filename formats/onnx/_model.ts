@@ -44,8 +44,11 @@ export type DataLayout =
 export interface Span {
   /** Field number of the enclosing field in its parent message. */
   field: number;
+  /** Offset of its tag. */
   start: number;
+  /** Offset of its message, after the length prefix. */
   valueStart: number;
+  /** Offset just past its message. */
   end: number;
 }
 
@@ -73,12 +76,15 @@ export interface InitializerLayout {
   code: number;
   /** The ckpt dtype, or undefined for types ckpt cannot represent (strings, int4). */
   dtype: DType | undefined;
+  /** Dimensions. */
   dims: number[];
   /** Offset of the message's tag. */
   start: number;
   /** The TensorProto (or, for `attribute` data, AttributeProto) message: `[valueStart, end)`. */
   valueStart: number;
+  /** Offset just past the message. */
   end: number;
+  /** Where the values are. */
   data: DataLayout;
   /** Byte ranges of the fields that hold or point to data (rewritten on write). */
   dataFields: [number, number][];
@@ -109,12 +115,17 @@ export interface GraphInfo {
 
 /** Everything the codec knows about a model's layout. */
 export interface ModelLayout {
+  /** Bytes of the model file. */
   size: number;
+  /** ModelProto.ir_version. */
   irVersion: number;
+  /** Producer, domain, opsets and metadata_props as `onnx.*` keys and the model's own keys. */
   metadata: Record<string, string>;
   /** The graph field: tag at `start`, message in `[valueStart, end)`. */
   graph: { start: number; valueStart: number; end: number };
+  /** Every tensor of the model, in file order. */
   initializers: InitializerLayout[];
+  /** The main graph's interface, when scanned with `graph: true`. */
   graphInfo: GraphInfo | undefined;
 }
 
