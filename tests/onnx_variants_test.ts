@@ -297,16 +297,26 @@ Deno.test({
         pairs.push(`${dir}/ort/${name}_${tag}.onnx,${out}`);
       }
     }
+    await writeOnnxVariantPath(`${dir}/graphs.onnx`, `${tmp.path}/graphs_q4.onnx`, { scheme: "q4" });
+    pairs.push(`${dir}/ort/graphs_q4.onnx,${tmp.path}/graphs_q4.onnx`);
     const report = JSON.parse(
       await runVenv(
         `
 import sys, os, json, onnx
 from onnx import numpy_helper as nh
+def inits(path):
+    found = {}
+    def walk(g, p):
+        for t in g.initializer: found[p + t.name] = nh.to_array(t)
+        for n in g.node:
+            for a in n.attribute:
+                if a.type == onnx.AttributeProto.GRAPH: walk(a.g, f"{p}{n.name}/{a.name}/")
+    walk(onnx.load(path).graph, "")
+    return found
 out = []
 for pair in sys.argv[1:]:
     a, b = pair.split(",")
-    A = {t.name: nh.to_array(t) for t in onnx.load(a).graph.initializer}
-    B = {t.name: nh.to_array(t) for t in onnx.load(b).graph.initializer}
+    A, B = inits(a), inits(b)
     weights = [k for k in A if k.endswith(("_quantized", "_scale", "_zero_point", "_Q4", "_scales", "_zero_points",
                                            "_Bnb4", "_absmax"))]
     differ = [k for k in weights if k not in B or A[k].dtype != B[k].dtype or A[k].shape != B[k].shape
@@ -324,7 +334,8 @@ print(json.dumps(out))
       assert.ok(r.same_names, `${r.pair}: the same initializers`);
       assert.ok(r.ratio <= 1.05, `${r.pair}: ${r.ratio}`);
     }
-    assert.equal(report.length, 21);
+    assert.equal(report.length, 22);
+    assert.ok(report.some((r: { pair: string }) => r.pair === "graphs_q4.onnx"));
   },
 });
 

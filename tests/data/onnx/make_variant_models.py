@@ -239,6 +239,12 @@ for name, path in [("toy", "toy.onnx"), ("conv", "conv.onnx"), ("bert", "bert/on
     q.process()
     q.model.save_model_to_file(dst("bnb4"))
 
+# MatMulNBits reaches into subgraphs: the If branch's MatMul.
+q = MatMulNBitsQuantizer(onnx.load(os.path.join(out, "graphs.onnx")), block_size=32, is_symmetric=True)
+q.process()
+# (save_model_to_file's topological sort does not follow values that subgraphs read from outside.)
+onnx.save(q.model.model, os.path.join(out, "ort", "graphs_q4.onnx"))
+
 from onnxruntime.transformers.float16 import convert_float_to_float16
 
 for name, path in [("toy", "toy.onnx"), ("conv", "conv.onnx"), ("graphs", "graphs.onnx"), ("fp16", "fp16.onnx"),
