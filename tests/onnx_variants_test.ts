@@ -551,7 +551,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "ckpt quantize on .onnx rewrites the graph; --simulate keeps the float graph; --json says which",
+  name:
+    "ckpt quantize on .onnx rewrites the graph (a file or a model folder), estimate runs it, --simulate keeps floats",
   ignore: NO_VENV,
   async fn() {
     const dir = await models();
@@ -566,6 +567,37 @@ Deno.test({
     assert.equal(summary.variants[0].scheme, "q4");
     assert.deepEqual(summary.variants[0].rewritten, ["MatMul mm1", "MatMul mm2"]);
     assert.ok((await Deno.stat(`${tmp.path}/q4.onnx`)).size < (await Deno.stat(src)).size * 0.6);
+    // estimate runs the rewritten graph (MatMulNBits, If branches) and counts its tensors as parameters.
+    for (const model of [`${tmp.path}/q4.onnx`, `${dir}/graphs.onnx`]) {
+      const shape = model.endsWith("q4.onnx") ? "ids=2x5" : "x=2x4";
+      const e = await runCli(["estimate", model, "--input", shape, "--json"], {
+        permissions: ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"],
+      });
+      assert.equal(e.code, 0, e.stderr);
+      const file = await openOnnxPath(model);
+      const bytes = file.tensors.reduce((n, t) => n + t.byteLength, 0);
+      await file.close();
+      assert.equal(JSON.parse(e.stdout).parameterBytes, bytes, model);
+    }
+    // A folder with an encoder and a merged decoder gets each variant of each.
+    await Deno.mkdir(`${tmp.path}/seq2seq/onnx`, { recursive: true });
+    for (const name of ["encoder_model", "decoder_model_merged"]) {
+      await Deno.copyFile(src, `${tmp.path}/seq2seq/onnx/${name}.onnx`);
+    }
+    const folder = await runCli(["quantize", `${tmp.path}/seq2seq`, "--variants", "q4,fp16", "-q"], {
+      permissions: CLI_PERMISSIONS,
+    });
+    assert.equal(folder.code, 0, folder.stderr);
+    const written = [];
+    for await (const e of Deno.readDir(`${tmp.path}/seq2seq/onnx`)) written.push(e.name);
+    assert.deepEqual(written.sort(), [
+      "decoder_model_merged.onnx",
+      "decoder_model_merged_fp16.onnx",
+      "decoder_model_merged_q4.onnx",
+      "encoder_model.onnx",
+      "encoder_model_fp16.onnx",
+      "encoder_model_q4.onnx",
+    ]);
     const fake = await runCli(
       ["quantize", src, `${tmp.path}/fake.onnx`, "--scheme", "int8", "--simulate", "--device", "cpu", "-q"],
       { permissions: CLI_PERMISSIONS },
