@@ -297,8 +297,11 @@ Deno.test({
         pairs.push(`${dir}/ort/${name}_${tag}.onnx,${out}`);
       }
     }
+    // Inside If branches: q4 as MatMulNBitsQuantizer does, int8 as quantize_dynamic with EnableSubgraph.
     await writeOnnxVariantPath(`${dir}/graphs.onnx`, `${tmp.path}/graphs_q4.onnx`, { scheme: "q4" });
     pairs.push(`${dir}/ort/graphs_q4.onnx,${tmp.path}/graphs_q4.onnx`);
+    await writeOnnxVariantPath(`${dir}/branches.onnx`, `${tmp.path}/branches_int8.onnx`, { scheme: "int8" });
+    pairs.push(`${dir}/ort/branches_int8.onnx,${tmp.path}/branches_int8.onnx`);
     const report = JSON.parse(
       await runVenv(
         `
@@ -334,8 +337,11 @@ print(json.dumps(out))
       assert.ok(r.same_names, `${r.pair}: the same initializers`);
       assert.ok(r.ratio <= 1.05, `${r.pair}: ${r.ratio}`);
     }
-    assert.equal(report.length, 22);
-    assert.ok(report.some((r: { pair: string }) => r.pair === "graphs_q4.onnx"));
+    assert.equal(report.length, 23);
+    assert.equal(report.find((r: { pair: string }) => r.pair === "branches_int8.onnx").weights, 6);
+    // onnxruntime-node runs the branch that quantizes an outer graph's input and weight.
+    const run = await compareOnnxModels(`${dir}/branches.onnx`, `${tmp.path}/branches_int8.onnx`, { random: 8 });
+    assert.ok(run.cosine > 0.99, `${run.cosine}`);
   },
 });
 

@@ -18,6 +18,7 @@ import {
   INT8,
   intAttribute,
   node,
+  subgraphs,
   UINT8,
 } from "./_rewrite_util.ts";
 import { newTensor, type TreeGraph, type TreeModel, type TreeNode, type TreeTensor } from "./_tree.ts";
@@ -28,6 +29,11 @@ export interface DynamicOptions {
   weightType: Int8Type;
   /** One scale per output channel of MatMul weights. */
   perChannel: boolean;
+  /**
+   * Quantize inside If/Loop/Scan bodies too (onnxruntime's EnableSubgraph, which transformers.js sets):
+   * weights and activations of an enclosing graph are quantized there, once.
+   */
+  subgraphs: boolean;
 }
 
 /** What a rewrite did, node by node. */
@@ -58,18 +64,36 @@ class DynamicQuantizer {
   readonly generated = new Set<string>();
   readonly out: TreeNode[] = [];
   readonly added: TreeTensor[] = [];
+  /** The quantizer of the enclosing graph, for a subgraph. */
+  readonly parent: DynamicQuantizer | undefined;
+  /** Values this graph defines (inputs, initializers, node outputs); others come from enclosing graphs. */
+  readonly own: Set<string>;
 
-  constructor(graph: TreeGraph, options: DynamicOptions, report: RewriteReport) {
+  constructor(graph: TreeGraph, options: DynamicOptions, report: RewriteReport, parent?: DynamicQuantizer) {
     this.graph = graph;
     this.options = options;
     this.report = report;
-    this.types = elementTypes(graph);
+    this.parent = parent;
+    this.types = elementTypes(graph, parent?.types);
     this.inits = new Map(graph.initializers.map((t) => [t.name, t]));
+    this.own = new Set([
+      ...graph.inputs.map((v) => v.name),
+      ...graph.initializers.map((t) => t.name),
+      ...graph.nodes.flatMap((n) => n.outputs),
+    ]);
+  }
+
+  /** The initializer `name` of this graph or, when this graph does not define the name, of an enclosing one. */
+  init(name: string): TreeTensor | undefined {
+    return this.inits.get(name) ?? (this.own.has(name) ? undefined : this.parent?.init(name));
   }
 
   isFloatInit(name: string): boolean {
     const t = this.inits.get(name);
-    return t !== undefined && (t.code === FLOAT || t.code === FLOAT16);
+    if (t === undefined) {
+      return !this.own.has(name) && this.parent !== undefined && this.parent.isFloatInit(name);
+    }
+    return t.code === FLOAT || t.code === FLOAT16;
   }
 
   isFloat(name: string): boolean {
@@ -81,6 +105,8 @@ class DynamicQuantizer {
   weight(name: string, type: Int8Type, axis?: number): QuantizedValue {
     const known = this.values.get(name);
     if (known) return known;
+    // A weight of an enclosing graph is quantized there, where it lives.
+    if (!this.inits.has(name)) return this.parent!.weight(name, type, axis);
     const t = this.inits.get(name)!;
     const code = type === "int8" ? INT8 : UINT8;
     const qName = `${name}_quantized`;
@@ -139,6 +165,8 @@ class DynamicQuantizer {
     const known = this.values.get(name);
     if (known) return known;
     if (this.isFloatInit(name)) return this.weight(name, "uint8");
+    // A value computed by an enclosing graph is quantized there, before the node that holds this graph.
+    if (!this.own.has(name) && this.parent) return this.parent.activation(name);
     const value = {
       q: `${name}_quantized`,
       scale: `${name}_scale`,
@@ -188,7 +216,7 @@ class DynamicQuantizer {
   matmul(n: TreeNode): boolean {
     const [a, b] = n.inputs;
     if (!this.isFloatInit(b)) return this.keep(n, "its weight is not a float initializer");
-    const rank = this.inits.get(b)!.dims.length;
+    const rank = this.init(b)!.dims.length;
     const qa = this.activation(a);
     const qb = this.weight(b, this.options.weightType, this.options.perChannel ? rank - 1 : undefined);
     const out = `${n.outputs[0]}_output_quantized`;
@@ -213,7 +241,7 @@ class DynamicQuantizer {
     if (hasBias) {
       const output = n.outputs[0];
       const shapeName = `${output}_bias_reshape_shape`;
-      const rank = this.inits.get(w)!.dims.length;
+      const rank = this.init(w)!.dims.length;
       const shape = new BigInt64Array(rank).fill(1n);
       shape[1] = -1n;
       this.added.push(newTensor(shapeName, INT64, [rank], new Uint8Array(shape.buffer)));
@@ -251,6 +279,13 @@ class DynamicQuantizer {
   run(): void {
     for (const n of this.graph.nodes) {
       const before = this.out.length;
+      if (this.options.subgraphs) {
+        for (const a of n.attributes) {
+          for (const g of [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]) {
+            new DynamicQuantizer(g, this.options, this.report, this).run();
+          }
+        }
+      }
       let done = false;
       if (n.domain === "" || n.domain === "ai.onnx") {
         if (n.opType === "MatMul") done = this.matmul(n);
@@ -270,7 +305,11 @@ class DynamicQuantizer {
     for (const o of this.graph.outputs) this.dequantize(o.name);
     this.graph.nodes = this.out;
     this.graph.initializers.push(...this.added);
-    dropUnused(this.graph);
+    // Enclosing graphs drop what their subgraphs no longer read once all of them are done.
+    if (!this.parent) {
+      dropUnused(this.graph);
+      for (const g of subgraphs(this.graph)) dropUnused(g);
+    }
   }
 }
 

@@ -52,6 +52,12 @@ export interface OnnxVariantOptions {
   perChannel?: boolean;
   /** 4-bit schemes: elements per block (a power of two, 16 or more). @default 32, and 64 for bnb4 */
   blockSize?: number;
+  /**
+   * 8-bit schemes: quantize inside If/Loop/Scan bodies too, as transformers.js's conversion does
+   * (onnxruntime's `EnableSubgraph`); `false` does what `quantize_dynamic` does by default.
+   * @default true
+   */
+  subgraphs?: boolean;
   /** 4-bit schemes: a zero point per block instead of the fixed 8. @default false */
   asymmetric?: boolean;
   /**
@@ -132,7 +138,14 @@ export async function makeOnnxVariant(model: OnnxFile, options: OnnxVariantOptio
   let scheme = options.scheme;
   if (scheme === "q8") scheme = hasConv(tree) ? "uint8" : "int8";
   if (scheme === "int8" || scheme === "uint8") {
-    merge(report, quantizeDynamic(tree, { weightType: scheme, perChannel: options.perChannel ?? false }));
+    merge(
+      report,
+      quantizeDynamic(tree, {
+        weightType: scheme,
+        perChannel: options.perChannel ?? false,
+        subgraphs: options.subgraphs ?? true,
+      }),
+    );
   } else if (scheme === "q4" || scheme === "q4f16") {
     merge(
       report,

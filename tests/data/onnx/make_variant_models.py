@@ -178,6 +178,19 @@ walk(m.graph, "")
 with open(os.path.join(out, "graphs_ref.json"), "w") as f:
     json.dump(ref, f)
 
+# branches: MatMuls inside If branches, with the weight in the branch and in the main graph.
+then_g = h.make_graph([h.make_node("MatMul", ["x", "TW"], ["t_out"], name="then_mm")], "then", [],
+                      [h.make_tensor_value_info("t_out", T.FLOAT, [2, 8])], [nh.from_array(f32(40, 8), "TW")])
+else_g = h.make_graph([h.make_node("MatMul", ["x", "OW"], ["e_out"], name="else_mm")], "else", [],
+                      [h.make_tensor_value_info("e_out", T.FLOAT, [2, 8])])
+g = h.make_graph(
+    [h.make_node("ReduceSum", ["x"], ["s"], name="sum", keepdims=0),
+     h.make_node("Greater", ["s", "zero"], ["flag"], name="gt"),
+     h.make_node("If", ["flag"], ["y"], name="branch", then_branch=then_g, else_branch=else_g)],
+    "branches", [h.make_tensor_value_info("x", T.FLOAT, [2, 40])], [h.make_tensor_value_info("y", T.FLOAT, [2, 8])],
+    [nh.from_array(f32(40, 8), "OW"), nh.from_array(np.array(0, dtype=np.float32), "zero")])
+save(h.make_model(g, opset_imports=[h.make_opsetid("", 17)], ir_version=8), "branches.onnx")
+
 # fp16: values beyond float16's range (clamped), a block-listed TopK and Min between float16 nodes.
 C = np.array([1e6, -1e6, 1e-9, -1e-9, 0.0, 1.5, 3.0e-5, -70000.0], dtype=np.float32)
 nodes = [
@@ -238,6 +251,10 @@ for name, path in [("toy", "toy.onnx"), ("conv", "conv.onnx"), ("bert", "bert/on
     q = MatMulBnb4Quantizer(onnx.load(src), MatMulBnb4Quantizer.NF4, 64)
     q.process()
     q.model.save_model_to_file(dst("bnb4"))
+
+# transformers.js quantizes inside subgraphs (EnableSubgraph).
+quantize_dynamic(os.path.join(out, "branches.onnx"), os.path.join(out, "ort", "branches_int8.onnx"),
+                 weight_type=QuantType.QInt8, extra_options={"EnableSubgraph": True})
 
 # MatMulNBits reaches into subgraphs: the If branch's MatMul.
 q = MatMulNBitsQuantizer(onnx.load(os.path.join(out, "graphs.onnx")), block_size=32, is_symmetric=True)
