@@ -227,9 +227,10 @@ export interface OnnxVariantSummary {
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { writeOnnxVariantPath } from "@ckpt/ckpt/onnx";
  * const s = await writeOnnxVariantPath("model.onnx", "model_quantized.onnx", { scheme: "q8" });
- * console.log(s.scheme, s.outputBytes);
+ * assert.ok(s.outputBytes < s.inputBytes);
  * ```
  */
 export async function writeOnnxVariantPath(
@@ -298,9 +299,10 @@ export async function writeOnnxVariantPath(
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { writeOnnxVariants } from "@ckpt/ckpt/onnx";
  * const written = await writeOnnxVariants("my-model", ["fp16", "q8", "q4"]);
- * console.log(written.map((s) => s.path));
+ * assert.ok(written.some((s) => s.path.endsWith("onnx/model_q4.onnx")));
  * ```
  */
 export async function writeOnnxVariants(

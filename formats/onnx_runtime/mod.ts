@@ -6,10 +6,11 @@
  *
  * @example Compare a model with its int8 copy
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { compareOnnxModels } from "@ckpt/ckpt/onnx-runtime";
  *
  * const r = await compareOnnxModels("model.onnx", "model-int8.onnx", { random: 20, seed: 1 });
- * console.log(r.top1Agreement, r.cosine);
+ * assert.ok(r.cosine > 0.99);
  * ```
  *
  * @module
