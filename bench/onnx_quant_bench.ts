@@ -69,7 +69,9 @@ try {
   for (const [label, cmd] of runs) {
     const m = await measureProcess(cmd);
     const out = (await Deno.stat(cmd[cmd.length - (label.startsWith("ckpt") ? 4 : 1)])).size;
-    console.log(`| ${label} | ${m.seconds.toFixed(2)} | ${m.peakMiB.toFixed(0)} | ${(out / 2 ** 20).toFixed(1)} |`);
+    console.log(
+      `| ${label} | ${m.seconds.toFixed(2)} | ${m.peakMiB.toFixed(0)} | ${(out / 2 ** 20).toFixed(1)} |`,
+    );
   }
 } finally {
   await Deno.remove(dir, { recursive: true });

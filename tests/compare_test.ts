@@ -229,7 +229,11 @@ Deno.test({
 
 Deno.test("ckpt quantize into an .onnx output stores dequantized weights any runtime can run", async (t) => {
   await using dir = await tempDir();
-  for (const [scheme, extra] of [["int8", ["--per-channel", "--simulate"]], ["Q4_0", []], ["F16", ["--simulate"]]] as const) {
+  for (
+    const [scheme, extra] of [["int8", ["--per-channel", "--simulate"]], ["Q4_0", []], ["F16", [
+      "--simulate",
+    ]]] as const
+  ) {
     await t.step(scheme, async () => {
       const out = `${dir.path}/mlp-${scheme}.onnx`;
       const q = await runCli(["quantize", MLP, out, "--scheme", scheme, "--device", "cpu", ...extra], {

@@ -340,7 +340,9 @@ print(json.dumps(out))
     assert.equal(report.length, 23);
     assert.equal(report.find((r: { pair: string }) => r.pair === "branches_int8.onnx").weights, 6);
     // onnxruntime-node runs the branch that quantizes an outer graph's input and weight.
-    const run = await compareOnnxModels(`${dir}/branches.onnx`, `${tmp.path}/branches_int8.onnx`, { random: 8 });
+    const run = await compareOnnxModels(`${dir}/branches.onnx`, `${tmp.path}/branches_int8.onnx`, {
+      random: 8,
+    });
     assert.ok(run.cosine > 0.99, `${run.cosine}`);
   },
 });
