@@ -189,30 +189,38 @@ class Converter {
   }
 }
 
-/** Remove Cast(float16→float32) → Cast(float32→float16) pairs whose middle value nothing else reads. */
+/**
+ * Remove the casts that undo each other: a float32 value cast to float16 and straight back to float32
+ * (between two block-listed nodes) is read as the float32 value itself, and a float16 value cast to
+ * float32 and back likewise. The first cast goes too when nothing else reads it. Returns the casts removed.
+ */
 function removeCastPairs(g: TreeGraph, types: Map<string, number>): number {
   let removed = 0;
   const outputs = new Set(g.outputs.map((o) => o.name));
+  const to = (n: TreeNode) => Number(n.attributes.find((a) => a.name === "to")?.i ?? -1);
   for (;;) {
     const producer = new Map<string, TreeNode>();
-    const readers = new Map<string, number>();
-    for (const n of g.nodes) {
-      for (const o of n.outputs) producer.set(o, n);
-      for (const i of n.inputs) readers.set(i, (readers.get(i) ?? 0) + 1);
-    }
-    const to = (n: TreeNode) => Number(n.attributes.find((a) => a.name === "to")?.i ?? -1);
+    for (const n of g.nodes) for (const o of n.outputs) producer.set(o, n);
+    const origin = (n: TreeNode) =>
+      types.get(n.inputs[0]) ?? (producer.get(n.inputs[0])?.opType === "Cast" ? -1 : -2);
     const second = g.nodes.find((n) => {
-      if (n.opType !== "Cast" || to(n) !== FLOAT16 || outputs.has(n.outputs[0])) return false;
+      if (n.opType !== "Cast" || outputs.has(n.outputs[0])) return false;
       const first = producer.get(n.inputs[0]);
-      return first?.opType === "Cast" && to(first) === FLOAT && types.get(first.inputs[0]) === FLOAT16 &&
-        readers.get(n.inputs[0]) === 1 && !outputs.has(n.inputs[0]);
+      if (first?.opType !== "Cast") return false;
+      const pair = [to(first), to(n)];
+      return ((pair[0] === FLOAT16 && pair[1] === FLOAT) || (pair[0] === FLOAT && pair[1] === FLOAT16)) &&
+        origin(first) === pair[1];
     });
     if (!second) return removed;
     const first = producer.get(second.inputs[0])!;
     const rename = (name: string) => (name === second.outputs[0] ? first.inputs[0] : name);
-    g.nodes = g.nodes.filter((n) => n !== first && n !== second);
+    g.nodes = g.nodes.filter((n) => n !== second);
     for (const n of g.nodes) n.inputs = n.inputs.map(rename);
-    removed += 2;
+    removed++;
+    if (!outputs.has(first.outputs[0]) && !g.nodes.some((n) => n.inputs.includes(first.outputs[0]))) {
+      g.nodes = g.nodes.filter((n) => n !== first);
+      removed++;
+    }
   }
 }
 
