@@ -180,7 +180,8 @@ function sileroVad(): Promise<string | undefined> {
     }
     await Deno.mkdir(dir, { recursive: true });
     const pack = await new Deno.Command("npm", {
-      args: ["pack", "@ricky0123/vad-web@0.0.31", "--silent"],
+      // Bounded, so a machine without the registry skips quickly.
+      args: ["pack", "@ricky0123/vad-web@0.0.31", "--silent", "--fetch-timeout=30000", "--fetch-retries=0"],
       cwd: dir,
       stdout: "piped",
       stderr: "piped",
