@@ -303,6 +303,11 @@ Deno.test({
     pairs.push(`${dir}/ort/graphs_q4.onnx,${tmp.path}/graphs_q4.onnx`);
     await writeOnnxVariantPath(`${dir}/branches.onnx`, `${tmp.path}/branches_int8.onnx`, { scheme: "int8" });
     pairs.push(`${dir}/ort/branches_int8.onnx,${tmp.path}/branches_int8.onnx`);
+    // Gemm with a transposed weight, rewritten to MatMul + Add first.
+    for (const [tag, options] of VARIANTS.slice(0, 3)) {
+      await writeOnnxVariantPath(`${DATA}/onnx/mlp.onnx`, `${tmp.path}/mlp_${tag}.onnx`, options);
+      pairs.push(`${dir}/ort/mlp_${tag}.onnx,${tmp.path}/mlp_${tag}.onnx`);
+    }
     const report = JSON.parse(
       await runVenv(
         `
@@ -338,7 +343,10 @@ print(json.dumps(out))
       assert.ok(r.same_names, `${r.pair}: the same initializers`);
       assert.ok(r.ratio <= 1.05, `${r.pair}: ${r.ratio}`);
     }
-    assert.equal(report.length, 23);
+    assert.equal(report.length, 26);
+    assert.equal(report.find((r: { pair: string }) => r.pair === "mlp_int8.onnx").weights, 9);
+    const mlp = await compareOnnxModels(`${DATA}/onnx/mlp.onnx`, `${tmp.path}/mlp_int8.onnx`, { random: 50 });
+    assert.ok(mlp.top1Agreement >= 0.95 && mlp.cosine > 0.99, JSON.stringify(mlp));
     assert.equal(report.find((r: { pair: string }) => r.pair === "branches_int8.onnx").weights, 6);
     // onnxruntime-node runs the branch that quantizes an outer graph's input and weight.
     const run = await compareOnnxModels(`${dir}/branches.onnx`, `${tmp.path}/branches_int8.onnx`, {

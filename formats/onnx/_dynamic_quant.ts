@@ -52,6 +52,7 @@ interface QuantizedValue {
   generated: boolean;
 }
 
+// Gemm with alpha or beta ≠ 1 or a transposed A is not rewritten to MatMul, so it stays too.
 const NOT_SUPPORTED = new Set(["Gemm", "Attention", "LSTM", "EmbedLayerNormalization"]);
 
 class DynamicQuantizer {
@@ -313,9 +314,69 @@ class DynamicQuantizer {
   }
 }
 
+/** A `[K, N]` float32 copy of a `[N, K]` weight, computed when read. */
+function transposed(t: TreeTensor): TreeTensor {
+  const [rows, cols] = t.dims;
+  return newTensor(t.name, t.code, [cols, rows], {
+    length: t.byteLength,
+    read: async () => {
+      const v = await floatValues(t);
+      const out = new Float32Array(rows * cols);
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = v[r * cols + c];
+      return new Uint8Array(out.buffer);
+    },
+  });
+}
+
+/**
+ * Gemm as MatMul (+ Add for the bias), as onnxruntime does before dynamic quantization: only when
+ * alpha = beta = 1 and A is not transposed; a transposed constant B is stored transposed, any other
+ * transposed B gets a Transpose node.
+ */
+function gemmToMatMul(graph: TreeGraph, stack: TreeGraph[]): void {
+  const here = [...stack, graph];
+  const out: TreeNode[] = [];
+  for (const n of graph.nodes) {
+    for (const a of n.attributes) {
+      for (const g of [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]) gemmToMatMul(g, here);
+    }
+    const attr = (name: string) => n.attributes.find((a) => a.name === name);
+    const isGemm = n.opType === "Gemm" && (n.domain === "" || n.domain === "ai.onnx");
+    if (
+      !isGemm || (attr("alpha")?.f ?? 1) !== 1 || (attr("beta")?.f ?? 1) !== 1 ||
+      (attr("transA")?.i ?? 0n) !== 0n
+    ) {
+      out.push(n);
+      continue;
+    }
+    let b = n.inputs[1];
+    if ((attr("transB")?.i ?? 0n) === 1n) {
+      let owner: TreeGraph | undefined;
+      let index = -1;
+      for (let i = here.length - 1; i >= 0 && index < 0; i--) {
+        index = here[i].initializers.findIndex((t) => t.name === b);
+        if (index >= 0) owner = here[i];
+      }
+      if (owner && owner.initializers[index].dims.length === 2 && owner.initializers[index].code === FLOAT) {
+        owner.initializers[index] = transposed(owner.initializers[index]);
+        owner.inputs = owner.inputs.filter((v) => v.name !== b);
+      } else {
+        out.push(node("Transpose", [b], [`${b}_Transposed`], n.name ? `${n.name}_Transpose` : ""));
+        b = `${b}_Transposed`;
+      }
+    }
+    const bias = n.inputs.length > 2 && n.inputs[2] !== "";
+    const mm = bias ? `${n.outputs[0]}_MatMul` : n.outputs[0];
+    out.push(node("MatMul", [n.inputs[0], b], [mm], n.name ? `${n.name}_MatMul` : ""));
+    if (bias) out.push(node("Add", [mm, n.inputs[2]], [n.outputs[0]], n.name ? `${n.name}_Add` : ""));
+  }
+  graph.nodes = out;
+}
+
 /** Rewrite the main graph of `model` in place: MatMul, Conv and Gather with constant float weights. */
 export function quantizeDynamic(model: TreeModel, options: DynamicOptions): RewriteReport {
   const report: RewriteReport = { quantized: [], kept: [] };
+  gemmToMatMul(model.graph, []);
   new DynamicQuantizer(model.graph, options, report).run();
   // DynamicQuantizeLinear needs opset 11.
   ensureOpset(model.opsets, "", 11);

@@ -367,6 +367,12 @@ class TreeReader {
         case ATTRIBUTE.i:
           a.i = BigInt.asIntN(64, f.varint);
           break;
+        case ATTRIBUTE.f: {
+          expectWire(f, WireType.Bit32, "attribute");
+          const b = await this.#window.bytes(f.valueStart, 4);
+          a.f = new DataView(b.buffer, b.byteOffset, 4).getFloat32(0, true);
+          break;
+        }
         case ATTRIBUTE.t:
           a.t = await this.#tensor(f);
           break;

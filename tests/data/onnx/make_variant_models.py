@@ -252,6 +252,12 @@ for name, path in [("toy", "toy.onnx"), ("conv", "conv.onnx"), ("bert", "bert/on
     q.process()
     q.model.save_model_to_file(dst("bnb4"))
 
+# Gemm (torch's nn.Linear in the committed MLP) becomes MatMul + Add before dynamic quantization.
+mlp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mlp.onnx")
+quantize_dynamic(mlp, os.path.join(out, "ort", "mlp_int8.onnx"), weight_type=QuantType.QInt8)
+quantize_dynamic(mlp, os.path.join(out, "ort", "mlp_uint8.onnx"), weight_type=QuantType.QUInt8)
+quantize_dynamic(mlp, os.path.join(out, "ort", "mlp_int8pc.onnx"), weight_type=QuantType.QInt8, per_channel=True)
+
 # transformers.js quantizes inside subgraphs (EnableSubgraph).
 quantize_dynamic(os.path.join(out, "branches.onnx"), os.path.join(out, "ort", "branches_int8.onnx"),
                  weight_type=QuantType.QInt8, extra_options={"EnableSubgraph": True})
