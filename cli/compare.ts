@@ -9,7 +9,7 @@ import { type Command, EXIT } from "./_command.ts";
 import { expectPositionals, formatTable, parseCommandArgs, printJson } from "./_output.ts";
 import { UsageError } from "../lib/errors.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
-import type { OnnxInputArray } from "../formats/onnx/compare_models.ts";
+import type { OnnxInputArray } from "../formats/onnx_runtime/compare_models.ts";
 
 function number(text: string | undefined, option: string, min: number, max: number): number | undefined {
   if (text === undefined) return undefined;
@@ -60,7 +60,7 @@ Options:
   --min-agreement F top-1 agreement (0-1) below which the exit code is 1
                     (default 0.99)
   --json            print {"top1Agreement", "meanAbsDiff", "maxAbsDiff",
-                    "maxProbDelta", "inputs"}
+                    "maxProbDelta", "cosine", "inputs"}
   -h, --help        show this help
 
 Exit codes: 0 when top-1 agreement is at least --min-agreement, 1 when it is
@@ -92,7 +92,7 @@ Permissions: --allow-read --allow-ffi --allow-env (onnxruntime-node).`,
       0.99;
     const inputs = values.inputs === undefined ? undefined : await readArrays(values.inputs as string);
     // Loaded on use: the ONNX codec needs env access that other commands do not.
-    const { compareOnnxModels } = await import("../formats/onnx/compare_models.ts");
+    const { compareOnnxModels } = await import("../formats/onnx_runtime/compare_models.ts");
     const result = await compareOnnxModels(a, b, {
       inputs,
       random,
@@ -107,6 +107,7 @@ Permissions: --allow-read --allow-ffi --allow-env (onnxruntime-node).`,
         ["mean abs diff", result.meanAbsDiff.toPrecision(4)],
         ["max abs diff", result.maxAbsDiff.toPrecision(4)],
         ["max prob change", result.maxProbDelta.toPrecision(4)],
+        ["output cosine", result.cosine.toFixed(6)],
       ], { indent: "  " }));
       if (result.top1Agreement < minAgreement) {
         console.log(`top-1 agreement is below ${(minAgreement * 100).toFixed(2)}%`);

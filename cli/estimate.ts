@@ -91,7 +91,7 @@ Permissions: --allow-read --allow-ffi --allow-env (onnxruntime-node), plus
       throw new UsageError(`Unknown --dtype '${dtype}'; use F32, F16 or BF16`);
     }
     // Loaded on use: the ONNX codec needs env access that other commands do not.
-    const { measureOnnxActivations } = await import("../formats/onnx/activations.ts");
+    const { measureOnnxActivations } = await import("../formats/onnx_runtime/activations.ts");
     const measured = await measureOnnxActivations(model, { inputs, batch });
     const size = (v: { dtype: DType | undefined; shape: readonly number[] }) => ({
       dtype: v.dtype ?? "U8",

@@ -27,6 +27,7 @@ import { schemeByName, SCHEMES } from "../lib/quant/schemes.ts";
 import { formatBytes } from "../lib/units.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
 import { formatForPath } from "../formats/registry.ts";
+import { onnxVariantScheme, runOnnxFolderVariants, runOnnxVariant } from "./_onnx_variants.ts";
 import "../gpu/mod.ts";
 
 function fixed(value: number | undefined, digits: number): string {
@@ -59,6 +60,7 @@ export const quantizeCommand: Command = {
   help: `ckpt quantize — quantize a tensor file and report the error of every tensor
 
 Usage: ckpt quantize IN OUT --scheme SCHEME [options]
+       ckpt quantize MODEL_DIR --variants fp16,q8,q4,…
 
 The input may be any readable format; OUT's extension picks the output format.
 GGUF block schemes (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1) need a .gguf output; the
@@ -70,8 +72,20 @@ kept as they are. Results are identical on the GPU and the CPU.
 Schemes:
 ${SCHEMES.map((s) => `  ${s.name.padEnd(10)}${s.description}`).join("\n")}
 
+ONNX (IN.onnx to OUT.onnx): fp16 (F16), int8, uint8, q8, q4, q4f16, bnb4 (NF4) rewrite
+the graph as onnxruntime's tools do (float16 with float32 inputs/outputs;
+MatMulInteger/ConvInteger dynamic quantization; MatMulNBits 4-bit blocks;
+MatMulBnb4 NF4 blocks of 64), so
+the file really shrinks; other schemes, or --simulate, store dequantized
+weights in the float graph. --variants writes onnx/model_<variant>.onnx beside
+each onnx/*.onnx of a transformers.js model folder.
+
 Options:
   --scheme S          the scheme (required)
+  --variants LIST     MODEL_DIR: fp16,int8,uint8,q8,q4,q4f16,bnb4 (comma-separated)
+  --simulate          ONNX: dequantized weights in the float graph instead
+  --block-size N      q4: elements per block (default 32)
+  --asymmetric        q4: a zero point per block
   --per-channel       int8: one scale per channel along --axis
   --axis N            channel axis for --per-channel (default 0, output channels)
   --affine            int8: quint8 with a zero point instead of symmetric qint8
@@ -106,8 +120,19 @@ WebGPU needs no permission.`,
       verbose: { type: "boolean", short: "v" },
       quiet: { type: "boolean", short: "q" },
       jobs: { type: "string" },
+      simulate: { type: "boolean" },
+      variants: { type: "string" },
+      "block-size": { type: "string" },
+      asymmetric: { type: "boolean" },
     });
+    if (typeof values.variants === "string") {
+      return await runOnnxFolderVariants(expectPositionals(positionals, ["MODEL_DIR"])[0], values);
+    }
     const [input, output] = expectPositionals(positionals, ["IN", "OUT"]);
+    const variant = typeof values.scheme === "string" ? onnxVariantScheme(values.scheme) : undefined;
+    if (variant && !values.simulate && /\.onnx$/i.test(output) && /\.onnx$/i.test(input)) {
+      return await runOnnxVariant(input, output, variant, values);
+    }
     const spec = quantizeSpecFromFlags(values);
     const scheme = schemeByName(spec.scheme);
     const device = typeof values.device === "string" ? values.device : "auto";
@@ -232,6 +257,13 @@ WebGPU needs no permission.`,
         result.seconds.toFixed(2)
       } s on the ${where}`,
     );
+    if (format.name === "onnx") {
+      // The summary's "after" is the encoded size; an ONNX graph stores the dequantized floats.
+      const size = (await Deno.stat(output)).size;
+      console.log(
+        `simulated: dequantized weights in the float graph; the file is ${formatBytes(size)} (${size} bytes)`,
+      );
+    }
     return EXIT.ok;
   },
 };

@@ -23,7 +23,7 @@ import { dequantize, quantize } from "../lib/quant/mod.ts";
 import type { TensorStream } from "../lib/tensor.ts";
 import { formatBytes } from "../lib/units.ts";
 import { openOnnxPath, writeOnnxPath } from "../formats/onnx/mod.ts";
-import { compareOnnxModels } from "../formats/onnx/compare_models.ts";
+import { compareOnnxModels } from "../formats/onnx_runtime/compare_models.ts";
 
 /** One row of the table. */
 export interface BitsRow {

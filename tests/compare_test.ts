@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { cast, mapEntries, pipe } from "../lib/pipeline.ts";
 import { tensorFromBytes } from "../lib/tensor.ts";
-import { compareOnnxModels } from "../formats/onnx/compare_models.ts";
+import { compareOnnxModels } from "../formats/onnx_runtime/compare_models.ts";
 import { openOnnxPath, writeOnnxPath } from "../formats/onnx/mod.ts";
 import { runCli, runPython, skipUnlessPython, tempDir } from "./_helpers.ts";
 import { MLP, resnet18, skipUnlessTorchOnnx } from "./_onnx_models.ts";
@@ -29,7 +29,14 @@ async function negatedMlp(path: string): Promise<void> {
 Deno.test("compareOnnxModels() finds a model identical to itself and a fake-F16 copy nearly so", async () => {
   await using dir = await tempDir();
   const same = await compareOnnxModels(MLP, MLP, { random: 20, seed: 3 });
-  assert.deepEqual(same, { top1Agreement: 1, meanAbsDiff: 0, maxAbsDiff: 0, maxProbDelta: 0, inputs: 20 });
+  assert.deepEqual(same, {
+    top1Agreement: 1,
+    meanAbsDiff: 0,
+    maxAbsDiff: 0,
+    maxProbDelta: 0,
+    cosine: 1,
+    inputs: 20,
+  });
   const f16 = `${dir.path}/mlp-f16.onnx`;
   const model = await openOnnxPath(MLP);
   await writeOnnxPath(pipe(model, cast("F16")), f16, { input: MLP });
@@ -53,8 +60,17 @@ Deno.test("ckpt compare exits 1 below --min-agreement and prints the --json keys
   });
   assert.equal(bad.code, 1, bad.stderr);
   const r = JSON.parse(bad.stdout);
-  assert.deepEqual(Object.keys(r), ["top1Agreement", "meanAbsDiff", "maxAbsDiff", "maxProbDelta", "inputs"]);
+  assert.deepEqual(Object.keys(r), [
+    "top1Agreement",
+    "meanAbsDiff",
+    "maxAbsDiff",
+    "maxProbDelta",
+    "cosine",
+    "inputs",
+  ]);
   assert.equal(r.top1Agreement, 0);
+  // The second model's logits are the first's negated.
+  assert.ok(Math.abs(r.cosine + 1) < 1e-9, `cosine ${r.cosine}`);
   assert.equal(r.inputs, 30);
   const lenient = await runCli(["compare", MLP, negated, "--random", "30", "--min-agreement", "0"], {
     permissions: COMPARE_PERMISSIONS,
@@ -92,7 +108,8 @@ sa = np.exp(a - a.max(1, keepdims=True)); sa /= sa.sum(1, keepdims=True)
 sb = np.exp(b - b.max(1, keepdims=True)); sb /= sb.sum(1, keepdims=True)
 print(json.dumps({"top1Agreement": float((a.argmax(1) == b.argmax(1)).mean()),
   "meanAbsDiff": float(np.abs(a - b).mean()), "maxAbsDiff": float(np.abs(a - b).max()),
-  "maxProbDelta": float(np.abs(sa - sb).max()), "inputs": 7}))
+  "maxProbDelta": float(np.abs(sa - sb).max()),
+  "cosine": float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum())), "inputs": 7}))
 `,
         [MLP, negated, npz],
       ),
@@ -107,7 +124,7 @@ print(json.dumps({"top1Agreement": float((a.argmax(1) == b.argmax(1)).mean()),
     const got = JSON.parse(result.stdout);
     assert.equal(got.inputs, expected.inputs);
     assert.equal(got.top1Agreement, expected.top1Agreement);
-    for (const key of ["meanAbsDiff", "maxAbsDiff", "maxProbDelta"]) {
+    for (const key of ["meanAbsDiff", "maxAbsDiff", "maxProbDelta", "cosine"]) {
       assert.ok(
         Math.abs(got[key] - expected[key]) <= 1e-4 * Math.max(1, expected[key]),
         `${key}: ${got[key]} vs ${expected[key]}`,
@@ -212,7 +229,11 @@ Deno.test({
 
 Deno.test("ckpt quantize into an .onnx output stores dequantized weights any runtime can run", async (t) => {
   await using dir = await tempDir();
-  for (const [scheme, extra] of [["int8", ["--per-channel"]], ["Q4_0", []], ["F16", []]] as const) {
+  for (
+    const [scheme, extra] of [["int8", ["--per-channel", "--simulate"]], ["Q4_0", []], ["F16", [
+      "--simulate",
+    ]]] as const
+  ) {
     await t.step(scheme, async () => {
       const out = `${dir.path}/mlp-${scheme}.onnx`;
       const q = await runCli(["quantize", MLP, out, "--scheme", scheme, "--device", "cpu", ...extra], {

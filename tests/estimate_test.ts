@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../lib/errors.ts";
 import { estimateMemory } from "../lib/memory_estimate.ts";
-import { measureOnnxActivations } from "../formats/onnx/activations.ts";
+import { measureOnnxActivations } from "../formats/onnx_runtime/activations.ts";
 import { openOnnxPath } from "../formats/onnx/mod.ts";
 import { listDir, runCli, runPython, skipUnlessPython, tempDir } from "./_helpers.ts";
 import { MLP, ONNX_DATA, resnet18, skipUnlessTorchOnnx } from "./_onnx_models.ts";

@@ -7,10 +7,12 @@ import { byteLengthOf, type DType, elementCount } from "../../lib/dtype.ts";
 import { FormatError, LimitError } from "../../lib/errors.ts";
 import { decodeSmall, expectWire, type FieldHead, walkFields, Window, WireType } from "./_wire.ts";
 import {
+  ATTRIBUTE,
   DIM,
   ENTRY,
   EXTERNAL,
   GRAPH,
+  MAX_GRAPH_DEPTH,
   MAX_INITIALIZERS,
   MAX_RANK,
   MAX_SMALL_MESSAGE_BYTES,
@@ -20,6 +22,7 @@ import {
   ONNX_DTYPES,
   OPSET,
   SHAPE,
+  SPARSE,
   TENSOR,
   TYPE,
   TYPE_TENSOR,
@@ -28,26 +31,60 @@ import {
   VALUE_INFO,
 } from "./_schema.ts";
 
-/** Where an initializer's values are. */
+/** Where a tensor's values are. */
 export type DataLayout =
   | { kind: "raw"; offset: number; length: number }
   | { kind: "typed"; field: number }
   | { kind: "external"; location: string; offset: number; length: number | undefined }
+  /** A Constant node's `value_float(s)` / `value_int(s)`: the values are fields of the AttributeProto. */
+  | { kind: "attribute"; field: number }
   | { kind: "empty" };
 
-/** One initializer (a TensorProto inside GraphProto field 5). */
+/** A length-delimited field that encloses a tensor: tag at `start`, message in `[valueStart, end)`. */
+export interface Span {
+  /** Field number of the enclosing field in its parent message. */
+  field: number;
+  /** Offset of its tag. */
+  start: number;
+  /** Offset of its message, after the length prefix. */
+  valueStart: number;
+  /** Offset just past its message. */
+  end: number;
+}
+
+/** What kind of weight a tensor is, by where it sits in the model. */
+export type TensorRole = "initializer" | "constant" | "attribute" | "sparse_values" | "sparse_indices";
+
+/**
+ * One tensor of the model: an initializer of the main graph or of a subgraph,
+ * a tensor attribute of a node (a Constant's value), a Constant's
+ * value_float(s)/value_int(s), or the values or indices of a sparse
+ * initializer.
+ */
 export interface InitializerLayout {
+  /** Stable unique name: the initializer's own name in the main graph, else its graph path. */
   name: string;
+  /** The name stored in the TensorProto (or the Constant's output). */
+  protoName: string;
+  /** Where it sits. */
+  role: TensorRole;
+  /** The enclosing length-delimited fields, outermost (the model's graph) first. */
+  ancestors: Span[];
+  /** Field number of this message in its parent (GraphProto.initializer, AttributeProto.t, …). */
+  field: number;
   /** ONNX data type number. */
   code: number;
   /** The ckpt dtype, or undefined for types ckpt cannot represent (strings, int4). */
   dtype: DType | undefined;
+  /** Dimensions. */
   dims: number[];
-  /** Offset of the initializer's tag within the graph. */
+  /** Offset of the message's tag. */
   start: number;
-  /** The TensorProto message: `[valueStart, end)`. */
+  /** The TensorProto (or, for `attribute` data, AttributeProto) message: `[valueStart, end)`. */
   valueStart: number;
+  /** Offset just past the message. */
   end: number;
+  /** Where the values are. */
   data: DataLayout;
   /** Byte ranges of the fields that hold or point to data (rewritten on write). */
   dataFields: [number, number][];
@@ -78,12 +115,17 @@ export interface GraphInfo {
 
 /** Everything the codec knows about a model's layout. */
 export interface ModelLayout {
+  /** Bytes of the model file. */
   size: number;
+  /** ModelProto.ir_version. */
   irVersion: number;
+  /** Producer, domain, opsets and metadata_props as `onnx.*` keys and the model's own keys. */
   metadata: Record<string, string>;
   /** The graph field: tag at `start`, message in `[valueStart, end)`. */
   graph: { start: number; valueStart: number; end: number };
+  /** Every tensor of the model, in file order. */
   initializers: InitializerLayout[];
+  /** The main graph's interface, when scanned with `graph: true`. */
   graphInfo: GraphInfo | undefined;
 }
 
@@ -218,8 +260,13 @@ const TYPED_FIELDS: ReadonlySet<number> = new Set([
   TENSOR.uint64Data,
 ]);
 
-async function scanTensor(window: Window, head: FieldHead): Promise<InitializerLayout> {
-  const what = "initializer";
+interface Place {
+  role: TensorRole;
+  ancestors: Span[];
+}
+
+async function scanTensor(window: Window, head: FieldHead, place: Place): Promise<InitializerLayout> {
+  const what = place.role === "initializer" ? "initializer" : "tensor";
   let name = "";
   let code = 0;
   const dims: number[] = [];
@@ -299,6 +346,10 @@ async function scanTensor(window: Window, head: FieldHead): Promise<InitializerL
   const dtype = ONNX_DTYPES.get(code);
   const layout: InitializerLayout = {
     name,
+    protoName: name,
+    role: place.role,
+    ancestors: place.ancestors,
+    field: head.field,
     code,
     dtype,
     dims,
@@ -394,13 +445,238 @@ function parseExternalNumber(text: string, key: string, name: string, at: number
   return value;
 }
 
-async function scanNode(window: Window, head: FieldHead): Promise<NodeInfo> {
-  const node: NodeInfo = { opType: "", outputs: [] };
-  for await (const f of walkFields(window, head.valueStart, head.end, "node")) {
-    if (f.field === NODE.output) node.outputs.push(await readString(window, f, "node"));
-    else if (f.field === NODE.opType) node.opType = await readString(window, f, "node");
+/** Constant attributes whose values are AttributeProto fields, with the ckpt dtype and whether they are lists. */
+const CONSTANT_VALUE_FIELDS: ReadonlyMap<string, { field: number; dtype: DType; list: boolean }> = new Map([
+  ["value_float", { field: ATTRIBUTE.f, dtype: "F32", list: false }],
+  ["value_floats", { field: ATTRIBUTE.floats, dtype: "F32", list: true }],
+  ["value_int", { field: ATTRIBUTE.i, dtype: "I64", list: false }],
+  ["value_ints", { field: ATTRIBUTE.ints, dtype: "I64", list: true }],
+]);
+
+/** Count the values of a repeated float (fixed32) or int (varint) field, packed or not. */
+async function countValues(window: Window, f: FieldHead, dtype: DType): Promise<number> {
+  if (f.wireType !== WireType.LengthDelimited) {
+    expectWire(f, dtype === "F32" ? WireType.Bit32 : WireType.Varint, "attribute");
+    return 1;
   }
-  return node;
+  const bytes = await readSmall(window, f, "attribute");
+  if (dtype === "F32") {
+    if (bytes.length % 4 !== 0) {
+      throw new FormatError(
+        `Cannot decode ONNX attribute at offset ${f.start}: packed floats of ${bytes.length} bytes`,
+        {
+          offset: f.start,
+          format: "onnx",
+        },
+      );
+    }
+    return bytes.length / 4;
+  }
+  let n = 0;
+  for (const b of bytes) if ((b & 0x80) === 0) n++;
+  if (bytes.length > 0 && (bytes[bytes.length - 1] & 0x80) !== 0) {
+    throw new FormatError(
+      `Cannot decode ONNX attribute at offset ${f.start}: packed ints end inside a varint`,
+      {
+        offset: f.start,
+        format: "onnx",
+      },
+    );
+  }
+  return n;
+}
+
+/**
+ * Walks a graph and the graphs nested in its nodes' attributes, collecting
+ * every tensor with its graph path as name.
+ */
+class GraphScan {
+  readonly #window: Window;
+  readonly #out: InitializerLayout[];
+  readonly #info: GraphInfo | undefined;
+
+  constructor(window: Window, out: InitializerLayout[], info: GraphInfo | undefined) {
+    this.#window = window;
+    this.#out = out;
+    this.#info = info;
+  }
+
+  #push(layout: InitializerLayout, name: string): void {
+    if (this.#out.length >= MAX_INITIALIZERS) {
+      throw new LimitError(`Cannot decode ONNX graph: more than ${MAX_INITIALIZERS} tensors`, {
+        limit: MAX_INITIALIZERS,
+        actual: this.#out.length + 1,
+      });
+    }
+    layout.name = name;
+    this.#out.push(layout);
+  }
+
+  /** Make derived names unique (initializers of the main graph keep theirs: a repeat is an error later). */
+  finish(): void {
+    const taken = new Set(
+      this.#out.filter((t) => t.role === "initializer" && t.ancestors.length === 1).map((t) => t.name),
+    );
+    for (const t of this.#out) {
+      if (t.role === "initializer" && t.ancestors.length === 1) continue;
+      let name = t.name;
+      for (let k = 2; taken.has(name); k++) name = `${t.name}#${k}`;
+      taken.add(name);
+      t.name = name;
+    }
+  }
+
+  async graph(span: Span, ancestors: Span[], prefix: string, depth: number): Promise<void> {
+    if (depth > MAX_GRAPH_DEPTH) {
+      throw new LimitError(
+        `Cannot decode ONNX graph at offset ${span.start}: subgraphs nest more than ${MAX_GRAPH_DEPTH} deep`,
+        { limit: MAX_GRAPH_DEPTH, actual: depth },
+      );
+    }
+    const here = [...ancestors, span];
+    const window = this.#window;
+    let nodeIndex = 0;
+    for await (const f of walkFields(window, span.valueStart, span.end, "graph")) {
+      if (f.field === GRAPH.initializer) {
+        expectWire(f, WireType.LengthDelimited, "graph");
+        const t = await scanTensor(window, f, { role: "initializer", ancestors: here });
+        this.#push(t, prefix + t.protoName);
+      } else if (f.field === GRAPH.sparseInitializer) {
+        expectWire(f, WireType.LengthDelimited, "graph");
+        await this.#sparse(f, here, prefix);
+      } else if (f.field === GRAPH.node) {
+        expectWire(f, WireType.LengthDelimited, "graph");
+        await this.#node(f, here, prefix, depth, nodeIndex++);
+      } else if (this.#info && depth === 0) {
+        if (f.field === GRAPH.input || f.field === GRAPH.output || f.field === GRAPH.valueInfo) {
+          const value = decodeValueInfo(await readSmall(window, f, "graph"), f.start);
+          const info = this.#info;
+          (f.field === GRAPH.input ? info.inputs : f.field === GRAPH.output ? info.outputs : info.valueInfo)
+            .push(value);
+        }
+      }
+    }
+  }
+
+  async #sparse(head: FieldHead, ancestors: Span[], prefix: string): Promise<void> {
+    const span: Span = { field: head.field, start: head.start, valueStart: head.valueStart, end: head.end };
+    const inside = [...ancestors, span];
+    let values: InitializerLayout | undefined;
+    let indices: InitializerLayout | undefined;
+    for await (const f of walkFields(this.#window, head.valueStart, head.end, "sparse initializer")) {
+      if (f.field === SPARSE.values) {
+        expectWire(f, WireType.LengthDelimited, "sparse initializer");
+        values = await scanTensor(this.#window, f, { role: "sparse_values", ancestors: inside });
+      } else if (f.field === SPARSE.indices) {
+        expectWire(f, WireType.LengthDelimited, "sparse initializer");
+        indices = await scanTensor(this.#window, f, { role: "sparse_indices", ancestors: inside });
+      }
+    }
+    if (!values) {
+      throw new FormatError(
+        `Cannot decode ONNX sparse initializer at offset ${head.start}: it has no values`,
+        {
+          offset: head.start,
+          format: "onnx",
+        },
+      );
+    }
+    this.#push(values, prefix + values.protoName);
+    if (indices) this.#push(indices, `${prefix}${values.protoName}/indices`);
+  }
+
+  async #node(
+    head: FieldHead,
+    ancestors: Span[],
+    prefix: string,
+    depth: number,
+    index: number,
+  ): Promise<void> {
+    const window = this.#window;
+    const nodeSpan: Span = {
+      field: head.field,
+      start: head.start,
+      valueStart: head.valueStart,
+      end: head.end,
+    };
+    const inside = [...ancestors, nodeSpan];
+    const node: NodeInfo = { opType: "", outputs: [] };
+    let nodeName = "";
+    // Attributes are read after the node's name and type are known (fields may come in any order).
+    const attributes: FieldHead[] = [];
+    for await (const f of walkFields(window, head.valueStart, head.end, "node")) {
+      if (f.field === NODE.output) node.outputs.push(await readString(window, f, "node"));
+      else if (f.field === NODE.opType) node.opType = await readString(window, f, "node");
+      else if (f.field === NODE.name) nodeName = await readString(window, f, "node");
+      else if (f.field === NODE.attribute) {
+        expectWire(f, WireType.LengthDelimited, "node");
+        attributes.push(f);
+      }
+    }
+    if (this.#info && depth === 0) this.#info.nodes.push(node);
+    const label = `${prefix}${nodeName || `${node.opType || "node"}_${index}`}`;
+    for (const a of attributes) {
+      const attrSpan: Span = { field: a.field, start: a.start, valueStart: a.valueStart, end: a.end };
+      const inAttr = [...inside, attrSpan];
+      let attrName = "";
+      const tensors: FieldHead[] = [];
+      const graphs: FieldHead[] = [];
+      const values: FieldHead[] = [];
+      for await (const f of walkFields(window, a.valueStart, a.end, "attribute")) {
+        if (f.field === ATTRIBUTE.name) attrName = await readString(window, f, "attribute");
+        else if (f.field === ATTRIBUTE.t || f.field === ATTRIBUTE.tensors) tensors.push(f);
+        else if (f.field === ATTRIBUTE.g || f.field === ATTRIBUTE.graphs) graphs.push(f);
+        else if (f.field !== ATTRIBUTE.type && f.field !== ATTRIBUTE.docString) values.push(f);
+      }
+      const isConstant = node.opType === "Constant" && (node.outputs.length > 0);
+      for (let i = 0; i < tensors.length; i++) {
+        const f = tensors[i];
+        expectWire(f, WireType.LengthDelimited, "attribute");
+        const role: TensorRole = isConstant && attrName === "value" ? "constant" : "attribute";
+        const t = await scanTensor(window, f, { role, ancestors: inAttr });
+        const name = role === "constant"
+          ? `${prefix}${node.outputs[0]}`
+          : `${label}/${attrName}${tensors.length > 1 ? `[${i}]` : ""}`;
+        this.#push(t, name);
+      }
+      for (let i = 0; i < graphs.length; i++) {
+        const f = graphs[i];
+        expectWire(f, WireType.LengthDelimited, "attribute");
+        const sub: Span = { field: f.field, start: f.start, valueStart: f.valueStart, end: f.end };
+        const path = `${label}/${attrName}${f.field === ATTRIBUTE.graphs ? `[${i}]` : ""}/`;
+        await this.graph(sub, inAttr, path, depth + 1);
+      }
+      const spec = isConstant ? CONSTANT_VALUE_FIELDS.get(attrName) : undefined;
+      if (spec) {
+        const fields = values.filter((f) => f.field === spec.field);
+        let count = 0;
+        for (const f of fields) count += await countValues(window, f, spec.dtype);
+        if (!spec.list && count !== 1) {
+          throw new FormatError(
+            `Cannot decode ONNX Constant '${
+              node.outputs[0]
+            }' at offset ${a.start}: ${attrName} has ${count} values`,
+            { offset: a.start, format: "onnx" },
+          );
+        }
+        this.#push({
+          name: "",
+          protoName: node.outputs[0],
+          role: "constant",
+          ancestors: inside,
+          field: a.field,
+          code: spec.dtype === "F32" ? 1 : 7,
+          dtype: spec.dtype,
+          dims: spec.list ? [count] : [],
+          start: a.start,
+          valueStart: a.valueStart,
+          end: a.end,
+          data: { kind: "attribute", field: spec.field },
+          dataFields: fields.map((f) => [f.start, f.end]),
+        }, `${prefix}${node.outputs[0]}`);
+      }
+    }
+  }
 }
 
 /** Options for {@linkcode scanModel}. */
@@ -470,27 +746,9 @@ export async function scanModel(source: ByteSource, options: ScanOptions = {}): 
   metadata["onnx.ir_version"] = String(irVersion);
   const initializers: InitializerLayout[] = [];
   const info: GraphInfo = { inputs: [], outputs: [], valueInfo: [], nodes: [] };
-  for await (const f of walkFields(window, graph.valueStart, graph.end, "graph")) {
-    if (f.field === GRAPH.initializer) {
-      expectWire(f, WireType.LengthDelimited, "graph");
-      if (initializers.length >= MAX_INITIALIZERS) {
-        throw new LimitError(`Cannot decode ONNX graph: more than ${MAX_INITIALIZERS} initializers`, {
-          limit: MAX_INITIALIZERS,
-          actual: initializers.length + 1,
-        });
-      }
-      initializers.push(await scanTensor(window, f));
-    } else if (options.graph) {
-      if (f.field === GRAPH.node) {
-        expectWire(f, WireType.LengthDelimited, "graph");
-        info.nodes.push(await scanNode(window, f));
-      } else if (f.field === GRAPH.input || f.field === GRAPH.output || f.field === GRAPH.valueInfo) {
-        const value = decodeValueInfo(await readSmall(window, f, "graph"), f.start);
-        (f.field === GRAPH.input ? info.inputs : f.field === GRAPH.output ? info.outputs : info.valueInfo)
-          .push(value);
-      }
-    }
-  }
+  const scan = new GraphScan(window, initializers, options.graph ? info : undefined);
+  await scan.graph({ field: MODEL.graph, ...graph }, [], "", 0);
+  scan.finish();
   return {
     size: source.size,
     irVersion,

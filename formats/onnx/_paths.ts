@@ -1,21 +1,6 @@
-// Model layouts kept beside opened files, and external data path checks.
+// External data paths: where a model's data files are, and checks that they stay inside its folder.
 
-import type { ByteSource } from "../../lib/byte_source.ts";
 import { FormatError } from "../../lib/errors.ts";
-import type { TensorFile } from "../../lib/tensor.ts";
-import type { ModelLayout } from "./_model.ts";
-
-export const layouts = new WeakMap<
-  TensorFile,
-  { layout: ModelLayout; source: ByteSource; baseDir: string | undefined }
->();
-
-/** The layout behind a file opened by {@linkcode openOnnx} (for the writer). */
-export function onnxLayoutOf(
-  file: TensorFile,
-): { layout: ModelLayout; source: ByteSource; baseDir: string | undefined } | undefined {
-  return layouts.get(file);
-}
 
 export function folderOf(name: string): string | undefined {
   if (name.startsWith("<")) return undefined;

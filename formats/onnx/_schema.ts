@@ -52,7 +52,54 @@ export const TENSOR = Object.freeze({
 });
 
 /** NodeProto. */
-export const NODE = Object.freeze({ input: 1, output: 2, name: 3, opType: 4, attribute: 5 });
+export const NODE = Object.freeze({
+  input: 1,
+  output: 2,
+  name: 3,
+  opType: 4,
+  attribute: 5,
+  docString: 6,
+  domain: 7,
+});
+
+/** AttributeProto. */
+export const ATTRIBUTE = Object.freeze({
+  name: 1,
+  f: 2,
+  i: 3,
+  s: 4,
+  t: 5,
+  g: 6,
+  floats: 7,
+  ints: 8,
+  strings: 9,
+  tensors: 10,
+  graphs: 11,
+  docString: 13,
+  type: 20,
+  sparseTensor: 22,
+  sparseTensors: 23,
+  refAttrName: 21,
+});
+
+/** AttributeProto.AttributeType. */
+export const ATTRIBUTE_TYPE = Object.freeze({
+  FLOAT: 1,
+  INT: 2,
+  STRING: 3,
+  TENSOR: 4,
+  GRAPH: 5,
+  SPARSE_TENSOR: 11,
+  FLOATS: 6,
+  INTS: 7,
+  STRINGS: 8,
+  TENSORS: 9,
+  GRAPHS: 10,
+  SPARSE_TENSORS: 12,
+});
+
+/** SparseTensorProto. */
+export const SPARSE = Object.freeze({ values: 1, indices: 2, dims: 3 });
 
 /** ValueInfoProto, TypeProto, TypeProto.Tensor, TensorShapeProto and its Dimension. */
 export const VALUE_INFO = Object.freeze({ name: 1, type: 2 });
@@ -130,7 +177,9 @@ export const MAX_RANK = 64;
 export const MAX_STRING_BYTES = 1 << 20;
 /** Small messages decoded whole (external_data entries, value infos, opsets). */
 export const MAX_SMALL_MESSAGE_BYTES = 1 << 22;
-/** Initializers in one graph. */
+/** Tensors in one model, over all of its graphs. */
 export const MAX_INITIALIZERS = 1 << 20;
+/** Graphs nested in node attributes (If inside Loop inside If…); real models nest a handful. */
+export const MAX_GRAPH_DEPTH = 64;
 /** A single protobuf message may not exceed 2 GiB. */
 export const MAX_PROTOBUF_BYTES = 2 ** 31 - 1;

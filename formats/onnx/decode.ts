@@ -9,8 +9,32 @@ import { byteLengthOf, elementCount } from "../../lib/dtype.ts";
 import { FormatError, TruncatedError } from "../../lib/errors.ts";
 import type { OpenOptions } from "../../lib/format.ts";
 import { type TensorEntry, type TensorFile, tensorFile } from "../../lib/tensor.ts";
-import { type InitializerLayout, scanModel } from "./_model.ts";
-import { folderOf, insideFolder, layouts, resolveExternalPath } from "./_paths.ts";
+import { type InitializerLayout, type ModelLayout, scanModel } from "./_model.ts";
+import { folderOf, insideFolder, resolveExternalPath } from "./_paths.ts";
+
+export type { DataLayout, InitializerLayout, ModelLayout, Span, TensorRole } from "./_model.ts";
+
+/** The model behind an {@linkcode OnnxFile}: what a writer needs to make a copy of it. */
+export interface OnnxModelSource {
+  /** The model's bytes. */
+  readonly source: ByteSource;
+  /** Where each tensor, the graph and the model's other fields lie in `source`. */
+  readonly layout: ModelLayout;
+  /** The folder external data locations are relative to, when known. */
+  readonly baseDir: string | undefined;
+}
+
+/**
+ * A tensor file opened from an ONNX model: its tensors (every initializer of
+ * every graph, Constant values, sparse initializers) and the model itself, so
+ * that a writer can put changed tensors back where they came from.
+ */
+export interface OnnxFile extends TensorFile {
+  /** Always `onnx`. */
+  readonly format: "onnx";
+  /** The model the tensors were read from. */
+  readonly model: OnnxModelSource;
+}
 import { TENSOR } from "./_schema.ts";
 import { BinaryReader, WireType } from "./_wire.ts";
 
@@ -22,6 +46,51 @@ export interface OpenOnnxOptions extends OpenOptions {
    * @default the folder of the source's name when it is a path or URL
    */
   baseDir?: string;
+}
+
+/** Decode a Constant's value_float(s)/value_int(s) (packed or not) from its AttributeProto bytes into `out`. */
+function decodeAttributeValues(
+  message: Uint8Array,
+  init: InitializerLayout,
+  field: number,
+  out: Uint8Array,
+): void {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  const count = elementCount(init.dims);
+  let n = 0;
+  const isFloat = init.dtype === "F32";
+  const put = (r: BinaryReader) => {
+    if (n >= count) throw new Error(`more values than its ${count} elements`);
+    if (isFloat) view.setFloat32(n * 4, r.float(), true);
+    else view.setBigInt64(n * 8, BigInt(r.int64()), true);
+    n++;
+  };
+  try {
+    const r = new BinaryReader(message);
+    while (r.pos < r.len) {
+      const [f, wire] = r.tag();
+      if (f !== field) r.skip(wire, f);
+      else if (wire === WireType.LengthDelimited) {
+        const pr = new BinaryReader(r.bytes());
+        while (pr.pos < pr.len) put(pr);
+      } else put(r);
+    }
+  } catch (error) {
+    throw new FormatError(`Cannot decode ONNX Constant '${init.protoName}': ${(error as Error).message}`, {
+      offset: init.start,
+      format: "onnx",
+      cause: error,
+    });
+  }
+  if (n !== count) {
+    throw new FormatError(
+      `Cannot decode ONNX Constant '${init.protoName}': ${n} values for ${count} elements`,
+      {
+        offset: init.start,
+        format: "onnx",
+      },
+    );
+  }
 }
 
 /** Decode the typed repeated field of a TensorProto's bytes into `out`. */
@@ -132,7 +201,7 @@ function decodeTyped(message: Uint8Array, init: InitializerLayout, field: number
  * await model.close();
  * ```
  */
-export async function openOnnx(source: ByteSource, options: OpenOnnxOptions = {}): Promise<TensorFile> {
+export async function openOnnx(source: ByteSource, options: OpenOnnxOptions = {}): Promise<OnnxFile> {
   const layout = await scanModel(source);
   const baseDir = options.baseDir ?? folderOf(source.name);
   const externalSources = new Map<string, Promise<ByteSource>>();
@@ -169,7 +238,7 @@ export async function openOnnx(source: ByteSource, options: OpenOnnxOptions = {}
         skipped.push(init.name);
         continue;
       }
-      if (seen.has(init.name)) {
+      if (seen.has(init.name) && init.role === "initializer") {
         throw new FormatError(
           `Cannot decode ONNX model ${source.name}: initializer '${init.name}' appears twice`,
           {
@@ -191,11 +260,17 @@ export async function openOnnx(source: ByteSource, options: OpenOnnxOptions = {}
           );
         }
       }
+      const location = data.kind === "raw"
+        ? { source, offset: data.offset }
+        : data.kind === "external" && !isUrl && baseDir !== undefined
+        ? { source: await external(data.location, init.name), offset: data.offset }
+        : undefined;
       tensors.push({
         name: init.name,
         dtype: init.dtype,
         shape: init.dims,
         byteLength,
+        ...(location ? { location } : {}),
         async read(out?: Uint8Array): Promise<Uint8Array> {
           const target = out ? out.subarray(0, byteLength) : new Uint8Array(byteLength);
           if (target.length < byteLength) {
@@ -214,6 +289,14 @@ export async function openOnnx(source: ByteSource, options: OpenOnnxOptions = {}
                 target,
               );
               return target;
+            case "attribute":
+              decodeAttributeValues(
+                await source.read(init.valueStart, init.end - init.valueStart),
+                init,
+                data.field,
+                target,
+              );
+              return target;
             case "empty":
               return target;
           }
@@ -225,18 +308,17 @@ export async function openOnnx(source: ByteSource, options: OpenOnnxOptions = {}
     throw error;
   }
   if (skipped.length > 0) metadata["onnx.skipped_initializers"] = skipped.join(",");
-  const file: TensorFile = tensorFile({
-    format: "onnx",
+  return tensorFile({
+    format: "onnx" as const,
     metadata,
     tensors,
     fileBytes: source.size,
+    model: { source, layout, baseDir },
     async close(): Promise<void> {
       await closeExternal();
       await source.close();
     },
   });
-  layouts.set(file, { layout, source, baseDir });
-  return file;
 }
 
 /**
@@ -250,7 +332,7 @@ export async function openOnnx(source: ByteSource, options: OpenOnnxOptions = {}
  * await model.close();
  * ```
  */
-export async function openOnnxPath(path: string, options: OpenOnnxOptions = {}): Promise<TensorFile> {
+export async function openOnnxPath(path: string, options: OpenOnnxOptions = {}): Promise<OnnxFile> {
   const source = await fileSource(path);
   try {
     return await openOnnx(source, options);

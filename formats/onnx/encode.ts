@@ -12,12 +12,12 @@ import { canCast, castBytes } from "../../lib/cast.ts";
 import { byteLengthOf, elementCount, isFloatDType } from "../../lib/dtype.ts";
 import { LimitError, UsageError } from "../../lib/errors.ts";
 import type { WriteOptions } from "../../lib/format.ts";
-import type { TensorEntry, TensorFile, TensorStream } from "../../lib/tensor.ts";
-import type { InitializerLayout } from "./_model.ts";
-import { ENTRY, EXTERNAL, GRAPH, MAX_PROTOBUF_BYTES, MODEL, TENSOR } from "./_schema.ts";
+import type { TensorEntry, TensorStream } from "../../lib/tensor.ts";
+import type { InitializerLayout, Span } from "./_model.ts";
+import { ATTRIBUTE, ENTRY, EXTERNAL, MAX_PROTOBUF_BYTES, TENSOR } from "./_schema.ts";
 import { BinaryWriter, lengthPrefix, varintField, WireType } from "./_wire.ts";
-import { openOnnxPath } from "./decode.ts";
-import { onnxLayoutOf, resolveExternalPath } from "./_paths.ts";
+import { type OnnxFile, openOnnxPath } from "./decode.ts";
+import { resolveExternalPath } from "./_paths.ts";
 import { basename } from "../../lib/paths.ts";
 
 /** Where initializers that the source model kept in external files are written. */
@@ -31,7 +31,7 @@ export interface OnnxExternalData {
 /** Options for {@linkcode writeOnnx}. */
 export interface WriteOnnxOptions {
   /** The model to copy, opened with `openOnnx` (its graph, attributes and other initializers are kept). */
-  model: TensorFile;
+  model: OnnxFile;
   /**
    * Where initializers stored externally in `model` go. Without it they are
    * written inline, which works while the model stays under 2 GiB.
@@ -43,7 +43,7 @@ export interface WriteOnnxOptions {
 }
 
 type Piece =
-  | { kind: "copy"; start: number; end: number }
+  | { kind: "copy"; start: number; end: number; from?: ByteSource }
   | { kind: "bytes"; bytes: Uint8Array }
   | { kind: "tensor"; length: number; read: () => Promise<Uint8Array> };
 
@@ -98,6 +98,67 @@ async function copyRange(source: ByteSource, start: number, end: number, sink: B
 }
 
 /**
+ * The pieces of `[start, end)` of the source with each edit's message put in
+ * place of the original, and every enclosing message (graph, node,
+ * attribute, subgraph…) given its new length. `depth` is how many
+ * ancestors of the edits lie outside `[start, end)`.
+ */
+function splice(
+  start: number,
+  end: number,
+  edits: { init: InitializerLayout; pieces: Piece[] }[],
+  depth: number,
+): Piece[] {
+  const out: Piece[] = [];
+  let cursor = start;
+  let i = 0;
+  while (i < edits.length) {
+    const { init } = edits[i];
+    if (init.ancestors.length === depth) {
+      out.push({ kind: "copy", start: cursor, end: init.start }, ...edits[i].pieces);
+      cursor = init.end;
+      i++;
+      continue;
+    }
+    const span: Span = init.ancestors[depth];
+    let j = i;
+    while (
+      j < edits.length && edits[j].init.ancestors.length > depth &&
+      edits[j].init.ancestors[depth].start === span.start
+    ) j++;
+    const inner = splice(span.valueStart, span.end, edits.slice(i, j), depth + 1);
+    const length = inner.reduce((n, p) => n + pieceLength(p), 0);
+    out.push({ kind: "copy", start: cursor, end: span.start }, {
+      kind: "bytes",
+      bytes: lengthPrefix(span.field, length),
+    }, ...inner);
+    cursor = span.end;
+    i = j;
+  }
+  out.push({ kind: "copy", start: cursor, end });
+  return out;
+}
+
+/** A Constant's value_float(s)/value_int(s) field holding `bytes` (F32 or I64 values). */
+function attributeValues(init: InitializerLayout, bytes: Uint8Array): Uint8Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const w = new BinaryWriter();
+  const field = (init.data as { field: number }).field;
+  const count = elementCount(init.dims);
+  if (field === ATTRIBUTE.f) w.tag(field, WireType.Bit32).float(view.getFloat32(0, true));
+  else if (field === ATTRIBUTE.i) w.tag(field, WireType.Varint).int64(view.getBigInt64(0, true));
+  else {
+    w.tag(field, WireType.LengthDelimited).fork();
+    for (let k = 0; k < count; k++) {
+      if (field === ATTRIBUTE.floats) w.float(view.getFloat32(k * 4, true));
+      else w.int64(view.getBigInt64(k * 8, true));
+    }
+    w.join();
+  }
+  return w.finish();
+}
+
+/**
  * Write `stream`'s tensors into a copy of `options.model`. Each tensor must
  * name an initializer of the model and have its shape; float tensors of
  * another dtype are cast back to the dtype the graph declares (so a
@@ -122,10 +183,11 @@ export async function writeOnnx(
   sink: ByteSink,
   options: WriteOnnxOptions,
 ): Promise<void> {
-  const found = onnxLayoutOf(options.model);
-  if (!found) throw new UsageError("Cannot write ONNX: options.model must be a model opened with openOnnx");
-  const { layout, source } = found;
   const model = options.model;
+  if (!model?.model?.layout) {
+    throw new UsageError("Cannot write ONNX: options.model must be a model opened with openOnnx");
+  }
+  const { layout, source } = model.model;
   const alignment = options.externalAlignment ?? 64;
   if (!Number.isSafeInteger(alignment) || alignment < 1) {
     throw new UsageError(`Cannot write ONNX: externalAlignment must be a positive integer, got ${alignment}`);
@@ -146,26 +208,41 @@ export async function writeOnnx(
   }
   const original = new Map(model.tensors.map((t) => [t.name, t]));
 
-  const graphPieces: Piece[] = [];
   const externalPieces: Piece[] = [];
   let externalOffset = 0;
-  let cursor = layout.graph.valueStart;
+  const edits: { init: InitializerLayout; pieces: Piece[] }[] = [];
   for (const init of layout.initializers) {
     const isExternal = init.data.kind === "external";
-    const entry = init.dtype === undefined
-      ? undefined
-      : given.get(init.name) ?? (isExternal ? original.get(init.name) : undefined);
+    const changed = init.dtype === undefined ? undefined : given.get(init.name);
+    const entry = changed ?? (isExternal && init.dtype !== undefined ? original.get(init.name) : undefined);
     if (!entry) continue;
-    graphPieces.push({ kind: "copy", start: cursor, end: init.start });
-    cursor = init.end;
     const length = byteLengthOf(init.dtype!, init.dims);
     const read = conform(entry, init);
+    if (changed && (init.data.kind === "typed" || init.data.kind === "attribute")) {
+      // Values kept in typed fields (always small: they are inside the message) are rewritten only when they
+      // changed, so a model written back with its own tensors stays byte for byte the same.
+      const before = await original.get(init.name)!.read();
+      const after = await read();
+      if (before.length === after.length && before.every((b, i) => b === after[i])) continue;
+    }
+    // External data the stream left out is copied from where it lies, in chunks. (A stream's own
+    // entries are always read: a transform that spreads an entry keeps its location with new bytes.)
+    const tensorPiece: Piece = !changed && entry.location
+      ? {
+        kind: "copy",
+        start: entry.location.offset,
+        end: entry.location.offset + length,
+        from: entry.location.source,
+      }
+      : { kind: "tensor", length, read };
     let dataPieces: Piece[];
-    if (isExternal && options.externalData) {
+    if (init.data.kind === "attribute") {
+      dataPieces = [{ kind: "bytes", bytes: attributeValues(init, await read()) }];
+    } else if (isExternal && options.externalData) {
       const padding = (alignment - (externalOffset % alignment)) % alignment;
       if (padding > 0) externalPieces.push({ kind: "bytes", bytes: new Uint8Array(padding) });
       externalOffset += padding;
-      externalPieces.push({ kind: "tensor", length, read });
+      externalPieces.push(tensorPiece);
       dataPieces = [
         { kind: "bytes", bytes: externalEntry("location", options.externalData.location) },
         { kind: "bytes", bytes: externalEntry("offset", String(externalOffset)) },
@@ -174,11 +251,7 @@ export async function writeOnnx(
       ];
       externalOffset += length;
     } else {
-      dataPieces = [{ kind: "bytes", bytes: lengthPrefix(TENSOR.rawData, length) }, {
-        kind: "tensor",
-        length,
-        read,
-      }];
+      dataPieces = [{ kind: "bytes", bytes: lengthPrefix(TENSOR.rawData, length) }, tensorPiece];
     }
     // Keep every non-data field where it was; the new data goes where the old began.
     const message: Piece[] = [];
@@ -193,16 +266,12 @@ export async function writeOnnx(
     if (init.end > pos) message.push({ kind: "copy", start: pos, end: init.end });
     if (!placed) message.push(...dataPieces);
     const messageLength = message.reduce((n, p) => n + pieceLength(p), 0);
-    graphPieces.push({ kind: "bytes", bytes: lengthPrefix(GRAPH.initializer, messageLength) }, ...message);
+    edits.push({
+      init,
+      pieces: [{ kind: "bytes", bytes: lengthPrefix(init.field, messageLength) }, ...message],
+    });
   }
-  graphPieces.push({ kind: "copy", start: cursor, end: layout.graph.end });
-  const graphLength = graphPieces.reduce((n, p) => n + pieceLength(p), 0);
-  const pieces: Piece[] = [
-    { kind: "copy", start: 0, end: layout.graph.start },
-    { kind: "bytes", bytes: lengthPrefix(MODEL.graph, graphLength) },
-    ...graphPieces,
-    { kind: "copy", start: layout.graph.end, end: layout.size },
-  ];
+  const pieces = splice(0, layout.size, edits, 0);
   const total = pieces.reduce((n, p) => n + pieceLength(p), 0);
   if (total > MAX_PROTOBUF_BYTES) {
     throw new LimitError(
@@ -213,7 +282,7 @@ export async function writeOnnx(
   const buffer = new Uint8Array(Math.min(1 << 23, Math.max(total, 1)));
   const emit = async (list: Piece[], out: ByteSink) => {
     for (const p of list) {
-      if (p.kind === "copy") await copyRange(source, p.start, p.end, out, buffer);
+      if (p.kind === "copy") await copyRange(p.from ?? source, p.start, p.end, out, buffer);
       else if (p.kind === "bytes") await out.write(p.bytes);
       else {
         const bytes = await p.read();
@@ -258,7 +327,7 @@ export async function writeOnnxPath(
   const model = await openOnnxPath(input);
   const sinks: ByteSink[] = [];
   try {
-    const found = onnxLayoutOf(model)!;
+    const found = model.model;
     const needsExternal = found.layout.initializers.some((i) => i.data.kind === "external");
     const sink = await fileSink(path, { protect: [input] });
     sinks.push(sink);

@@ -40,8 +40,18 @@ export interface OnnxGraph {
   readonly valueInfo: readonly OnnxValue[];
   /** Nodes in graph order. */
   readonly nodes: readonly OnnxNode[];
-  /** Initializer names, dtypes and shapes. */
-  readonly initializers: readonly { name: string; dtype: DType | undefined; shape: readonly number[] }[];
+  /**
+   * Every tensor of the model (initializers of every graph, Constant values, sparse initializers):
+   * unique name (its graph path), the value name the graph uses, dtype, shape and whether its data is in
+   * an external file.
+   */
+  readonly initializers: readonly {
+    name: string;
+    valueName: string;
+    dtype: DType | undefined;
+    shape: readonly number[];
+    external: boolean;
+  }[];
 }
 
 /**
@@ -59,7 +69,11 @@ export interface OnnxGraph {
 export async function readOnnxGraph(source: ByteSource): Promise<OnnxGraph> {
   const layout = await scanModel(source, { graph: true });
   const info = layout.graphInfo!;
-  const initNames = new Set(layout.initializers.map((i) => i.name));
+  const initNames = new Set(
+    layout.initializers.filter((i) => i.role === "initializer" && i.ancestors.length === 1).map((i) =>
+      i.protoName
+    ),
+  );
   const value = (
     v: { name: string; elemType: number | undefined; dims: (number | string | undefined)[] | undefined },
   ) => ({
@@ -72,7 +86,13 @@ export async function readOnnxGraph(source: ByteSource): Promise<OnnxGraph> {
     outputs: info.outputs.map(value),
     valueInfo: info.valueInfo.map(value),
     nodes: info.nodes.map((n) => ({ opType: n.opType, outputs: n.outputs.filter((o) => o !== "") })),
-    initializers: layout.initializers.map((i) => ({ name: i.name, dtype: i.dtype, shape: i.dims })),
+    initializers: layout.initializers.map((i) => ({
+      name: i.name,
+      valueName: i.protoName,
+      dtype: i.dtype,
+      shape: i.dims,
+      external: i.data.kind === "external",
+    })),
   };
 }
 

@@ -20,5 +20,4 @@ export * from "./decode.ts";
 export * from "./encode.ts";
 export { onnxFormat } from "./format.ts";
 export * from "./graph.ts";
-export * from "./activations.ts";
-export * from "./compare_models.ts";
+export * from "./onnx_variant.ts";

@@ -9,7 +9,7 @@
 import { fileSource } from "../../lib/byte_source.ts";
 import { byteLengthOf, type DType, elementCount } from "../../lib/dtype.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { type OnnxGraph, readOnnxGraph } from "./graph.ts";
+import { type OnnxGraph, readOnnxGraph } from "../onnx/graph.ts";
 import {
   loadOrt,
   makeInput,
@@ -59,6 +59,8 @@ export interface OnnxComparison {
   readonly maxAbsDiff: number;
   /** Largest change of a class probability, after a softmax over the last axis. */
   readonly maxProbDelta: number;
+  /** Cosine similarity of the two outputs, all samples together as one vector (1 when both are zero). */
+  readonly cosine: number;
   /** Number of samples compared (rows of the output). */
   readonly inputs: number;
 }
@@ -89,6 +91,9 @@ class Tally {
   absSum = 0;
   maxAbs = 0;
   maxProb = 0;
+  dot = 0;
+  normA = 0;
+  normB = 0;
 
   add(a: OrtTensor, b: OrtTensor, name: string): void {
     if (a.dims.length !== b.dims.length || a.dims.some((d: number, i: number) => d !== b.dims[i])) {
@@ -107,6 +112,11 @@ class Tally {
       // NaN in one output and not the other is the largest difference there is.
       const diff = Number.isNaN(d) ? (Number.isNaN(x[i]) && Number.isNaN(y[i]) ? 0 : Infinity) : d;
       this.absSum += diff;
+      if (Number.isFinite(x[i]) && Number.isFinite(y[i])) {
+        this.dot += x[i] * y[i];
+        this.normA += x[i] * x[i];
+        this.normB += y[i] * y[i];
+      }
       if (diff > this.maxAbs) this.maxAbs = diff;
     }
     this.elements += x.length;
@@ -130,6 +140,11 @@ class Tally {
       meanAbsDiff: this.elements ? this.absSum / this.elements : 0,
       maxAbsDiff: this.maxAbs,
       maxProbDelta: this.maxProb,
+      cosine: this.normA === 0 && this.normB === 0
+        ? 1
+        : this.normA === 0 || this.normB === 0
+        ? 0
+        : this.dot / Math.sqrt(this.normA * this.normB),
       inputs: this.rows,
     };
   }

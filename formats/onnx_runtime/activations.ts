@@ -9,8 +9,7 @@
 import { type ByteSource, fileSource } from "../../lib/byte_source.ts";
 import { type DType, elementCount } from "../../lib/dtype.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { scanModel } from "./_model.ts";
-import { addOnnxOutputs, type OnnxGraph, readOnnxGraph } from "./graph.ts";
+import { addOnnxOutputs, type OnnxGraph, readOnnxGraph } from "../onnx/graph.ts";
 import {
   dtypeOfOrt,
   loadOrt,
@@ -116,7 +115,7 @@ function fromValueInfo(graph: OnnxGraph, inputs: OnnxValueShape[]): OnnxValueSha
 }
 
 function activationNames(graph: OnnxGraph): string[] {
-  const skip = new Set([...graph.inputs.map((v) => v.name), ...graph.initializers.map((i) => i.name)]);
+  const skip = new Set([...graph.inputs.map((v) => v.name), ...graph.initializers.map((i) => i.valueName)]);
   const names: string[] = [];
   const seen = new Set<string>();
   for (const node of graph.nodes) {
@@ -201,7 +200,7 @@ export async function measureOnnxActivations(
     }
     const names = activationNames(graph);
     const copy = await addOnnxOutputs(source, names.filter((n) => !graph.outputs.some((o) => o.name === n)));
-    const hasExternal = await needsFolder(source);
+    const hasExternal = graph.initializers.some((i) => i.external);
     let model: Uint8Array | string = copy;
     let temp: string | undefined;
     if (hasExternal) {
@@ -263,9 +262,4 @@ function extrapolate(a: OnnxValueShape, b: OnnxValueShape, batch: number): OnnxV
   if (a.shape.length !== b.shape.length) return b;
   const shape = a.shape.map((d, i) => (b.shape[i] === d ? d : d + (batch - 1) * (b.shape[i] - d)));
   return { ...a, shape };
-}
-
-async function needsFolder(source: ByteSource): Promise<boolean> {
-  const layout = await scanModel(source);
-  return layout.initializers.some((i) => i.data.kind === "external");
 }
