@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
-import { Q2_K_SCHEME } from "../lib/quant/q2_k.ts";
-import { Q3_K_SCHEME } from "../lib/quant/q3_k.ts";
-import { Q4_K_SCHEME } from "../lib/quant/q4_k.ts";
-import { Q5_K_SCHEME } from "../lib/quant/q5_k.ts";
-import { Q6_K_SCHEME } from "../lib/quant/q6_k.ts";
+import { schemeByName } from "../lib/quant/schemes.ts";
+import { GpuQuantizer } from "../gpu/gpu_quantizer.ts";
 import { DEFAULT_SETTINGS } from "../lib/quant/_plan.ts";
 import { ggmlTypeByName } from "../lib/ggml_blocks.ts";
 import { errorMetrics } from "../lib/metrics.ts";
@@ -11,7 +8,7 @@ import type { QuantScheme } from "../lib/quant/scheme.ts";
 import { ggmlQuantize, skipUnlessGgmlOracle } from "./_ggml_oracle.ts";
 import { DATA } from "./_helpers.ts";
 
-const K_SCHEMES: QuantScheme[] = [Q2_K_SCHEME, Q3_K_SCHEME, Q4_K_SCHEME, Q5_K_SCHEME, Q6_K_SCHEME];
+const K_SCHEMES: QuantScheme[] = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"].map(schemeByName);
 const oracleMissing = skipUnlessGgmlOracle();
 
 function lcg(seed: number): () => number {
@@ -160,4 +157,31 @@ Deno.test("K-quant plans refuse rows that are not a multiple of 256 and size who
     assert.equal(scheme.plan([3, 512], DEFAULT_SETTINGS).byteLength, 6 * sizes[scheme.name]);
     assert.equal(scheme.storage, "ggml");
   }
+});
+
+const gpu = await GpuQuantizer.create({ maxChunkBytes: 65536 });
+if (!gpu) console.warn("skipping K-quant GPU tests: WebGPU has no adapter here");
+
+Deno.test({
+  name: "K-quant WGSL kernels write the same bytes as the CPU references",
+  ignore: gpu === undefined,
+  async fn(t) {
+    for (const scheme of K_SCHEMES) {
+      await t.step(scheme.name, async () => {
+        const blockBytes = ggmlTypeByName(scheme.name)!.typeSize;
+        // Several tensors in one call, one larger than a chunk and of an odd super-block count.
+        const jobs = [...INPUTS.map(([, values]) => values), randomBlocks(81, 5)].map((values) => ({
+          scheme,
+          plan: scheme.plan([values.length / 256, 256], DEFAULT_SETTINGS),
+          values,
+        }));
+        const results = await gpu!.quantize(jobs);
+        jobs.forEach((job, i) => {
+          const cpu = scheme.quantize(job.plan, job.values).data;
+          assert.equal(firstDifference(results[i].data, cpu, blockBytes), "", INPUTS[i]?.[0] ?? "large");
+        });
+        assert.equal(gpu!.liveBuffers, 0);
+      });
+    }
+  },
 });

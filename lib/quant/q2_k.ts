@@ -9,7 +9,7 @@
 
 import { ggmlScheme } from "./_ggml.ts";
 import { fp16Bits, fp16Value, makeQkx2Quants, nearestInt, putF16, QK_K, qkx2Min } from "./_kquant.ts";
-import { WGSL_KQUANT, WGSL_Q2_K_BLOCK } from "./_kquant_wgsl.ts";
+import { kquantWgsl, WGSL_KQUANT, WGSL_Q2_K_BLOCK, WGSL_QKX2 } from "./_kquant_wgsl.ts";
 import type { QuantScheme } from "./scheme.ts";
 
 const fr = Math.fround;
@@ -89,5 +89,5 @@ export const Q2_K_SCHEME: QuantScheme = ggmlScheme({
   blockBytes: 84,
   blockElems: QK_K,
   quantizeRow: quantizeRowQ2_K,
-  wgslBlock: `${WGSL_KQUANT}${WGSL_Q2_K_BLOCK}`,
+  wgslBlock: kquantWgsl(WGSL_KQUANT, WGSL_QKX2, WGSL_Q2_K_BLOCK),
 });

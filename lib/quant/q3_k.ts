@@ -9,7 +9,7 @@
 
 import { ggmlScheme } from "./_ggml.ts";
 import { fp16Bits, fp16Value, makeQ3Quants, nearestInt, putF16, QK_K } from "./_kquant.ts";
-import { WGSL_KQUANT, WGSL_Q3_K_BLOCK } from "./_kquant_wgsl.ts";
+import { kquantWgsl, WGSL_KQUANT, WGSL_Q3, WGSL_Q3_K_BLOCK } from "./_kquant_wgsl.ts";
 import type { QuantScheme } from "./scheme.ts";
 
 const fr = Math.fround;
@@ -94,5 +94,5 @@ export const Q3_K_SCHEME: QuantScheme = ggmlScheme({
   blockBytes: 110,
   blockElems: QK_K,
   quantizeRow: quantizeRowQ3_K,
-  wgslBlock: `${WGSL_KQUANT}${WGSL_Q3_K_BLOCK}`,
+  wgslBlock: kquantWgsl(WGSL_KQUANT, WGSL_Q3, WGSL_Q3_K_BLOCK),
 });

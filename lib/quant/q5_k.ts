@@ -16,7 +16,7 @@ import {
   qkx2Min,
   scaleMinK4,
 } from "./_kquant.ts";
-import { WGSL_KQUANT, WGSL_Q5_K_BLOCK } from "./_kquant_wgsl.ts";
+import { kquantWgsl, WGSL_K4, WGSL_KQUANT, WGSL_Q5_K_BLOCK, WGSL_QKX2 } from "./_kquant_wgsl.ts";
 import type { QuantScheme } from "./scheme.ts";
 
 const fr = Math.fround;
@@ -97,5 +97,5 @@ export const Q5_K_SCHEME: QuantScheme = ggmlScheme({
   blockBytes: 176,
   blockElems: QK_K,
   quantizeRow: quantizeRowQ5_K,
-  wgslBlock: `${WGSL_KQUANT}${WGSL_Q5_K_BLOCK}`,
+  wgslBlock: kquantWgsl(WGSL_KQUANT, WGSL_QKX2, WGSL_K4, WGSL_Q5_K_BLOCK),
 });

@@ -9,7 +9,7 @@
 
 import { ggmlScheme } from "./_ggml.ts";
 import { fp16Bits, fp16Value, GROUP_MAX_EPS, makeQxQuants, nearestInt, putF16, QK_K } from "./_kquant.ts";
-import { WGSL_KQUANT, WGSL_Q6_K_BLOCK } from "./_kquant_wgsl.ts";
+import { kquantWgsl, WGSL_KQUANT, WGSL_Q6_K_BLOCK, WGSL_QX } from "./_kquant_wgsl.ts";
 import type { QuantScheme } from "./scheme.ts";
 
 const fr = Math.fround;
@@ -87,5 +87,5 @@ export const Q6_K_SCHEME: QuantScheme = ggmlScheme({
   blockBytes: 210,
   blockElems: QK_K,
   quantizeRow: quantizeRowQ6_K,
-  wgslBlock: `${WGSL_KQUANT}${WGSL_Q6_K_BLOCK}`,
+  wgslBlock: kquantWgsl(WGSL_KQUANT, WGSL_QX, WGSL_Q6_K_BLOCK),
 });
