@@ -19,6 +19,7 @@ import { schemeByName, SCHEMES } from "../lib/quant/schemes.ts";
 import { formatBytes } from "../lib/units.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
 import { formatForPath } from "../formats/registry.ts";
+import { quantizeFileType } from "./_quantize_file_type.ts";
 import "../gpu/mod.ts";
 
 function regex(option: string, source: string): RegExp {
@@ -67,6 +68,12 @@ other schemes write codes with companion tensors (<name>.scale, .zero_point,
 --dtype F32' uses to dequantize. Tensors of rank below 2 (biases, norms) are
 kept as they are. Results are identical on the GPU and the CPU.
 
+GGUF file types (a GGUF model input with general.architecture and a .gguf
+output): Q8_0, Q6_K, Q5_K_M, Q5_K_S, Q4_K_M, Q4_K_S, Q3_K_L, Q3_K_M, Q3_K_S,
+Q2_K, Q5_1, Q5_0, Q4_1, Q4_0, F16, BF16, F32 give every tensor the type
+llama-quantize gives it (without an importance matrix), with the same bytes;
+--pure gives every quantized tensor the file type's one type.
+
 Schemes:
 ${SCHEMES.map((s) => `  ${s.name.padEnd(10)}${s.description}`).join("\n")}
 
@@ -79,6 +86,7 @@ Options:
   --saturate          FP8: clamp out-of-range values instead of NaN/Inf
   --double-quant      NF4/FP4: quantize the per-block absmax values too
   --all               quantize tensors of rank below 2 too
+  --pure              file types: one type for every quantized tensor
   --device D          auto (default), gpu or cpu
   --jobs N            sharded input (.safetensors.index.json) to sharded output:
                       quantize the shards in parallel Workers on the CPU, N at a
@@ -112,9 +120,12 @@ WebGPU needs no permission.`,
       json: { type: "boolean" },
       quiet: { type: "boolean", short: "q" },
       jobs: { type: "string" },
+      pure: { type: "boolean" },
     });
     const [input, output] = expectPositionals(positionals, ["IN", "OUT"]);
     if (typeof values.scheme !== "string") throw new UsageError("Missing --scheme (see --help)");
+    const fileTypeExit = await quantizeFileType(input, output, values);
+    if (fileTypeExit !== undefined) return fileTypeExit;
     const scheme = schemeByName(values.scheme);
     let axis = 0;
     if (typeof values.axis === "string") {
