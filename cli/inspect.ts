@@ -11,12 +11,13 @@ import type { TensorFile } from "../lib/tensor.ts";
 import { formatBytes, formatCount } from "../lib/units.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
 import { formatInspectSizeLines, inspectSizeFields } from "./_size_text.ts";
+import { ggufFileTypeName } from "../formats/gguf/file_type.ts";
 
 /** One tensor in an {@linkcode InspectReport}. */
 export interface InspectTensor {
   /** Tensor name. */
   name: string;
-  /** Element type (for block-encoded tensors, the type the blocks decode to). */
+  /** Element type the values decode to: for block-encoded tensors (Q8_0, Q4_K, …) F32, not what is stored. */
   dtype: string;
   /** Dimensions, outermost first. */
   shape: number[];
@@ -24,6 +25,8 @@ export interface InspectTensor {
   bytes: number;
   /** Block encoding (e.g. `Q4_0`), when the bytes are not plain `dtype` elements. */
   encoding?: string;
+  /** GGUF only: the tensor's stored ggml type (`F32`, `F16`, `Q4_K`, …), block type or not. */
+  type?: string;
 }
 
 /** What `ckpt inspect --json` prints. */
@@ -40,6 +43,8 @@ export interface InspectReport {
   tensorBytes: number;
   /** Size of the input (all shards for a sharded checkpoint), when known. */
   fileBytes: number | null;
+  /** GGUF only: `general.file_type` and its llama-quantize name (`Q4_K_M`), when the file sets it. */
+  fileType?: { id: number; name: string | null };
   /** Further fields added by later analyses. */
   [key: string]: unknown;
 }
@@ -67,8 +72,10 @@ export function inspectReport(file: TensorFile): InspectReport {
       bytes: entry.byteLength,
     };
     if (entry.encoding !== undefined) row.encoding = entry.encoding;
+    if (file.format === "gguf") row.type = entry.encoding ?? entry.dtype;
     return row;
   });
+  const fileTypeId = file.format === "gguf" ? Number(file.metadata["general.file_type"]) : NaN;
   return {
     format: file.format,
     metadata: { ...file.metadata },
@@ -77,6 +84,9 @@ export function inspectReport(file: TensorFile): InspectReport {
     tensorBytes,
     fileBytes: file.fileBytes ?? null,
     ...inspectSizeFields(file.tensors, file.fileBytes),
+    ...(Number.isSafeInteger(fileTypeId)
+      ? { fileType: { id: fileTypeId, name: ggufFileTypeName(fileTypeId) ?? null } }
+      : {}),
   };
 }
 
@@ -104,6 +114,9 @@ export function formatInspectReport(input: string, report: InspectReport): strin
         "tensors",
         `${report.tensors.length} (${[...dtypes].map(([d, n]) => `${n} ${d}`).join(", ") || "none"})`,
       ],
+      ...(report.fileType
+        ? [["file type", `${report.fileType.name ?? "unknown"} (general.file_type ${report.fileType.id})`]]
+        : []),
       ["parameters", `${formatCount(report.parameters)} (${report.parameters})`],
       ["tensor bytes", `${formatBytes(report.tensorBytes)} (${report.tensorBytes})`],
       ...(report.fileBytes === null
@@ -117,13 +130,21 @@ export function formatInspectReport(input: string, report: InspectReport): strin
   if (meta.length) lines.push(formatTable(meta.map(([k, v]) => [k, oneLine(v)]), { indent: "  " }));
   if (report.tensors.length) {
     lines.push("");
-    const hasEncoding = report.tensors.some((t) => t.encoding !== undefined);
-    const header = ["name", "dtype", ...(hasEncoding ? ["encoding"] : []), "shape", "bytes"];
+    // GGUF lists the stored type of every tensor; other formats the dtype (and any block encoding).
+    const stored = report.tensors.every((t) => t.type !== undefined);
+    const hasEncoding = !stored && report.tensors.some((t) => t.encoding !== undefined);
+    const header = [
+      "name",
+      stored ? "type" : "dtype",
+      ...(hasEncoding ? ["encoding"] : []),
+      "shape",
+      "bytes",
+    ];
     const align: ColumnAlign[] = ["left", "left", ...(hasEncoding ? ["left" as const] : []), "left", "right"];
     lines.push(formatTable(
       report.tensors.map((t) => [
         t.name,
-        t.dtype,
+        stored ? t.type! : t.dtype,
         ...(hasEncoding ? [t.encoding ?? ""] : []),
         `[${t.shape.join(", ")}]`,
         formatBytes(t.bytes),
@@ -154,7 +175,12 @@ requests, so only the header is downloaded.
 
 Options:
   --json     print one JSON object: {format, metadata, tensors: [{name, dtype,
-             shape, bytes}], parameters, tensorBytes, fileBytes}
+             shape, bytes}], parameters, tensorBytes, fileBytes}. dtype is
+             the type values decode to; a block-quantized tensor (Q8_0, Q4_K,
+             …) has dtype F32 and its block type in "encoding". GGUF tensors
+             also have "type", the stored ggml type (F32, F16, Q4_K, …), and
+             the report has "fileType": {id, name} from general.file_type
+             (15 = Q4_K_M)
   -h, --help show this help
 
 Example:

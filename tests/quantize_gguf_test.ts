@@ -206,6 +206,40 @@ Deno.test({
 });
 
 Deno.test({
+  name: "ckpt inspect shows a GGUF's file type and each tensor's stored type as gguf-py reads them",
+  ignore,
+  async fn() {
+    await setup();
+    const out = `${dir.path}/inspect-q3km.gguf`;
+    const q = await runCli(["quantize", paths.fallback, out, "--scheme", "Q3_K_M", "-q"], {
+      permissions: RUN,
+    });
+    assert.equal(q.code, 0, q.stderr);
+    const { code, stdout, stderr } = await runCli(["inspect", out, "--json"]);
+    assert.equal(code, 0, stderr);
+    const report = JSON.parse(stdout);
+    assert.deepEqual(report.fileType, { id: 12, name: "Q3_K_M" });
+    const pyTypes = JSON.parse(
+      await runVenv(
+        "import json, sys; from gguf import GGUFReader; r = GGUFReader(sys.argv[1]); " +
+          "print(json.dumps([[t.name, t.tensor_type.name] for t in r.tensors]))",
+        [out],
+      ),
+    );
+    assert.deepEqual(report.tensors.map((t: { name: string; type: string }) => [t.name, t.type]), pyTypes);
+    // dtype is what the values decode to; encoding is set for block types only.
+    for (const t of report.tensors) {
+      assert.equal(t.dtype, t.type.startsWith("Q") ? "F32" : t.type);
+      assert.equal(t.encoding, t.type.startsWith("Q") ? t.type : undefined);
+    }
+    const text = await runCli(["inspect", out]);
+    assert.match(text.stdout, /file type\s+Q3_K_M \(general\.file_type 12\)/);
+    assert.match(text.stdout, /^blk\.0\.extra\.weight\s+F16\s+\[2, 100\]/m);
+    assert.match(text.stdout, /^blk\.1\.ffn_down\.weight\s+Q5_0\s+\[2, 416\]/m);
+  },
+});
+
+Deno.test({
   name: "ckpt quantize refuses what a file type cannot do, with exit 2 and no output",
   ignore,
   async fn(t) {

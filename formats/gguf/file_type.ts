@@ -49,6 +49,45 @@ export const GGUF_FILE_TYPES: Readonly<Record<string, GgufFileType>> = Object.fr
   ),
 );
 
+// Every llama_ftype, for naming the general.file_type of files llama.cpp wrote.
+const FTYPE_NAMES: Record<number, string> = {
+  19: "IQ2_XXS",
+  20: "IQ2_XS",
+  21: "Q2_K_S",
+  22: "IQ3_XS",
+  23: "IQ3_XXS",
+  24: "IQ1_S",
+  25: "IQ4_NL",
+  26: "IQ3_S",
+  27: "IQ3_M",
+  28: "IQ2_S",
+  29: "IQ2_M",
+  30: "IQ4_XS",
+  31: "IQ1_M",
+  36: "TQ1_0",
+  37: "TQ2_0",
+  38: "MXFP4_MOE",
+  39: "NVFP4",
+};
+
+/**
+ * The llama-quantize name of a `general.file_type` value (`15` → `Q4_K_M`),
+ * or undefined for a number llama.cpp does not define. The "guessed" flag
+ * (1024) is ignored.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ggufFileTypeName } from "./file_type.ts";
+ * assert.equal(ggufFileTypeName(15), "Q4_K_M");
+ * assert.equal(ggufFileTypeName(99), undefined);
+ * ```
+ */
+export function ggufFileTypeName(id: number): string | undefined {
+  const base = id & ~1024;
+  return Object.values(GGUF_FILE_TYPES).find((t) => t.id === base)?.name ?? FTYPE_NAMES[base];
+}
+
 /** The file type called `name`; an unknown name is a `UsageError` listing the known ones. */
 export function ggufFileType(name: string): GgufFileType {
   const type = Object.hasOwn(GGUF_FILE_TYPES, name) ? GGUF_FILE_TYPES[name] : undefined;
