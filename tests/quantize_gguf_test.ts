@@ -9,7 +9,7 @@ import { memorySink } from "../lib/byte_sink.ts";
 import { FormatError, UsageError } from "../lib/errors.ts";
 import { llamaModelQuantize, skipUnlessGgmlOracle } from "./_ggml_oracle.ts";
 import { runCli, tempDir } from "./_helpers.ts";
-import { runVenv, skipUnlessVenv } from "./_oracles.ts";
+import { hasNodeOracle, NODE_ORACLES, runVenv, skipUnlessNodeOracle, skipUnlessVenv } from "./_oracles.ts";
 
 const ignore = skipUnlessGgmlOracle("libllama.v0.4.0.so") || skipUnlessVenv("gguf", "numpy");
 const RUN = ["--allow-read", "--allow-write", "--allow-env"];
@@ -310,4 +310,52 @@ Deno.test("planFileType and quantizeGguf reject unknown file types and models wi
     tensors: [],
   };
   await assert.rejects(quantizeGguf(noBlocks, "Q4_K_M"), /llama\.block_count/);
+});
+
+function hasNode(): boolean {
+  try {
+    return new Deno.Command("node", { args: ["--version"], stdout: "null", stderr: "null" }).outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+}
+const noNode = !hasNode();
+if (noNode) console.warn("skipping the node-llama-cpp test: node is not on PATH");
+
+Deno.test({
+  name: "node-llama-cpp loads ckpt's Q8_0, Q4_K_M and Q2_K files and generates; Q8_0 continues as F32 does",
+  ignore: ignore || noNode || skipUnlessNodeOracle("node-llama-cpp") ||
+    !hasNodeOracle("@node-llama-cpp/linux-x64"),
+  async fn() {
+    await setup();
+    const files = [paths.small];
+    for (const fileType of ["Q8_0", "Q4_K_M", "Q2_K"]) {
+      const out = `${dir.path}/load-${fileType}.gguf`;
+      const q = await runCli(["quantize", paths.small, out, "--scheme", fileType, "-q"], {
+        permissions: RUN,
+      });
+      assert.equal(q.code, 0, q.stderr);
+      files.push(out);
+    }
+    const run = await new Deno.Command("node", {
+      args: [
+        new URL("./oracles/llama_generate.mjs", import.meta.url).pathname,
+        NODE_ORACLES,
+        "a b c",
+        "6",
+        ...files,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(run.success, new TextDecoder().decode(run.stderr));
+    const results = JSON.parse(new TextDecoder().decode(run.stdout)) as { tokens: number[]; text: string }[];
+    assert.equal(results.length, 4);
+    for (const [i, r] of results.entries()) {
+      assert.ok(r.tokens.length > 0, `${files[i]} generated nothing`);
+      assert.ok(r.tokens.every((t) => Number.isInteger(t) && t >= 0 && t < MODELS.small.vocab), files[i]);
+    }
+    assert.deepEqual(results[1].tokens, results[0].tokens, "Q8_0 greedy tokens differ from F32's");
+  },
 });
