@@ -55,6 +55,8 @@ export function putF16(out: Uint8Array, o: number, bits: number): void {
   out[o + 1] = bits >>> 8;
 }
 
+const DIFF = new Float32Array(32);
+
 /** The min that {@linkcode makeQkx2Quants} found (ggml's `*the_min`). */
 export let qkx2Min = 0;
 
@@ -111,20 +113,36 @@ export function makeQkx2Quants(
     qkx2Min = -min;
     return scale;
   }
+  // x - min rounded to float32 (the Float32Array store rounds), redone when min moves.
+  let diffMin = min;
   for (let is = 0; is <= nstep; is++) {
     iscale = fr(fr(fr(rmin + fr(rdelta * is)) + nmax) / fr(max - min));
+    // Steps often give the codes of the step before. The sums, the fit and its
+    // error depend on the codes alone, and that step was already weighed (best
+    // error only falls since), so the outcome is "no change": skip it.
+    if (is === 0 || min !== diffMin) {
+      for (let i = 0; i < n; i++) DIFF[i] = x[xo + i] - min;
+      diffMin = min;
+    }
+    let same = is > 0;
+    for (let i = 0; i < n; i++) {
+      const l = nearestInt(fr(iscale * DIFF[i]));
+      const q = l < 0 ? 0 : l > nmax ? nmax : l;
+      if (Laux[i] !== q) {
+        Laux[i] = q;
+        same = false;
+      }
+    }
+    if (same) continue;
     let sumL = 0;
     let sumL2 = 0;
     let sumXL = 0;
     for (let i = 0; i < n; i++) {
-      const xi = x[xo + i];
-      const l = nearestInt(fr(iscale * fr(xi - min)));
-      const q = l < 0 ? 0 : l > nmax ? nmax : l;
-      Laux[i] = q;
+      const q = Laux[i];
       const wl = fr(w[i] * q);
       sumL = fr(sumL + wl);
       sumL2 = fr(sumL2 + fr(wl * q));
-      sumXL = fr(sumXL + fr(wl * xi));
+      sumXL = fr(sumXL + fr(wl * x[xo + i]));
     }
     const D = fr(fr(sumW * sumL2) - fr(sumL * sumL));
     if (D > 0) {
@@ -151,6 +169,10 @@ export function makeQkx2Quants(
   qkx2Min = -min;
   return scale;
 }
+
+const QX_CODES = new Int32Array(32);
+const QX_W = new Float32Array(32);
+const QX_WX = new Float32Array(32);
 
 /**
  * `make_qx_quants` with rmse_type 1 and no importance weights (the only form
@@ -181,35 +203,47 @@ export function makeQxQuants(
   let iscale = fr(-nmax / max);
   let sumlx = 0;
   let suml2 = 0;
+  // The weights x² and their products w·x do not change between steps.
   for (let i = 0; i < n; i++) {
     const xi = x[xo + i];
-    let l = nearestInt(fr(iscale * xi));
+    QX_W[i] = xi * xi;
+    QX_WX[i] = QX_W[i] * xi;
+  }
+  for (let i = 0; i < n; i++) {
+    let l = nearestInt(fr(iscale * x[xo + i]));
     l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
     L[lo + i] = l + nmax;
-    const w = fr(xi * xi);
-    sumlx = fr(sumlx + fr(fr(w * xi) * l));
-    suml2 = fr(suml2 + fr(fr(w * l) * l));
+    sumlx = fr(sumlx + fr(QX_WX[i] * l));
+    suml2 = fr(suml2 + fr(fr(QX_W[i] * l) * l));
   }
   let scale = suml2 !== 0 ? fr(sumlx / suml2) : 0;
   let best = fr(scale * sumlx);
+  // As in makeQkx2Quants: a step whose codes equal the step before's has the
+  // same sums, and accepting it again would change nothing, so it is skipped.
+  let prev = -1;
   for (let is = -9; is <= 9; is++) {
     if (is === 0) continue;
     iscale = fr(-fr(nmax + fr(fr(0.1) * is)) / max);
+    let same = prev !== -1;
+    for (let i = 0; i < n; i++) {
+      const l = nearestInt(fr(iscale * x[xo + i]));
+      const q = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+      if (QX_CODES[i] !== q) {
+        QX_CODES[i] = q;
+        same = false;
+      }
+    }
+    prev = is;
+    if (same) continue;
     sumlx = 0;
     suml2 = 0;
     for (let i = 0; i < n; i++) {
-      const xi = x[xo + i];
-      let l = nearestInt(fr(iscale * xi));
-      l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
-      const w = fr(xi * xi);
-      sumlx = fr(sumlx + fr(fr(w * xi) * l));
-      suml2 = fr(suml2 + fr(fr(w * l) * l));
+      const l = QX_CODES[i];
+      sumlx = fr(sumlx + fr(QX_WX[i] * l));
+      suml2 = fr(suml2 + fr(fr(QX_W[i] * l) * l));
     }
     if (suml2 > 0 && fr(sumlx * sumlx) > fr(best * suml2)) {
-      for (let i = 0; i < n; i++) {
-        const l = nearestInt(fr(iscale * x[xo + i]));
-        L[lo + i] = nmax + (l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l);
-      }
+      for (let i = 0; i < n; i++) L[lo + i] = nmax + QX_CODES[i];
       scale = fr(sumlx / suml2);
       best = fr(scale * sumlx);
     }
