@@ -49,7 +49,7 @@ for (const [i, name] of names.entries()) {
   const scheme = schemeByName(name);
   const plan = scheme.plan([count / ROW, ROW], DEFAULT_SETTINGS);
   let best = Infinity;
-  let data = new Uint8Array();
+  let data: Uint8Array = new Uint8Array();
   for (let r = 0; r < repeat; r++) {
     const t0 = performance.now();
     data = scheme.quantize(plan, values).data;
