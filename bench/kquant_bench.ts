@@ -1,11 +1,13 @@
 // K-quant CPU throughput, one thread, against ggml's C reference
 // (ggml_quantize_chunk in node-llama-cpp's libggml-base, through
 // tests/oracles/ggml_quantize.c) on the same float32 values, in one run.
-// Best of --repeat runs each; the outputs are checked byte for byte.
+// Best of --repeat runs each, in CPU time on both sides (so other load on a
+// shared machine does not skew the ratio); the outputs are checked byte for byte.
 //
 //   deno run -A bench/kquant_bench.ts [--mib 64] [--repeat 3] [--schemes Q4_K,Q6_K]
 
 import { parseArgs } from "node:util";
+import process from "node:process";
 import { schemeByName } from "../lib/quant/schemes.ts";
 import { DEFAULT_SETTINGS } from "../lib/quant/_plan.ts";
 import { ggmlTypeByName } from "../lib/ggml_blocks.ts";
@@ -51,9 +53,10 @@ for (const [i, name] of names.entries()) {
   let best = Infinity;
   let data: Uint8Array = new Uint8Array();
   for (let r = 0; r < repeat; r++) {
-    const t0 = performance.now();
+    const t0 = process.cpuUsage();
     data = scheme.quantize(plan, values).data;
-    best = Math.min(best, performance.now() - t0);
+    const t = process.cpuUsage(t0);
+    best = Math.min(best, (t.user + t.system) / 1000);
   }
   const same = data.length === outputs[i].length && data.every((b, k) => b === outputs[i][k]);
   const mbps = (ms: number) => (count * 4) / 2 ** 20 / (ms / 1000);
@@ -71,7 +74,7 @@ const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].l
 const line = (r: string[]) =>
   r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join("  ");
 console.log(
-  `${(count * 4 / 2 ** 20).toFixed(0)} MiB of float32, rows of ${ROW}, one thread, best of ${repeat}`,
+  `${(count * 4 / 2 ** 20).toFixed(0)} MiB of float32, rows of ${ROW}, one thread, best of ${repeat} (CPU time)`,
 );
 console.log(line(header));
 for (const r of rows) console.log(line(r));

@@ -4,7 +4,8 @@
 //   ggml_quantize [--time REPEAT] TYPE N_PER_ROW IN.f32 OUT.bin [TYPE N_PER_ROW IN.f32 OUT.bin ...]
 //
 // TYPE is a ggml type id (GGUF's numbering). With --time, each job is run
-// REPEAT times on one thread and "TYPE ns_per_run" is printed per job.
+// REPEAT times on one thread and "TYPE ns_per_run" is printed per job: the
+// best run's thread CPU time, so other load on the machine does not count.
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@ static void *read_all(const char *path, size_t *size) {
 
 static double now_ns(void) {
   struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
 
