@@ -152,8 +152,10 @@ export function makeQkx2Quants(
         thisMin = 0;
         thisScale = fr(sumXL / sumL2);
       }
+      // The error adds terms >= 0 (weights are >= 0), so its float32 partial
+      // sums never fall: once it reaches the best error it cannot beat it.
       let curError = 0;
-      for (let i = 0; i < n; i++) {
+      for (let i = 0; i < n && !(curError >= bestError); i++) {
         let diff = fr(fr(fr(thisScale * Laux[i]) + thisMin) - x[xo + i]);
         diff = useMad ? Math.abs(diff) : fr(diff * diff);
         curError = fr(curError + fr(w[i] * diff));
