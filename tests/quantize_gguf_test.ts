@@ -310,6 +310,16 @@ Deno.test("planFileType and quantizeGguf reject unknown file types and models wi
     tensors: [],
   };
   await assert.rejects(quantizeGguf(noBlocks, "Q4_K_M"), /llama\.block_count/);
+  const badCount = { metadata: { ...noBlocks.metadata, "llama.block_count": "[oops" }, tensors: [] };
+  await assert.rejects(
+    quantizeGguf(badCount, "Q4_K_M"),
+    (e) => e instanceof FormatError && /llama\.block_count is '\[oops', not a count/.test(e.message),
+  );
+  const perLayer = {
+    metadata: { ...noBlocks.metadata, "llama.block_count": "2", "llama.attention.head_count": "[8,8]" },
+  };
+  const plan = (await quantizeGguf({ ...perLayer, tensors: [] }, "Q6_K")).plan;
+  assert.deepEqual(plan.keys.map((k) => k.value), [2, 18]);
 });
 
 function hasNode(): boolean {

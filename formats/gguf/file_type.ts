@@ -301,7 +301,7 @@ export function fileTypeModelFromMetadata(metadata: Readonly<Record<string, stri
   if (!architecture) {
     throw new FormatError(
       "Cannot choose tensor types: the GGUF has no general.architecture (llama-quantize needs a model GGUF)",
-      { offset: 0, format: "gguf" },
+      { format: "gguf" },
     );
   }
   const count = (key: string, fallback?: number): number => {
@@ -309,16 +309,21 @@ export function fileTypeModelFromMetadata(metadata: Readonly<Record<string, stri
     if (text === undefined) {
       if (fallback !== undefined) return fallback;
       throw new FormatError(`Cannot choose tensor types: the GGUF has no ${architecture}.${key}`, {
-        offset: 0,
         format: "gguf",
       });
     }
     // Per-layer arrays (e.g. head counts) count by their first layer, as hparams.n_head(0) does.
-    const first = text.startsWith("[") ? String((JSON.parse(text) as unknown[])[0]) : text;
-    const n = Number(first);
-    if (!Number.isSafeInteger(n) || n < 0) {
+    let first = text;
+    if (text.startsWith("[")) {
+      try {
+        first = String((JSON.parse(text) as unknown[])[0]);
+      } catch {
+        first = "";
+      }
+    }
+    const n = /^\d+$/.test(first) ? Number(first) : NaN;
+    if (!Number.isSafeInteger(n)) {
       throw new FormatError(`Cannot choose tensor types: ${architecture}.${key} is '${text}', not a count`, {
-        offset: 0,
         format: "gguf",
       });
     }
