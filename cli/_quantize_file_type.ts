@@ -9,6 +9,7 @@ import { writeOutput } from "./_write_output.ts";
 import { UsageError } from "../lib/errors.ts";
 import { formatBytes } from "../lib/units.ts";
 import { SCHEME_NAMES } from "../lib/quant/schemes.ts";
+import { resolveDevice } from "../lib/quantize.ts";
 import { GGUF_FILE_TYPES } from "../formats/gguf/file_type.ts";
 import { quantizeGguf } from "../formats/gguf/quantize_gguf.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
@@ -28,6 +29,13 @@ const SCHEME_ONLY = [
   "report",
   "jobs",
 ];
+
+/** As `ckpt quantize` does: probing WebGPU on a headless machine logs XDG_RUNTIME_DIR errors unless it is set. */
+function quietDisplayProbe(): void {
+  const permission = Deno.permissions.querySync({ name: "env", variable: "XDG_RUNTIME_DIR" });
+  if (permission.state !== "granted") return;
+  if (!Deno.env.get("XDG_RUNTIME_DIR")?.startsWith("/")) Deno.env.set("XDG_RUNTIME_DIR", "/nonexistent");
+}
 
 /**
  * Run the file-type route when `--scheme` names a llama-quantize file type
@@ -65,9 +73,10 @@ export async function quantizeFileType(
     if (used.length) {
       throw new UsageError(`--${used.join(", --")} cannot be used with file type ${name}`);
     }
-    if (values.device === "gpu") {
-      throw new UsageError(`File type ${name} is quantized on the CPU; drop --device gpu`);
-    }
+    // The CPU unless asked: the kernels give the same bytes, and a software adapter is slower than the CPU.
+    if (values.device === "gpu") quietDisplayProbe();
+    const device = values.device === "gpu" ? await resolveDevice("gpu") : undefined;
+    const on = device ? `gpu (${device.name})` : "cpu";
     const started = performance.now();
     const progress = createProgress({
       total: file.tensors.reduce((sum, t) => sum + t.byteLength, 0),
@@ -77,6 +86,7 @@ export async function quantizeFileType(
     const sizes = new Map(file.tensors.map((t) => [t.name, t.byteLength]));
     const stream = await quantizeGguf(file, name, {
       pure,
+      device,
       onTensor: (choice) => progress.advance(sizes.get(choice.name) ?? 0),
     });
     try {
@@ -108,6 +118,7 @@ export async function quantizeFileType(
         fileType: fileType.name,
         fileTypeId: fileType.id,
         pure,
+        device: on,
         seconds,
         totals,
         tensors,
@@ -131,7 +142,9 @@ export async function quantizeFileType(
       align: ["left", "left", "right", "right"],
     }));
     console.log(
-      `${output}: ${fileType.name} (general.file_type ${fileType.id}) written in ${seconds.toFixed(2)} s`,
+      `${output}: ${fileType.name} (general.file_type ${fileType.id}) written in ${
+        seconds.toFixed(2)
+      } s on the ${on}`,
     );
     return EXIT.ok;
   } finally {

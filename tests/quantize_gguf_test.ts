@@ -369,3 +369,22 @@ Deno.test({
     assert.deepEqual(results[1].tokens, results[0].tokens, "Q8_0 greedy tokens differ from F32's");
   },
 });
+
+// Probing WebGPU on a headless machine logs XDG_RUNTIME_DIR errors unless it is set.
+if (!Deno.env.get("XDG_RUNTIME_DIR")?.startsWith("/")) Deno.env.set("XDG_RUNTIME_DIR", "/nonexistent");
+const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
+if (!adapter) console.warn("skipping the GPU file-type test: WebGPU has no adapter here");
+
+Deno.test({
+  name: "ckpt quantize --scheme Q4_K_M --device gpu writes llama-quantize's file too",
+  ignore: ignore || !adapter,
+  async fn() {
+    await setup();
+    const out = `${dir.path}/gpu-Q4_K_M.gguf`;
+    const args = ["quantize", paths.fallback, out, "--scheme", "Q4_K_M", "--device", "gpu", "--json"];
+    const { code, stdout, stderr } = await runCli(args, { permissions: RUN });
+    assert.equal(code, 0, stderr);
+    assert.match(JSON.parse(stdout).device, /^gpu/);
+    assert.equal(await difference(await Deno.readFile(out), await theirs(paths.fallback, "Q4_K_M")), "");
+  },
+});

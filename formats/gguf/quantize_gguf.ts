@@ -13,6 +13,7 @@ import { UsageError } from "../../lib/errors.ts";
 import { ggmlByteLength, ggmlTypeByName } from "../../lib/ggml_blocks.ts";
 import { schemeByName } from "../../lib/quant/schemes.ts";
 import { DEFAULT_SETTINGS } from "../../lib/quant/_plan.ts";
+import type { QuantPlan, QuantResult, QuantScheme } from "../../lib/quant/scheme.ts";
 import { collectTensors, type TensorEntry, type TensorStream } from "../../lib/tensor.ts";
 import {
   fileTypeModelFromMetadata,
@@ -23,8 +24,21 @@ import {
 } from "./file_type.ts";
 import { attachGgufKeyValues, type GgufKeyValue, ggufKeyValuesOf } from "./gguf_value.ts";
 
+/**
+ * Runs block quantization elsewhere (a `GpuQuantizer` from `gpu/` is one),
+ * with results identical to each scheme's CPU reference.
+ */
+export interface BlockQuantizer {
+  /** Quantize the jobs; results in job order. */
+  quantize(
+    jobs: readonly { scheme: QuantScheme; plan: QuantPlan; values: Float32Array }[],
+  ): Promise<QuantResult[]>;
+}
+
 /** Options for {@linkcode quantizeGguf}. */
 export interface QuantizeGgufOptions extends FileTypeOptions {
+  /** Where block types are quantized (e.g. a `GpuQuantizer`). @default the CPU reference */
+  device?: BlockQuantizer;
   /** Called after each tensor's bytes are produced, in write order. @default none */
   onTensor?: (choice: TensorTypeChoice, bytes: number) => void;
 }
@@ -68,14 +82,21 @@ function toF32(entry: TensorEntry, from: string, bytes: Uint8Array): Float32Arra
   return new Float32Array(f32.buffer, f32.byteOffset, count);
 }
 
-function encode(values: Float32Array, shape: readonly number[], type: string): Uint8Array {
+async function encode(
+  values: Float32Array,
+  shape: readonly number[],
+  type: string,
+  device: BlockQuantizer | undefined,
+): Promise<Uint8Array> {
   const count = values.length;
   const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   if (type === "F32") return bytes;
   // ggml's fp32 → fp16 and bf16 rows: round to nearest even (NaN stays NaN), as lib/cast does.
   if (type === "F16" || type === "BF16") return castBytes(bytes, "F32", type, count);
   const scheme = schemeByName(type);
-  return scheme.quantize(scheme.plan(shape, DEFAULT_SETTINGS), values).data;
+  const plan = scheme.plan(shape, DEFAULT_SETTINGS);
+  if (device) return (await device.quantize([{ scheme, plan, values }]))[0].data;
+  return scheme.quantize(plan, values).data;
 }
 
 /**
@@ -148,7 +169,7 @@ export async function quantizeGguf(
       ...(ggml.dtype ? {} : { encoding: choice.type }),
       async read(out?: Uint8Array): Promise<Uint8Array> {
         const values = toF32(entry, choice.from, await entry.read());
-        const bytes = encode(values, entry.shape, choice.type);
+        const bytes = await encode(values, entry.shape, choice.type, options.device);
         options.onTensor?.(choice, bytes.length);
         if (!out) return bytes;
         const target = out.subarray(0, byteLength);
