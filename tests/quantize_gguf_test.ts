@@ -44,6 +44,10 @@ const MODELS = {
   },
   f16: { layers: 8, embd: 256, ff: 256, heads: 4, heads_kv: 2, vocab: 300, rows: 2, dtype: "F16", seed: 4 },
   bf16: { layers: 8, embd: 256, ff: 256, heads: 4, heads_kv: 2, vocab: 300, rows: 2, dtype: "BF16", seed: 5 },
+  // A mixture of experts (8: attn_v/attn_k to Q8_0, attn_output to Q5_K, ffn_down by its layer in the name).
+  moe: { layers: 4, embd: 256, ff: 256, heads: 4, heads_kv: 1, vocab: 300, rows: 2, experts: 8, seed: 7 },
+  // 80 layers with grouped heads: llama.cpp's 70B, whose Q3_K/Q4_K attn_v become Q5_K.
+  llama70b: { layers: 80, embd: 256, ff: 256, heads: 64, heads_kv: 8, vocab: 300, rows: 2, seed: 8 },
   // Real shapes, small enough to quantize in a moment.
   small: { layers: 2, embd: 256, ff: 512, heads: 4, heads_kv: 2, vocab: 320, seed: 6 },
 };
@@ -121,6 +125,12 @@ const CASES: [ModelName, string, boolean][] = [
   ["f16", "BF16", false],
   ["bf16", "Q5_K_S", false],
   ["bf16", "F16", false],
+  ["moe", "Q4_K_M", false],
+  ["moe", "Q2_K", false],
+  ["moe", "Q3_K_M", false],
+  ["llama70b", "Q3_K_M", false],
+  ["llama70b", "Q4_K_S", false],
+  ["llama70b", "Q2_K", false],
   ["small", "Q4_K_M", false],
   ["small", "Q3_K_S", false],
 ];

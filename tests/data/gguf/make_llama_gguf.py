@@ -5,7 +5,8 @@
 # weight has this many rows instead of its real shape: llama-quantize checks
 # names and row lengths, not shapes, so type choices for a deep model cost
 # little), tied (no output.weight), dtype (F32, F16, BF16), extra (a list of
-# [name, rows, cols] tensors added as they are), seed.
+# [name, rows, cols] tensors added as they are), experts (a mixture of experts:
+# expert_count, a router and 3-D ffn_*_exps tensors instead of the dense FFN), seed.
 import json
 import sys
 
@@ -34,6 +35,10 @@ def make(out, config):
     w.add_rope_freq_base(10000.0)
     w.add_file_type(0 if dtype == "F32" else 1 if dtype == "F16" else 32)
     w.add_vocab_size(vocab)
+    experts = config.get("experts", 0)
+    if experts:
+        w.add_expert_count(experts)
+        w.add_expert_used_count(2)
 
     # A SentencePiece-style vocabulary: <unk>, <s>, </s>, the 256 byte tokens, then pieces.
     tokens, scores, types = ["<unk>", "<s>", "</s>"], [0.0, 0.0, 0.0], [TokenType.UNKNOWN, TokenType.CONTROL, TokenType.CONTROL]
@@ -64,8 +69,8 @@ def make(out, config):
         if norm:
             a = (1.0 + 0.1 * rng.standard_normal(shape)).astype(np.float32)
         else:
-            if rows is not None and len(shape) == 2:
-                shape = (rows, shape[1])
+            if rows is not None and len(shape) >= 2:
+                shape = (*shape[:-2], rows, shape[-1])
             a = (scale * rng.standard_normal(shape)).astype(np.float32)
             # a few outliers, as real weights have
             flat = a.reshape(-1)
@@ -92,9 +97,15 @@ def make(out, config):
         tensor(f"blk.{i}.attn_v.weight", (heads_kv * head_dim, embd))
         tensor(f"blk.{i}.attn_output.weight", (embd, embd))
         tensor(f"blk.{i}.ffn_norm.weight", (embd,), norm=True)
-        tensor(f"blk.{i}.ffn_gate.weight", (ff, embd))
-        tensor(f"blk.{i}.ffn_up.weight", (ff, embd))
-        tensor(f"blk.{i}.ffn_down.weight", (embd, ff))
+        if experts:
+            tensor(f"blk.{i}.ffn_gate_inp.weight", (experts, embd))
+            tensor(f"blk.{i}.ffn_gate_exps.weight", (experts, ff, embd))
+            tensor(f"blk.{i}.ffn_up_exps.weight", (experts, ff, embd))
+            tensor(f"blk.{i}.ffn_down_exps.weight", (experts, embd, ff))
+        else:
+            tensor(f"blk.{i}.ffn_gate.weight", (ff, embd))
+            tensor(f"blk.{i}.ffn_up.weight", (ff, embd))
+            tensor(f"blk.{i}.ffn_down.weight", (embd, ff))
     for name, r, c in config.get("extra", []):
         tensor(name, (r, c))
 
