@@ -48,6 +48,18 @@ const MODELS = {
   moe: { layers: 4, embd: 256, ff: 256, heads: 4, heads_kv: 1, vocab: 300, rows: 2, experts: 8, seed: 7 },
   // 80 layers with grouped heads: llama.cpp's 70B, whose Q3_K/Q4_K attn_v become Q5_K.
   llama70b: { layers: 80, embd: 256, ff: 256, heads: 64, heads_kv: 8, vocab: 300, rows: 2, seed: 8 },
+  // Falcon: a fused attn_qkv, Q8_0 output, its own ffn_down and attn_output mixes.
+  falcon: {
+    arch: "falcon",
+    layers: 32,
+    embd: 256,
+    ff: 256,
+    heads: 8,
+    heads_kv: 1,
+    vocab: 300,
+    rows: 2,
+    seed: 9,
+  },
   // Real shapes, small enough to quantize in a moment.
   small: { layers: 2, embd: 256, ff: 512, heads: 4, heads_kv: 2, vocab: 320, seed: 6 },
 };
@@ -131,6 +143,11 @@ const CASES: [ModelName, string, boolean][] = [
   ["llama70b", "Q3_K_M", false],
   ["llama70b", "Q4_K_S", false],
   ["llama70b", "Q2_K", false],
+  ["falcon", "Q4_K_M", false],
+  ["falcon", "Q3_K_M", false],
+  ["falcon", "Q3_K_L", false],
+  ["falcon", "Q4_K_S", false],
+  ["falcon", "Q5_K_M", false],
   ["small", "Q4_K_M", false],
   ["small", "Q3_K_S", false],
 ];

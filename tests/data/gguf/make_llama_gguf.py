@@ -6,7 +6,8 @@
 # names and row lengths, not shapes, so type choices for a deep model cost
 # little), tied (no output.weight), dtype (F32, F16, BF16), extra (a list of
 # [name, rows, cols] tensors added as they are), experts (a mixture of experts:
-# expert_count, a router and 3-D ffn_*_exps tensors instead of the dense FFN), seed.
+# expert_count, a router and 3-D ffn_*_exps tensors instead of the dense FFN),
+# arch ("falcon": one attn_qkv tensor, LayerNorm epsilon; for its own type rules), seed.
 import json
 import sys
 
@@ -22,7 +23,8 @@ def make(out, config):
     dtype = config.get("dtype", "F32")
     rng = np.random.default_rng(config.get("seed", 0))
 
-    w = GGUFWriter(out, "llama")
+    arch = config.get("arch", "llama")
+    w = GGUFWriter(out, arch)
     w.add_name("tiny-llama")
     w.add_context_length(256)
     w.add_embedding_length(embd)
@@ -31,7 +33,10 @@ def make(out, config):
     w.add_head_count(heads)
     w.add_head_count_kv(heads_kv)
     w.add_rope_dimension_count(embd // heads)
-    w.add_layer_norm_rms_eps(1e-5)
+    if arch == "falcon":
+        w.add_layer_norm_eps(1e-5)
+    else:
+        w.add_layer_norm_rms_eps(1e-5)
     w.add_rope_freq_base(10000.0)
     w.add_file_type(0 if dtype == "F32" else 1 if dtype == "F16" else 32)
     w.add_vocab_size(vocab)
@@ -92,9 +97,12 @@ def make(out, config):
         tensor("output.weight", (vocab, embd))
     for i in range(layers):
         tensor(f"blk.{i}.attn_norm.weight", (embd,), norm=True)
-        tensor(f"blk.{i}.attn_q.weight", (embd, embd))
-        tensor(f"blk.{i}.attn_k.weight", (heads_kv * head_dim, embd))
-        tensor(f"blk.{i}.attn_v.weight", (heads_kv * head_dim, embd))
+        if arch == "falcon":
+            tensor(f"blk.{i}.attn_qkv.weight", (embd + 2 * heads_kv * head_dim, embd))
+        else:
+            tensor(f"blk.{i}.attn_q.weight", (embd, embd))
+            tensor(f"blk.{i}.attn_k.weight", (heads_kv * head_dim, embd))
+            tensor(f"blk.{i}.attn_v.weight", (heads_kv * head_dim, embd))
         tensor(f"blk.{i}.attn_output.weight", (embd, embd))
         tensor(f"blk.{i}.ffn_norm.weight", (embd,), norm=True)
         if experts:
