@@ -74,7 +74,9 @@ const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].l
 const line = (r: string[]) =>
   r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join("  ");
 console.log(
-  `${(count * 4 / 2 ** 20).toFixed(0)} MiB of float32, rows of ${ROW}, one thread, best of ${repeat} (CPU time)`,
+  `${
+    (count * 4 / 2 ** 20).toFixed(0)
+  } MiB of float32, rows of ${ROW}, one thread, best of ${repeat} (CPU time)`,
 );
 console.log(line(header));
 for (const r of rows) console.log(line(r));
