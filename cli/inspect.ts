@@ -12,12 +12,13 @@ import { formatBytes, formatCount } from "../lib/units.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
 import { formatInspectSizeLines, inspectSizeFields } from "./_size_text.ts";
 import { inspectHfRoute } from "./_hf_convert.ts";
+import { ggufFileTypeName } from "../formats/gguf/file_type.ts";
 
 /** One tensor in an {@linkcode InspectReport}. */
 export interface InspectTensor {
   /** Tensor name. */
   name: string;
-  /** Element type (for block-encoded tensors, the type the blocks decode to). */
+  /** Element type the values decode to: for block-encoded tensors (Q8_0, Q4_K, …) F32, not what is stored. */
   dtype: string;
   /** Dimensions, outermost first. */
   shape: number[];
@@ -27,6 +28,8 @@ export interface InspectTensor {
   encoding?: string;
   /** A readable name for an object-based key (a TF2 checkpoint's variable name), when the file has one. */
   displayName?: string;
+  /** GGUF only: the tensor's stored ggml type (`F32`, `F16`, `Q4_K`, …), block type or not. */
+  type?: string;
 }
 
 /** What `ckpt inspect --json` prints. */
@@ -43,6 +46,8 @@ export interface InspectReport {
   tensorBytes: number;
   /** Size of the input (all shards for a sharded checkpoint), when known. */
   fileBytes: number | null;
+  /** GGUF only: `general.file_type` and its llama-quantize name (`Q4_K_M`), when the file sets it. */
+  fileType?: { id: number; name: string | null };
   /** Further fields added by later analyses. */
   [key: string]: unknown;
 }
@@ -73,8 +78,10 @@ export function inspectReport(file: TensorFile): InspectReport {
     };
     if (entry.encoding !== undefined) row.encoding = entry.encoding;
     if (Object.hasOwn(displayNames, entry.name)) row.displayName = displayNames[entry.name];
+    if (file.format === "gguf") row.type = entry.encoding ?? entry.dtype;
     return row;
   });
+  const fileTypeId = file.format === "gguf" ? Number(file.metadata["general.file_type"]) : NaN;
   return {
     format: file.format,
     metadata: { ...file.metadata },
@@ -83,6 +90,9 @@ export function inspectReport(file: TensorFile): InspectReport {
     tensorBytes,
     fileBytes: file.fileBytes ?? null,
     ...inspectSizeFields(file.tensors, file.fileBytes),
+    ...(Number.isSafeInteger(fileTypeId)
+      ? { fileType: { id: fileTypeId, name: ggufFileTypeName(fileTypeId) ?? null } }
+      : {}),
   };
 }
 
@@ -110,6 +120,9 @@ export function formatInspectReport(input: string, report: InspectReport): strin
         "tensors",
         `${report.tensors.length} (${[...dtypes].map(([d, n]) => `${n} ${d}`).join(", ") || "none"})`,
       ],
+      ...(report.fileType
+        ? [["file type", `${report.fileType.name ?? "unknown"} (general.file_type ${report.fileType.id})`]]
+        : []),
       ["parameters", `${formatCount(report.parameters)} (${report.parameters})`],
       ["tensor bytes", `${formatBytes(report.tensorBytes)} (${report.tensorBytes})`],
       ...(report.fileBytes === null
@@ -123,12 +136,14 @@ export function formatInspectReport(input: string, report: InspectReport): strin
   if (meta.length) lines.push(formatTable(meta.map(([k, v]) => [k, oneLine(v)]), { indent: "  " }));
   if (report.tensors.length) {
     lines.push("");
-    const hasEncoding = report.tensors.some((t) => t.encoding !== undefined);
+    // GGUF lists the stored type of every tensor; other formats the dtype (and any block encoding).
+    const stored = report.tensors.every((t) => t.type !== undefined);
+    const hasEncoding = !stored && report.tensors.some((t) => t.encoding !== undefined);
     const hasDisplay = report.tensors.some((t) => t.displayName !== undefined);
     const header = [
       "name",
       ...(hasDisplay ? ["variable"] : []),
-      "dtype",
+      stored ? "type" : "dtype",
       ...(hasEncoding ? ["encoding"] : []),
       "shape",
       "bytes",
@@ -145,7 +160,7 @@ export function formatInspectReport(input: string, report: InspectReport): strin
       report.tensors.map((t) => [
         t.name,
         ...(hasDisplay ? [t.displayName ?? ""] : []),
-        t.dtype,
+        stored ? t.type! : t.dtype,
         ...(hasEncoding ? [t.encoding ?? ""] : []),
         `[${t.shape.join(", ")}]`,
         formatBytes(t.bytes),
@@ -177,7 +192,12 @@ shows its architecture, GGUF hyperparameters, parameter count and tokenizer.
 
 Options:
   --json     print one JSON object: {format, metadata, tensors: [{name, dtype,
-             shape, bytes}], parameters, tensorBytes, fileBytes}
+             shape, bytes}], parameters, tensorBytes, fileBytes}. dtype is
+             the type values decode to; a block-quantized tensor (Q8_0, Q4_K,
+             …) has dtype F32 and its block type in "encoding". GGUF tensors
+             also have "type", the stored ggml type (F32, F16, Q4_K, …), and
+             the report has "fileType": {id, name} from general.file_type
+             (15 = Q4_K_M)
   -h, --help show this help
 
 Example:

@@ -28,6 +28,7 @@ import { formatBytes } from "../lib/units.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
 import { formatForPath } from "../formats/registry.ts";
 import { onnxVariantScheme, runOnnxFolderVariants, runOnnxVariant } from "./_onnx_variants.ts";
+import { quantizeFileType } from "./_quantize_file_type.ts";
 import "../gpu/mod.ts";
 
 function fixed(value: number | undefined, digits: number): string {
@@ -69,6 +70,13 @@ other schemes write codes with companion tensors (<name>.scale, .zero_point,
 --dtype F32' uses to dequantize. Tensors of rank below 2 (biases, norms) are
 kept as they are. Results are identical on the GPU and the CPU.
 
+GGUF file types (a GGUF model input with general.architecture and a .gguf
+output): Q8_0, Q6_K, Q5_K_M, Q5_K_S, Q4_K_M, Q4_K_S, Q3_K_L, Q3_K_M, Q3_K_S,
+Q2_K, Q5_1, Q5_0, Q4_1, Q4_0, F16, BF16, F32 give every tensor the type
+llama-quantize gives it (without an importance matrix), with the same bytes;
+--pure gives every quantized tensor the file type's one type. File types run
+on the CPU unless --device gpu.
+
 Schemes:
 ${SCHEMES.map((s) => `  ${s.name.padEnd(10)}${s.description}`).join("\n")}
 
@@ -93,6 +101,7 @@ Options:
   --saturate          FP8: clamp out-of-range values instead of NaN/Inf
   --double-quant      NF4/FP4: quantize the per-block absmax values too
   --all               quantize tensors of rank below 2 too
+  --pure              file types: one type for every quantized tensor
   --device D          auto (default), gpu or cpu
   --jobs N            Workers quantizing on the CPU (default auto: one per core);
                       the bytes are the same for any N. With a sharded input
@@ -124,6 +133,7 @@ WebGPU needs no permission.`,
       variants: { type: "string" },
       "block-size": { type: "string" },
       asymmetric: { type: "boolean" },
+      pure: { type: "boolean" },
     });
     if (typeof values.variants === "string") {
       return await runOnnxFolderVariants(expectPositionals(positionals, ["MODEL_DIR"])[0], values);
@@ -133,6 +143,9 @@ WebGPU needs no permission.`,
     if (variant && !values.simulate && /\.onnx$/i.test(output) && /\.onnx$/i.test(input)) {
       return await runOnnxVariant(input, output, variant, values);
     }
+    if (typeof values.scheme !== "string") throw new UsageError("Missing --scheme (see --help)");
+    const fileTypeExit = await quantizeFileType(input, output, values);
+    if (fileTypeExit !== undefined) return fileTypeExit;
     const spec = quantizeSpecFromFlags(values);
     const scheme = schemeByName(spec.scheme);
     const device = typeof values.device === "string" ? values.device : "auto";

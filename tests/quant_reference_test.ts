@@ -107,11 +107,11 @@ Deno.test("every scheme dequantizes close to its input", async (t) => {
 });
 
 Deno.test("schemeByName() rejects an unknown scheme and lists the known ones", () => {
-  assert.throws(() => schemeByName("Q3_K"), (e: Error) => {
+  assert.throws(() => schemeByName("IQ2_XXS"), (e: Error) => {
     assert.equal(e.name, "UsageError");
     assert.match(
       e.message,
-      /^Unknown scheme 'Q3_K'; known schemes: F16, BF16, F8_E4M3, F8_E5M2, int8, minmax1/,
+      /^Unknown scheme 'IQ2_XXS'; known schemes: F16, BF16, F8_E4M3, F8_E5M2, int8, minmax1/,
     );
     return true;
   });

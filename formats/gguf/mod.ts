@@ -2,7 +2,9 @@
  * GGUF, llama.cpp's format: read (v2, v3) lazily from files, bytes or URLs,
  * with every metadata value type and ggml's own validity checks; write
  * plain and block-quantized tensors. Block types (Q4_0 … Q8_0, the K-quants)
- * decode through `dequantizeEntry` from `lib/ggml_blocks.ts`.
+ * decode through `dequantizeEntry` from `lib/ggml_blocks.ts`. `quantizeGguf`
+ * requantizes a model to a llama-quantize file type (`Q4_K_M`, …) and
+ * `planFileType` says which type each tensor gets.
  *
  * @example
  * ```ts
@@ -27,3 +29,5 @@ export * from "./format.ts";
 export * from "../../lib/ggml_blocks.ts";
 export * from "./write_gguf_files.ts";
 export * from "./open_gguf_split.ts";
+export * from "./file_type.ts";
+export * from "./quantize_gguf.ts";

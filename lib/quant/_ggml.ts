@@ -27,12 +27,15 @@ export function ggmlScheme(spec: {
   name: string;
   description: string;
   blockBytes: number;
+  /** Elements per block: 32, or 256 for the K-quants' super-blocks. @default 32 */
+  blockElems?: number;
   quantizeRow(x: Float32Array, out: Uint8Array): void;
   /** WGSL `fn block(blk: u32, off: u32)` writing one block at byte `off` of the unit with put8/put16. */
   wgslBlock: string;
 }): QuantScheme {
   const dequantizeBlocks = ggmlTypeByName(spec.name)?.dequantize;
   if (!dequantizeBlocks) throw new Error(`The ggml type table has no decoder for ${spec.name}`);
+  const qk = spec.blockElems ?? QK;
   const blocksPerUnit = spec.blockBytes % 4 === 0 ? 1 : 2;
   const unitWords = (spec.blockBytes * blocksPerUnit) / 4;
   const wgsl = `${WGSL_PRELUDE}
@@ -53,9 +56,9 @@ ${WGSL_ENTRY}`;
     description: spec.description,
     settingKeys: [],
     unsupported(shape) {
-      if (shape.length === 0) return "a scalar has no rows of 32";
+      if (shape.length === 0) return `a scalar has no rows of ${qk}`;
       const last = shape[shape.length - 1];
-      if (last % QK !== 0) return `its innermost dimension ${last} is not a multiple of ${QK}`;
+      if (last % qk !== 0) return `its innermost dimension ${last} is not a multiple of ${qk}`;
       return undefined;
     },
     plan(shape, settings): QuantPlan {
@@ -63,7 +66,7 @@ ${WGSL_ENTRY}`;
       return makePlan(spec.name, shape, settings, {
         dtype: "F32",
         outShape: shape,
-        byteLength: (count / QK) * spec.blockBytes,
+        byteLength: (count / qk) * spec.blockBytes,
       });
     },
     quantize(plan, values): QuantResult {
@@ -78,7 +81,7 @@ ${WGSL_ENTRY}`;
     },
     gpu: {
       kind: "units",
-      kernel: { wgsl, unitElems: QK * blocksPerUnit, unitWords, auxPerUnit: 0 },
+      kernel: { wgsl, unitElems: qk * blocksPerUnit, unitWords, auxPerUnit: 0 },
       finish: (_plan, data) => ({ data, companions: [] }),
     },
   };

@@ -15,6 +15,11 @@ import { Q4_1_SCHEME } from "./q4_1.ts";
 import { Q5_0_SCHEME } from "./q5_0.ts";
 import { Q5_1_SCHEME } from "./q5_1.ts";
 import { Q8_0_SCHEME } from "./q8_0.ts";
+import { Q2_K_SCHEME } from "./q2_k.ts";
+import { Q3_K_SCHEME } from "./q3_k.ts";
+import { Q4_K_SCHEME } from "./q4_k.ts";
+import { Q5_K_SCHEME } from "./q5_k.ts";
+import { Q6_K_SCHEME } from "./q6_k.ts";
 import type { QuantScheme } from "./scheme.ts";
 
 /** Every scheme, in the order help texts list them. */
@@ -30,6 +35,11 @@ export const SCHEMES: readonly QuantScheme[] = [
   Q4_1_SCHEME,
   Q5_0_SCHEME,
   Q5_1_SCHEME,
+  Q2_K_SCHEME,
+  Q3_K_SCHEME,
+  Q4_K_SCHEME,
+  Q5_K_SCHEME,
+  Q6_K_SCHEME,
   NF4_SCHEME,
   FP4_SCHEME,
 ];
@@ -54,6 +64,11 @@ export const SCHEME_NAMES = [
   "Q4_1",
   "Q5_0",
   "Q5_1",
+  "Q2_K",
+  "Q3_K",
+  "Q4_K",
+  "Q5_K",
+  "Q6_K",
   "NF4",
   "FP4",
 ] as const;

@@ -1,0 +1,158 @@
+// `ckpt quantize MODEL.gguf OUT.gguf --scheme Q4_K_M [--pure]`: the
+// llama-quantize file types. Argument checks and printing only; the engine is
+// formats/gguf/quantize_gguf.ts.
+
+import { EXIT } from "./_command.ts";
+import { formatTable, type ParsedArgs, printJson } from "./_output.ts";
+import { createProgress } from "./_progress.ts";
+import { writeTensorFile } from "../formats/write_tensor_file.ts";
+import { parseJobs } from "./_shards_command.ts";
+import { UsageError } from "../lib/errors.ts";
+import { formatBytes } from "../lib/units.ts";
+import { cpuWorkers, isSchemeName, resolveDevice } from "../lib/quant/mod.ts";
+import { GGUF_FILE_TYPES } from "../formats/gguf/file_type.ts";
+import { quantizeGguf } from "../formats/gguf/quantize_gguf.ts";
+import { openTensorFile } from "../formats/open_tensor_file.ts";
+import { formatForPath } from "../formats/registry.ts";
+
+/** Options that mean nothing to a file type, refused rather than ignored. */
+const SCHEME_ONLY = [
+  "per-channel",
+  "axis",
+  "affine",
+  "reduce-range",
+  "saturate",
+  "double-quant",
+  "all",
+  "include",
+  "exclude",
+  "report",
+];
+
+/** As `ckpt quantize` does: probing WebGPU on a headless machine logs XDG_RUNTIME_DIR errors unless it is set. */
+function quietDisplayProbe(): void {
+  const permission = Deno.permissions.querySync({ name: "env", variable: "XDG_RUNTIME_DIR" });
+  if (permission.state !== "granted") return;
+  if (!Deno.env.get("XDG_RUNTIME_DIR")?.startsWith("/")) Deno.env.set("XDG_RUNTIME_DIR", "/nonexistent");
+}
+
+/**
+ * Run the file-type route when `--scheme` names a llama-quantize file type
+ * and the output is GGUF; resolve to undefined when the plain scheme route
+ * applies instead (a name that is both, e.g. Q8_0, from a non-model input).
+ */
+export async function quantizeFileType(
+  input: string,
+  output: string,
+  values: ParsedArgs["values"],
+): Promise<number | undefined> {
+  const name = values.scheme as string;
+  const pure = values.pure === true;
+  const isFileType = Object.hasOwn(GGUF_FILE_TYPES, name);
+  const isScheme = isSchemeName(name);
+  if (!isFileType) {
+    if (pure) throw new UsageError(`--pure applies to GGUF file types (Q4_K_M, …), not to scheme ${name}`);
+    return undefined;
+  }
+  if (formatForPath(output).name !== "gguf") {
+    if (isScheme && !pure) return undefined;
+    throw new UsageError(`File type ${name} writes a GGUF model; use a .gguf output (got ${output})`);
+  }
+  const file = await openTensorFile(input);
+  const isModel = file.format === "gguf" && file.metadata["general.architecture"] !== undefined;
+  if (!isModel) {
+    await file.close();
+    if (isScheme && !pure) return undefined;
+    throw new UsageError(
+      `File type ${name} needs a GGUF model input (one with general.architecture); ${input} is ${file.format}`,
+    );
+  }
+  try {
+    const used = SCHEME_ONLY.filter((option) => values[option] !== undefined);
+    if (used.length) {
+      throw new UsageError(`--${used.join(", --")} cannot be used with file type ${name}`);
+    }
+    // The CPU unless asked: the kernels give the same bytes, and a software adapter is slower than the CPU.
+    if (values.device === "gpu") quietDisplayProbe();
+    // Otherwise the tensors are spread over --jobs CPU Workers (one per core by default): the same bytes.
+    const gpu = values.device === "gpu" ? (await resolveDevice("gpu")).backend : undefined;
+    const jobs = parseJobs(typeof values.jobs === "string" ? values.jobs : undefined);
+    const pool = !gpu && jobs > 1 ? cpuWorkers(jobs) : undefined;
+    const device = gpu ?? pool;
+    const on = gpu ? `gpu (${gpu.name})` : pool ? `cpu (${pool.workers} workers)` : "cpu";
+    const started = performance.now();
+    const progress = createProgress({
+      total: file.tensors.reduce((sum, t) => sum + t.byteLength, 0),
+      label: "quantizing",
+      quiet: values.quiet === true,
+    });
+    const sizes = new Map(file.tensors.map((t) => [t.name, t.byteLength]));
+    const stream = await quantizeGguf(file, name, {
+      pure,
+      device,
+      prefetch: pool ? pool.workers - 1 : 0,
+      onTensor: (choice) => progress.advance(sizes.get(choice.name) ?? 0),
+    });
+    try {
+      await writeTensorFile(stream, output, { input, file });
+    } finally {
+      progress.done();
+      pool?.close();
+    }
+    const tensors = stream.plan.tensors.map((choice, i) => ({
+      name: choice.name,
+      from: choice.from,
+      type: choice.type,
+      ...(choice.fallback ? { fallback: true } : {}),
+      shape: stream.tensors[i].shape,
+      bytesBefore: sizes.get(choice.name) ?? 0,
+      bytesAfter: stream.tensors[i].byteLength,
+    }));
+    const totals = {
+      tensors: tensors.length,
+      converted: stream.plan.tensors.filter((c) => c.convert).length,
+      bytesBefore: tensors.reduce((s, t) => s + t.bytesBefore, 0),
+      bytesAfter: tensors.reduce((s, t) => s + t.bytesAfter, 0),
+    };
+    const seconds = Number(((performance.now() - started) / 1000).toFixed(3));
+    const fileType = stream.plan.fileType;
+    if (values.json) {
+      printJson({
+        input,
+        output,
+        fileType: fileType.name,
+        fileTypeId: fileType.id,
+        pure,
+        device: on,
+        seconds,
+        totals,
+        tensors,
+      });
+      return EXIT.ok;
+    }
+    const rows = tensors.map((t) => [
+      t.name,
+      t.from === t.type ? `${t.type} (kept)` : `${t.from} → ${t.type}${t.fallback ? " (fallback)" : ""}`,
+      formatBytes(t.bytesBefore),
+      formatBytes(t.bytesAfter),
+    ]);
+    rows.push([
+      `total (${totals.converted} of ${totals.tensors} converted)`,
+      "",
+      formatBytes(totals.bytesBefore),
+      formatBytes(totals.bytesAfter),
+    ]);
+    console.log(formatTable(rows, {
+      header: ["tensor", "type", "before", "after"],
+      align: ["left", "left", "right", "right"],
+    }));
+    console.log(
+      `${output}: ${fileType.name} (general.file_type ${fileType.id}) written in ${
+        seconds.toFixed(2)
+      } s on the ${on}`,
+    );
+    return EXIT.ok;
+  } finally {
+    await file.close();
+  }
+}
