@@ -13,6 +13,10 @@ import { cpuWorkers, isSchemeName, resolveDevice } from "../lib/quant/mod.ts";
 import { GGUF_FILE_TYPES } from "../formats/gguf/file_type.ts";
 import { quantizeGguf } from "../formats/gguf/quantize_gguf.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
+import { ggufModelStream } from "../formats/gguf/gguf_model_stream.ts";
+import { hfToGguf } from "../formats/hf/hf_to_gguf.ts";
+import { hfFolderOf, openHfModel } from "../formats/hf/open_hf_model.ts";
+import type { TensorEntry, TensorFile, TensorStream } from "../lib/tensor.ts";
 import { formatForPath } from "../formats/registry.ts";
 
 /** Options that mean nothing to a file type, refused rather than ignored. */
@@ -58,8 +62,25 @@ export async function quantizeFileType(
     if (isScheme && !pure) return undefined;
     throw new UsageError(`File type ${name} writes a GGUF model; use a .gguf output (got ${output})`);
   }
-  const file = await openTensorFile(input);
-  const isModel = file.format === "gguf" && file.metadata["general.architecture"] !== undefined;
+  // A Hugging Face model folder is converted to its F32 GGUF model on the fly (what
+  // llama.cpp's route writes to disk first) and quantized in the same pass.
+  const folder = await hfFolderOf(input);
+  let source: TensorStream | undefined;
+  let file: TensorFile;
+  if (folder !== undefined) {
+    const model = await openHfModel((await Deno.stat(input)).isDirectory ? folder : input);
+    const gguf = hfToGguf(model, {
+      dtype: "F32",
+      noVocab: values["no-vocab"] === true,
+      pre: typeof values.pre === "string" ? values.pre : undefined,
+    });
+    source = ggufModelStream(gguf.kv, gguf.tensors);
+    file = model;
+  } else {
+    file = await openTensorFile(input);
+  }
+  const isModel = source !== undefined ||
+    (file.format === "gguf" && file.metadata["general.architecture"] !== undefined);
   if (!isModel) {
     await file.close();
     if (isScheme && !pure) return undefined;
@@ -81,13 +102,14 @@ export async function quantizeFileType(
     const device = gpu ?? pool;
     const on = gpu ? `gpu (${gpu.name})` : pool ? `cpu (${pool.workers} workers)` : "cpu";
     const started = performance.now();
+    const inputs = source ? source.tensors as TensorEntry[] : file.tensors;
+    const sizes = new Map(inputs.map((t) => [t.name, t.byteLength]));
     const progress = createProgress({
-      total: file.tensors.reduce((sum, t) => sum + t.byteLength, 0),
+      total: inputs.reduce((sum, t) => sum + t.byteLength, 0),
       label: "quantizing",
       quiet: values.quiet === true,
     });
-    const sizes = new Map(file.tensors.map((t) => [t.name, t.byteLength]));
-    const stream = await quantizeGguf(file, name, {
+    const stream = await quantizeGguf(source ?? file, name, {
       pure,
       device,
       prefetch: pool ? pool.workers - 1 : 0,

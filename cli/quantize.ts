@@ -70,12 +70,13 @@ other schemes write codes with companion tensors (<name>.scale, .zero_point,
 --dtype F32' uses to dequantize. Tensors of rank below 2 (biases, norms) are
 kept as they are. Results are identical on the GPU and the CPU.
 
-GGUF file types (a GGUF model input with general.architecture and a .gguf
-output): Q8_0, Q6_K, Q5_K_M, Q5_K_S, Q4_K_M, Q4_K_S, Q3_K_L, Q3_K_M, Q3_K_S,
+GGUF file types (a .gguf output from a GGUF model input with
+general.architecture, or from a Hugging Face model folder, converted and
+quantized in one pass): Q8_0, Q6_K, Q5_K_M, Q5_K_S, Q4_K_M, Q4_K_S, Q3_K_L, Q3_K_M, Q3_K_S,
 Q2_K, Q5_1, Q5_0, Q4_1, Q4_0, F16, BF16, F32 give every tensor the type
 llama-quantize gives it (without an importance matrix), with the same bytes;
 --pure gives every quantized tensor the file type's one type. File types run
-on the CPU unless --device gpu.
+on --jobs CPU Workers unless --device gpu.
 
 Schemes:
 ${SCHEMES.map((s) => `  ${s.name.padEnd(10)}${s.description}`).join("\n")}
@@ -102,6 +103,9 @@ Options:
   --double-quant      NF4/FP4: quantize the per-block absmax values too
   --all               quantize tensors of rank below 2 too
   --pure              file types: one type for every quantized tensor
+  --no-vocab          file types from a model folder: no tokenizer keys
+  --pre NAME          file types from a model folder: the BPE pre-tokenizer
+                      name when tokenizer.json's own is not recognised
   --device D          auto (default), gpu or cpu
   --jobs N            Workers quantizing on the CPU (default auto: one per core);
                       the bytes are the same for any N. With a sharded input
@@ -134,6 +138,8 @@ WebGPU needs no permission.`,
       "block-size": { type: "string" },
       asymmetric: { type: "boolean" },
       pure: { type: "boolean" },
+      "no-vocab": { type: "boolean" },
+      pre: { type: "string" },
     });
     if (typeof values.variants === "string") {
       return await runOnnxFolderVariants(expectPositionals(positionals, ["MODEL_DIR"])[0], values);

@@ -31,3 +31,4 @@ export * from "./write_gguf_files.ts";
 export * from "./open_gguf_split.ts";
 export * from "./file_type.ts";
 export * from "./quantize_gguf.ts";
+export * from "./gguf_model_stream.ts";

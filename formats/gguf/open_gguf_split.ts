@@ -5,6 +5,7 @@
  * @module
  */
 
+import { ggufModelStream } from "./gguf_model_stream.ts";
 import { type ByteSource, fileSource } from "../../lib/byte_source.ts";
 import { FormatError } from "../../lib/errors.ts";
 import type { OpenOptions } from "../../lib/format.ts";
@@ -127,11 +128,7 @@ export async function openGgufSplit(path: string, options: OpenOptions = {}): Pr
         { format: "gguf" },
       );
     }
-    const metadata: Record<string, string> = {};
-    for (const { key, type, value } of kv) {
-      metadata[metadataKeyFromGguf(key)] = ggufValueToString(type, value);
-    }
-    attachGgufKeyValues(metadata, kv);
+    const { metadata } = ggufModelStream(kv, tensors);
     return tensorFile({
       format: "gguf",
       metadata,

@@ -89,7 +89,10 @@ export function dequantize(options: DequantizeOptions = {}): Transform {
   if (options.dtype && !isFloatDType(options.dtype)) {
     throw new UsageError(`Cannot dequantize to ${options.dtype}: only floating-point dtypes are allowed`);
   }
+  // Metadata without records is passed on as it is: the same object keeps what
+  // formats attach to it (GGUF's typed values).
   const withoutRecords = (metadata: Readonly<Record<string, string>>) => {
+    if (!(QUANTIZATION_METADATA_KEY in metadata)) return metadata;
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(metadata)) if (k !== QUANTIZATION_METADATA_KEY) out[k] = v;
     return out;
