@@ -7,7 +7,7 @@
  */
 
 import { computedEntry, derivedStream, type TensorEntry, type TensorStream } from "./tensor.ts";
-import { byteLengthOf, type DType, elementCount, isFloatDType } from "./dtype.ts";
+import { type DType, elementCount, isFloatDType } from "./dtype.ts";
 import { castBytes } from "./cast.ts";
 import { UsageError } from "./errors.ts";
 

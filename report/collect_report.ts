@@ -346,8 +346,3 @@ function row(
     nonFinite: m.nonFinite,
   };
 }
-
-function sqnrText(sqnr: number): string {
-  if (Number.isFinite(sqnr)) return `${sqnr.toFixed(1)} dB`;
-  return sqnr === Infinity ? "∞ (identical)" : "not measurable (NaN values)";
-}

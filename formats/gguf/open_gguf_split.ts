@@ -11,12 +11,7 @@ import { FormatError } from "../../lib/errors.ts";
 import type { OpenOptions } from "../../lib/format.ts";
 import { basename, dirname, join } from "../../lib/paths.ts";
 import { type TensorEntry, type TensorFile, tensorFile } from "../../lib/tensor.ts";
-import {
-  attachGgufKeyValues,
-  type GgufKeyValue,
-  ggufValueToString,
-  metadataKeyFromGguf,
-} from "./gguf_value.ts";
+import type { GgufKeyValue } from "./gguf_value.ts";
 import { openGguf } from "./open_gguf.ts";
 import { ggufSplitPath } from "./write_gguf_files.ts";
 
