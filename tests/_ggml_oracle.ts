@@ -130,6 +130,11 @@ export async function ggmlQuantizeTimed(
   return { outputs, ns };
 }
 
+/** The built llama_model_quantize harness: `EXE INPUT OUTPUT FTYPE PURE(0|1) NTHREAD` (for benches). */
+export function llamaQuantizeExecutable(): Promise<string> {
+  return build("llama_quantize", ["libllama.v0.4.0.so", "libggml-base.so"]);
+}
+
 /** llama_model_quantize(input, output) for a llama_ftype number, without an importance matrix. */
 export async function llamaModelQuantize(
   input: string,
