@@ -12,6 +12,7 @@ import { torchFormat } from "./torch/format.ts";
 import { onnxFormat } from "./onnx/format.ts";
 import { ggufFormat } from "./gguf/format.ts";
 import { npzFormat, numpyFormat } from "./numpy/format.ts";
+import { kerasFormat, kerasH5Format } from "./keras/format.ts";
 
 /** Every shipped format. Sniffing tries them in this order. */
 export const FORMATS: readonly TensorFormat[] = [
@@ -21,6 +22,8 @@ export const FORMATS: readonly TensorFormat[] = [
   ggufFormat,
   numpyFormat,
   npzFormat,
+  kerasFormat,
+  kerasH5Format,
 ];
 
 /**
