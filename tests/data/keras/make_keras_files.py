@@ -15,6 +15,9 @@ Files:
   legacy_weights.h5       legacy weights-only HDF5, written by Keras' own legacy writer
   tf_keras_style.h5       weights-only HDF5 in the tf.keras 2 layout (names with ":0"),
                           gzip+shuffle chunked datasets, float64/int/bool/big-endian datasets (h5py)
+  deflated.keras          sequential.keras with its members deflated
+  not_keras.h5            an HDF5 file that is not Keras weights (h5py)
+  bad_no_weights.keras    a .keras archive without model.weights.h5
   bad_declared_shape.h5   a dataset declaring 4 MB with no bytes stored (h5py)
   bad_absurd_dims.h5      a dataset declaring 2^31 x 2^31 x 2^20 elements (h5py)
 """
@@ -22,6 +25,7 @@ Files:
 import json
 import os
 import sys
+import zipfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -142,7 +146,19 @@ def write_tf_keras_style(path):
     return names
 
 
+def write_deflated(src, dst):
+    """The same archive with every member deflated (Keras itself stores them)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info.filename))
+
+
 def write_bad(out):
+    with h5py.File(os.path.join(out, "not_keras.h5"), "w") as f:
+        f.create_dataset("data", data=np.arange(4, dtype="float32"))
+    with zipfile.ZipFile(os.path.join(out, "bad_no_weights.keras"), "w") as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": keras.__version__}))
+        z.writestr("config.json", "{}")
     with h5py.File(os.path.join(out, "bad_declared_shape.h5"), "w") as f:
         f.attrs["layer_names"] = np.array([b"dense"], dtype="S")
         g = f.create_group("dense")
@@ -202,6 +218,8 @@ def main():
 
     tf_names = write_tf_keras_style(p("tf_keras_style.h5"))
     files["tf_keras_style.h5"] = h5_entries(p("tf_keras_style.h5"), tf_names)
+    write_deflated(p("sequential.keras"), p("deflated.keras"))
+    files["deflated.keras"] = files["sequential.keras"]
     write_bad(OUT)
 
     with open(p("expected.json"), "w") as f:
