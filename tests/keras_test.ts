@@ -274,3 +274,34 @@ Deno.test("ckpt convert and inspect exit 2 on bad Keras input and write no outpu
   assert.equal(inspect.code, 2);
   assert.match(inspect.stderr, /dense\/kernel/);
 });
+
+Deno.test("openKerasH5() stops an HDF5 read that loops on a corrupt global heap with a LimitError", async () => {
+  // A global-heap object (the string "block", an attribute value) whose size field claims 153 bytes
+  // instead of 5 sends HDF5 1.14's heap decoder into a loop that never returns.
+  const bytes = await Deno.readFile(`${DIR}/functional.weights.h5`);
+  const pattern = [5, 0, 0, 0, 0, 0, 0, 0, ...new TextEncoder().encode("block")];
+  const at = bytes.findIndex((_, i) => pattern.every((b, k) => bytes[i + k] === b));
+  assert.ok(at > 0, "the heap object is in the committed file");
+  const corrupt = bytes.slice();
+  corrupt[at] = 0x99;
+  const started = performance.now();
+  await assert.rejects(
+    () => openKerasH5(bytesSource(corrupt, "looping.weights.h5"), { timeoutMs: 1500 }),
+    (e: unknown) => {
+      assert.ok(e instanceof LimitError, String(e));
+      assert.match(
+        (e as Error).message,
+        /looping\.weights\.h5: the HDF5 library did not finish within 1500 ms/,
+      );
+      return true;
+    },
+  );
+  assert.ok(performance.now() - started < 15_000);
+  // A fresh reader serves the next file.
+  const file = await openKerasH5(`${DIR}/sequential.weights.h5`);
+  assert.equal(
+    hex(await file.tensors[0].read()),
+    committed["sequential.weights.h5"].find((e) => e.name === file.tensors[0].name)!.hex,
+  );
+  await file.close();
+});

@@ -106,19 +106,16 @@ function variableNames(
   return required.length === count ? required : undefined;
 }
 
-function numericKeys(file: Hdf5File, group: string): string[] {
-  const keys = file.keys(group);
-  for (const key of keys) {
-    if (!/^\d+$/.test(key) || file.kind(`${group}/${key}`) !== "dataset") {
-      throw new FormatError(
-        `Cannot read ${file.name}: '${group}/${key}' is not a numbered variable dataset`,
-        {
-          format: "keras",
-        },
-      );
-    }
-  }
-  return keys.sort((a, b) => Number(a) - Number(b));
+/** The variable datasets of a `vars` group: numbered ones in number order, then any others by name. */
+function variableKeys(file: Hdf5File, group: string): string[] {
+  const keys = file.keys(group).filter((key) => file.kind(`${group}/${key}`) === "dataset");
+  const numbered = keys.filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
+  return [...numbered, ...keys.filter((k) => !/^\d+$/.test(k))];
+}
+
+/** True when the keys are exactly `0`, `1`, …, as Keras numbers a layer's variables. */
+function isNumbered(keys: readonly string[]): boolean {
+  return keys.every((k, i) => k === String(i));
 }
 
 interface LayerVars {
@@ -190,7 +187,7 @@ export function keras3Variables(
       const layerName = typeof named === "string" && named ? named : key;
       // The root's vars belong to the model itself, whose name is not part of its layers' paths.
       here = group === "" ? [] : [...chain, layerName];
-      const varKeys = numericKeys(file, varsGroup);
+      const varKeys = variableKeys(file, varsGroup);
       if (varKeys.length > 0) {
         const found = index.get(here.join("/"));
         layers.push({
@@ -235,7 +232,7 @@ export function keras3Variables(
       last.replace(/_\d+$/, ""),
     ];
     let names: string[] | undefined;
-    for (const snake of candidates) {
+    for (const snake of isNumbered(layer.keys) ? candidates : []) {
       if (!snake) continue;
       names = variableNames(snake, className ? layer.config?.config : undefined, layer.keys.length);
       if (names || className) break;
@@ -256,7 +253,7 @@ export function keras3Variables(
   if (rootKeys.includes("optimizer") && file.kind("optimizer/vars") === "group") {
     const named = file.attribute("optimizer/vars", "name");
     const optimizer = typeof named === "string" && named ? named : "optimizer";
-    const keys = numericKeys(file, "optimizer/vars");
+    const keys = variableKeys(file, "optimizer/vars");
     const derived = config && allNamed
       ? optimizerVariableNames(file, config, keys.length, trainable)
       : undefined;

@@ -11,9 +11,19 @@ import type { OpenOptions } from "../../lib/format.ts";
 import type { TensorFile } from "../../lib/tensor.ts";
 import { openZip, type ZipArchive } from "../zip/open_zip.ts";
 import { readZipEntry } from "../zip/read_zip_entry.ts";
-import { bytesReader, fileRangeReader, Hdf5File, type SyncReader } from "./_hdf5.ts";
-import { keras3Variables } from "./_layout.ts";
-import { kerasTensorFile } from "./_tensor_file.ts";
+import { openHdf5Tensors } from "./_hdf5_client.ts";
+import type { WorkerInput } from "./_hdf5_protocol.ts";
+
+/** Options for {@linkcode openKeras} and {@linkcode openKerasH5}. */
+export interface OpenKerasOptions extends OpenOptions {
+  /**
+   * Longest time, in milliseconds, the HDF5 library may take to open the
+   * file, and (plus 1 ms per 10 kB) to read one tensor, before it is stopped
+   * and a `LimitError` thrown: a corrupt file can make it loop.
+   * @default 30000
+   */
+  timeoutMs?: number;
+}
 
 /** The archive member holding the weights. */
 export const KERAS_WEIGHTS_MEMBER = "model.weights.h5";
@@ -57,7 +67,8 @@ async function readJson(zip: ZipArchive, member: string): Promise<Record<string,
  * A path is read lazily when `model.weights.h5` is stored uncompressed, as
  * Keras writes it: HDF5 reads the metadata it walks and each dataset on
  * `read()`. A deflated member, or any {@linkcode ByteSource}, is read into
- * memory first.
+ * memory first. HDF5 runs in a worker: a corrupt file that makes the
+ * library loop is stopped after `timeoutMs` with a `LimitError`.
  *
  * @example
  * ```ts
@@ -70,10 +81,13 @@ async function readJson(zip: ZipArchive, member: string): Promise<Record<string,
  * await file.close();
  * ```
  */
-export async function openKeras(input: string | ByteSource, _options: OpenOptions = {}): Promise<TensorFile> {
+export async function openKeras(
+  input: string | ByteSource,
+  options: OpenKerasOptions = {},
+): Promise<TensorFile> {
   const path = typeof input === "string" ? input : undefined;
   const source = typeof input === "string" ? await fileSource(input) : input;
-  let reader: SyncReader | undefined;
+  let weights: WorkerInput;
   let config: Record<string, unknown> | undefined;
   const metadata: Record<string, string> = {};
   try {
@@ -92,19 +106,20 @@ export async function openKeras(input: string | ByteSource, _options: OpenOption
     for (const [key, value] of Object.entries(meta ?? {})) {
       if (typeof value === "string") metadata[key] = value;
     }
-    reader = path && entry.method === 0
-      ? fileRangeReader(path, entry.dataOffset, entry.size)
-      : bytesReader(await readZipEntry(zip, entry));
+    weights = path && entry.method === 0
+      ? { kind: "file", path, base: entry.dataOffset, size: entry.size }
+      : { kind: "bytes", bytes: await readZipEntry(zip, entry) };
   } finally {
-    // Everything past this point reads through `reader`.
+    // Everything past this point reads the member directly.
     await source.close();
   }
-  const file = await Hdf5File.open(reader, `${source.name} (${KERAS_WEIGHTS_MEMBER})`);
-  try {
-    const { variables } = keras3Variables(file, config);
-    return kerasTensorFile("keras", file, variables, metadata, source.size, () => Promise.resolve());
-  } catch (error) {
-    file.close();
-    throw error;
-  }
+  return await openHdf5Tensors(
+    "keras",
+    weights,
+    `${source.name} (${KERAS_WEIGHTS_MEMBER})`,
+    config,
+    metadata,
+    source.size,
+    options.timeoutMs,
+  );
 }

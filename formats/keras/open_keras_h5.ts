@@ -7,12 +7,9 @@
  */
 
 import type { ByteSource } from "../../lib/byte_source.ts";
-import { FormatError } from "../../lib/errors.ts";
-import type { OpenOptions } from "../../lib/format.ts";
 import type { TensorFile } from "../../lib/tensor.ts";
-import { bytesReader, fileRangeReader, Hdf5File, type SyncReader } from "./_hdf5.ts";
-import { isLegacyLayout, keras3Variables, type KerasVariable, legacyVariables } from "./_layout.ts";
-import { kerasTensorFile } from "./_tensor_file.ts";
+import { openHdf5Tensors } from "./_hdf5_client.ts";
+import type { OpenKerasOptions } from "./open_keras.ts";
 
 /**
  * Open a Keras HDF5 weights file. Tensors are named by their Keras paths
@@ -31,6 +28,9 @@ import { kerasTensorFile } from "./_tensor_file.ts";
  * order cannot be tied to the weights. Legacy files store their names,
  * which are used as they are, less TensorFlow's `:0`.
  *
+ * HDF5 runs in a worker: a corrupt file that makes the library loop is
+ * stopped after `timeoutMs` with a `LimitError`.
+ *
  * @example
  * ```ts
  * import { openKerasH5 } from "./open_keras_h5.ts";
@@ -44,48 +44,33 @@ import { kerasTensorFile } from "./_tensor_file.ts";
  */
 export async function openKerasH5(
   input: string | ByteSource,
-  _options: OpenOptions = {},
+  options: OpenKerasOptions = {},
 ): Promise<TensorFile> {
-  let reader: SyncReader;
-  let name: string;
-  let size: number;
   if (typeof input === "string") {
-    size = (await Deno.stat(input)).size;
-    reader = fileRangeReader(input, 0, size);
-    name = input;
-  } else {
-    size = input.size;
-    try {
-      reader = bytesReader(await input.read(0, input.size));
-    } finally {
-      await input.close();
-    }
-    name = input.name;
+    const size = (await Deno.stat(input)).size;
+    return await openHdf5Tensors(
+      "keras-h5",
+      { kind: "file", path: input, base: 0, size },
+      input,
+      undefined,
+      {},
+      size,
+      options.timeoutMs,
+    );
   }
-  const file = await Hdf5File.open(reader, name);
+  let bytes: Uint8Array;
   try {
-    let variables: KerasVariable[];
-    const metadata: Record<string, string> = {};
-    if (isLegacyLayout(file)) {
-      variables = legacyVariables(file);
-      const root = file.keys("").includes("model_weights") ? "model_weights" : "";
-      for (const key of ["keras_version", "backend"]) {
-        const value = file.attribute(root, key) ?? file.attribute("", key);
-        if (typeof value === "string") metadata[key] = value;
-      }
-    } else {
-      const keys = file.keys("");
-      if (!keys.includes("layers") && !keys.includes("vars") && !keys.includes("optimizer")) {
-        throw new FormatError(
-          `Cannot read ${name}: it is an HDF5 file but not Keras weights (no layer_names attribute, no layers or vars groups)`,
-          { format: "keras-h5" },
-        );
-      }
-      variables = keras3Variables(file).variables;
-    }
-    return kerasTensorFile("keras-h5", file, variables, metadata, size, () => Promise.resolve());
-  } catch (error) {
-    file.close();
-    throw error;
+    bytes = await input.read(0, input.size);
+  } finally {
+    await input.close();
   }
+  return await openHdf5Tensors(
+    "keras-h5",
+    { kind: "bytes", bytes },
+    input.name,
+    undefined,
+    {},
+    input.size,
+    options.timeoutMs,
+  );
 }

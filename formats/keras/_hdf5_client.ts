@@ -1,0 +1,176 @@
+// The caller's side of the HDF5 worker: one worker per process, shared by
+// every open Keras file, with a time limit on each request. A request that
+// runs past its limit stops the worker (the only way to interrupt a
+// synchronous WebAssembly call); the next open starts a fresh one.
+
+import { Worker } from "node:worker_threads";
+import { FormatError, LimitError, TruncatedError } from "../../lib/errors.ts";
+import type { TensorEntry, TensorFile } from "../../lib/tensor.ts";
+import type { WorkerInput, WorkerRequest, WorkerResponse } from "./_hdf5_protocol.ts";
+
+/** Default limit on opening a file (walking its groups and attributes). */
+export const DEFAULT_HDF5_TIMEOUT_MS = 30_000;
+// Reads get the limit plus time for their size at a pessimistic 10 MB/s.
+const READ_BYTES_PER_MS = 10_000;
+
+// Distributes Omit over the request union, so each op keeps its own fields.
+type Request = WorkerRequest extends infer R ? R extends WorkerRequest ? Omit<R, "seq"> : never : never;
+
+interface Pending {
+  resolve(response: WorkerResponse): void;
+  reject(error: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+function revive(error: NonNullable<WorkerResponse["error"]>): Error {
+  switch (error.name) {
+    case "FormatError":
+      return new FormatError(error.message, { offset: error.offset, format: error.format });
+    case "LimitError":
+      return new LimitError(error.message, { limit: error.limit, actual: error.actual });
+    case "TruncatedError":
+      return new TruncatedError(error.message, { offset: error.offset });
+    case "TypeError":
+      return new TypeError(error.message);
+    case "RangeError":
+      return new RangeError(error.message);
+    default:
+      return new Error(error.message);
+  }
+}
+
+class Hdf5Worker {
+  dead = false;
+  #worker: Worker;
+  #pending = new Map<number, Pending>();
+  #seq = 0;
+
+  constructor() {
+    this.#worker = new Worker(new URL("./_hdf5_worker.ts", import.meta.url));
+    // An idle worker must not keep the process alive.
+    this.#worker.unref();
+    this.#worker.on("message", (response: WorkerResponse) => {
+      const pending = this.#pending.get(response.seq);
+      if (!pending) return;
+      this.#settle(response.seq);
+      if (response.error) pending.reject(revive(response.error));
+      else pending.resolve(response);
+    });
+    this.#worker.on("error", (error: Error) => {
+      this.#stop(new FormatError(`The HDF5 reader failed: ${error?.message ?? error}`, { format: "hdf5" }));
+    });
+    this.#worker.on("exit", () => {
+      this.#stop(new FormatError("The HDF5 reader stopped unexpectedly", { format: "hdf5" }));
+    });
+  }
+
+  #settle(seq: number): void {
+    const pending = this.#pending.get(seq);
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    this.#pending.delete(seq);
+    if (this.#pending.size === 0 && !this.dead) this.#worker.unref();
+  }
+
+  #stop(error: Error): void {
+    if (this.dead) return;
+    this.dead = true;
+    for (const [seq, pending] of [...this.#pending]) {
+      this.#settle(seq);
+      pending.reject(error);
+    }
+    void this.#worker.terminate();
+  }
+
+  request(request: Request, timeoutMs: number, what: string): Promise<WorkerResponse> {
+    if (this.dead) {
+      return Promise.reject(
+        new FormatError(
+          `Cannot read ${what}: its HDF5 reader was stopped after a read ran out of time; open the file again`,
+          {
+            format: "hdf5",
+          },
+        ),
+      );
+    }
+    const seq = ++this.#seq;
+    return new Promise<WorkerResponse>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const pending = this.#pending.get(seq);
+        this.#settle(seq);
+        this.#stop(
+          new FormatError(`Cannot read ${what}: another HDF5 read ran out of time`, { format: "hdf5" }),
+        );
+        pending?.reject(
+          new LimitError(
+            `Cannot read ${what}: the HDF5 library did not finish within ${timeoutMs} ms (a corrupt file can make it loop), so it was stopped`,
+            { limit: timeoutMs },
+          ),
+        );
+      }, timeoutMs);
+      if (this.#pending.size === 0) this.#worker.ref();
+      this.#pending.set(seq, { resolve, reject, timer });
+      this.#worker.postMessage({ ...request, seq });
+    });
+  }
+}
+
+let shared: Hdf5Worker | undefined;
+
+function worker(): Hdf5Worker {
+  if (!shared || shared.dead) shared = new Hdf5Worker();
+  return shared;
+}
+
+/** Open HDF5 input in the worker and describe its Keras variables as a TensorFile. */
+export async function openHdf5Tensors(
+  format: "keras" | "keras-h5",
+  input: WorkerInput,
+  name: string,
+  // deno-lint-ignore no-explicit-any
+  config: any,
+  metadata: Record<string, string>,
+  fileBytes: number,
+  timeoutMs: number = DEFAULT_HDF5_TIMEOUT_MS,
+): Promise<TensorFile> {
+  const w = worker();
+  const { description } = await w.request({ op: "open", input, name, kind: format, config }, timeoutMs, name);
+  const { id, tensors: described } = description!;
+  const tensors: TensorEntry[] = described.map((t, index) => ({
+    name: t.name,
+    dtype: t.dtype,
+    shape: t.shape,
+    byteLength: t.byteLength,
+    async read(out?: Uint8Array): Promise<Uint8Array> {
+      if (out && out.length < t.byteLength) {
+        throw new RangeError(`Output buffer of ${out.length} bytes is smaller than ${t.byteLength}`);
+      }
+      const limit = timeoutMs + Math.ceil(t.byteLength / READ_BYTES_PER_MS);
+      const { bytes } = await w.request({ op: "read", id, index }, limit, `tensor '${t.name}' in ${name}`);
+      if (bytes!.length !== t.byteLength) {
+        throw new FormatError(
+          `Cannot read tensor '${t.name}' in ${name}: got ${bytes!.length} bytes, not ${t.byteLength}`,
+          {
+            format,
+          },
+        );
+      }
+      if (!out) return bytes!;
+      const view = out.subarray(0, t.byteLength);
+      view.set(bytes!);
+      return view;
+    },
+  }));
+  let closed = false;
+  return {
+    format,
+    metadata: { ...metadata, ...description!.metadata },
+    tensors,
+    fileBytes,
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      if (!w.dead) await w.request({ op: "close", id }, timeoutMs, name).catch(() => {});
+    },
+  };
+}
