@@ -275,7 +275,7 @@ Deno.test("ckpt convert and inspect exit 2 on bad Keras input and write no outpu
   assert.match(inspect.stderr, /dense\/kernel/);
 });
 
-Deno.test("openKerasH5() stops an HDF5 read that loops on a corrupt global heap with a LimitError", async () => {
+Deno.test("openKerasH5() stops HDF5 looping on a corrupt global heap with a LimitError, long before its time limit", async () => {
   // A global-heap object (the string "block", an attribute value) whose size field claims 153 bytes
   // instead of 5 sends HDF5 1.14's heap decoder into a loop that never returns.
   const bytes = await Deno.readFile(`${DIR}/functional.weights.h5`);
@@ -286,12 +286,12 @@ Deno.test("openKerasH5() stops an HDF5 read that loops on a corrupt global heap 
   corrupt[at] = 0x99;
   const started = performance.now();
   await assert.rejects(
-    () => openKerasH5(bytesSource(corrupt, "looping.weights.h5"), { timeoutMs: 1500 }),
+    () => openKerasH5(bytesSource(corrupt, "looping.weights.h5")),
     (e: unknown) => {
       assert.ok(e instanceof LimitError, String(e));
       assert.match(
         (e as Error).message,
-        /looping\.weights\.h5: the HDF5 library did not finish within 1500 ms/,
+        /looping\.weights\.h5: the HDF5 library ran 1500 ms without reading the file/,
       );
       return true;
     },

@@ -87,7 +87,8 @@ export interface H5DatasetInfo {
 type Any = any;
 let modulePromise: Promise<{ h5wasm: Any; Module: Any }> | undefined;
 
-function loadH5wasm(): Promise<{ h5wasm: Any; Module: Any }> {
+/** Load and start the HDF5 library (once). */
+export function loadH5wasm(): Promise<{ h5wasm: Any; Module: Any }> {
   // Imported on first use: the module carries a 4 MB WebAssembly build that
   // other formats' users should not pay for at start-up.
   modulePromise ??= import("h5wasm").then(async (mod) => {

@@ -12,6 +12,10 @@ import type { WorkerInput, WorkerRequest, WorkerResponse } from "./_hdf5_protoco
 export const DEFAULT_HDF5_TIMEOUT_MS = 30_000;
 // Reads get the limit plus time for their size at a pessimistic 10 MB/s.
 const READ_BYTES_PER_MS = 10_000;
+// The library reading no bytes for this long is looping on what it holds
+// (legitimate work between reads — decoding one compressed chunk — is far shorter).
+const STALL_MS = 1500;
+const CHECK_EVERY_MS = 100;
 
 // Distributes Omit over the request union, so each op keeps its own fields.
 type Request = WorkerRequest extends infer R ? R extends WorkerRequest ? Omit<R, "seq"> : never : never;
@@ -19,7 +23,7 @@ type Request = WorkerRequest extends infer R ? R extends WorkerRequest ? Omit<R,
 interface Pending {
   resolve(response: WorkerResponse): void;
   reject(error: Error): void;
-  timer: ReturnType<typeof setTimeout>;
+  timer: ReturnType<typeof setInterval>;
 }
 
 function revive(error: NonNullable<WorkerResponse["error"]>): Error {
@@ -44,12 +48,28 @@ class Hdf5Worker {
   #worker: Worker;
   #pending = new Map<number, Pending>();
   #seq = 0;
+  #progress = new Int32Array(new SharedArrayBuffer(4));
+  #started = false;
+  #ready: Promise<void>;
+  #readyResolve!: () => void;
+  #readyReject!: (error: Error) => void;
 
   constructor() {
-    this.#worker = new Worker(new URL("./_hdf5_worker.ts", import.meta.url));
-    // An idle worker must not keep the process alive.
-    this.#worker.unref();
-    this.#worker.on("message", (response: WorkerResponse) => {
+    this.#worker = new Worker(new URL("./_hdf5_worker.ts", import.meta.url), {
+      workerData: { progress: this.#progress.buffer },
+    });
+    this.#ready = new Promise<void>((resolve, reject) => {
+      this.#readyResolve = resolve;
+      this.#readyReject = reject;
+    });
+    this.#ready.catch(() => {});
+    this.#worker.on("message", (response: WorkerResponse & { ready?: boolean }) => {
+      if (response.ready) {
+        this.#started = true;
+        this.#readyResolve();
+        if (this.#pending.size === 0) this.#worker.unref();
+        return;
+      }
       const pending = this.#pending.get(response.seq);
       if (!pending) return;
       this.#settle(response.seq);
@@ -67,14 +87,16 @@ class Hdf5Worker {
   #settle(seq: number): void {
     const pending = this.#pending.get(seq);
     if (!pending) return;
-    clearTimeout(pending.timer);
+    clearInterval(pending.timer);
     this.#pending.delete(seq);
-    if (this.#pending.size === 0 && !this.dead) this.#worker.unref();
+    // An idle worker must not keep the process alive.
+    if (this.#pending.size === 0 && this.#started && !this.dead) this.#worker.unref();
   }
 
   #stop(error: Error): void {
     if (this.dead) return;
     this.dead = true;
+    this.#readyReject(error);
     for (const [seq, pending] of [...this.#pending]) {
       this.#settle(seq);
       pending.reject(error);
@@ -82,7 +104,8 @@ class Hdf5Worker {
     void this.#worker.terminate();
   }
 
-  request(request: Request, timeoutMs: number, what: string): Promise<WorkerResponse> {
+  async request(request: Request, timeoutMs: number, what: string): Promise<WorkerResponse> {
+    await this.#ready;
     if (this.dead) {
       return Promise.reject(
         new FormatError(
@@ -95,7 +118,18 @@ class Hdf5Worker {
     }
     const seq = ++this.#seq;
     return new Promise<WorkerResponse>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const started = performance.now();
+      let seen = Atomics.load(this.#progress, 0);
+      let lastProgress = started;
+      const timer = setInterval(() => {
+        const now = performance.now();
+        const count = Atomics.load(this.#progress, 0);
+        if (count !== seen) {
+          seen = count;
+          lastProgress = now;
+        }
+        const stalled = now - lastProgress > STALL_MS;
+        if (!stalled && now - started <= timeoutMs) return;
         const pending = this.#pending.get(seq);
         this.#settle(seq);
         this.#stop(
@@ -103,12 +137,14 @@ class Hdf5Worker {
         );
         pending?.reject(
           new LimitError(
-            `Cannot read ${what}: the HDF5 library did not finish within ${timeoutMs} ms (a corrupt file can make it loop), so it was stopped`,
-            { limit: timeoutMs },
+            stalled
+              ? `Cannot read ${what}: the HDF5 library ran ${STALL_MS} ms without reading the file (a corrupt file can make it loop), so it was stopped`
+              : `Cannot read ${what}: the HDF5 library did not finish within ${timeoutMs} ms, so it was stopped`,
+            { limit: stalled ? STALL_MS : timeoutMs },
           ),
         );
-      }, timeoutMs);
-      if (this.#pending.size === 0) this.#worker.ref();
+      }, CHECK_EVERY_MS);
+      this.#worker.ref();
       this.#pending.set(seq, { resolve, reject, timer });
       this.#worker.postMessage({ ...request, seq });
     });

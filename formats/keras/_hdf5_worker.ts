@@ -2,20 +2,50 @@
 // can make the C library loop forever, so they run here, where the opener can
 // stop them with a time limit, instead of on the caller's thread.
 
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { FormatError } from "../../lib/errors.ts";
-import { bytesReader, fileRangeReader, type H5DatasetInfo, Hdf5File, type SyncReader } from "./_hdf5.ts";
+import {
+  bytesReader,
+  fileRangeReader,
+  type H5DatasetInfo,
+  Hdf5File,
+  loadH5wasm,
+  type SyncReader,
+} from "./_hdf5.ts";
 import { isLegacyLayout, keras3Variables, type KerasVariable, legacyVariables } from "./_layout.ts";
 import type { WorkerDescription, WorkerRequest, WorkerResponse } from "./_hdf5_protocol.ts";
+
+// Bumped on every read of the file's bytes, so the caller can tell a slow read
+// (progress) from a loop inside the library (none).
+const progress = new Int32Array(workerData.progress as SharedArrayBuffer);
+const PROGRESS_STEP = 8 * 1024 * 1024;
+
+function withProgress(reader: SyncReader): SyncReader {
+  return {
+    size: reader.size,
+    readAt(position: number, target: Uint8Array): number {
+      let done = 0;
+      while (done < target.length) {
+        Atomics.add(progress, 0, 1);
+        const part = target.subarray(done, Math.min(target.length, done + PROGRESS_STEP));
+        const n = reader.readAt(position + done, part);
+        done += n;
+        if (n < part.length) break;
+      }
+      return done;
+    },
+    close: () => reader.close(),
+  };
+}
 
 const files = new Map<number, { file: Hdf5File; infos: H5DatasetInfo[]; names: string[] }>();
 let nextId = 1;
 
 async function describe(request: Extract<WorkerRequest, { op: "open" }>): Promise<WorkerDescription> {
   const { input, name, kind } = request;
-  const reader: SyncReader = input.kind === "file"
-    ? fileRangeReader(input.path, input.base, input.size)
-    : bytesReader(input.bytes);
+  const reader = withProgress(
+    input.kind === "file" ? fileRangeReader(input.path, input.base, input.size) : bytesReader(input.bytes),
+  );
   const file = await Hdf5File.open(reader, name);
   try {
     let variables: KerasVariable[];
@@ -80,6 +110,7 @@ parentPort!.on("message", async (request: WorkerRequest) => {
     } else if (request.op === "read") {
       const open = files.get(request.id);
       if (!open) throw new TypeError(`HDF5 file ${request.id} is not open`);
+      Atomics.add(progress, 0, 1);
       const bytes = open.file.read(open.infos[request.index], open.names[request.index]);
       parentPort!.postMessage({ seq: request.seq, bytes } satisfies WorkerResponse, [
         bytes.buffer as ArrayBuffer,
@@ -93,3 +124,7 @@ parentPort!.on("message", async (request: WorkerRequest) => {
     parentPort!.postMessage({ seq: request.seq, error: serialize(error) } satisfies WorkerResponse);
   }
 });
+
+// Requests are sent, and their time limits start, once the library is loaded.
+await loadH5wasm();
+parentPort!.postMessage({ ready: true });
