@@ -49,7 +49,7 @@ class Hdf5Worker {
   #pending = new Map<number, Pending>();
   #seq = 0;
   #progress = new Int32Array(new SharedArrayBuffer(4));
-  #started = false;
+  #waiting = 0;
   #ready: Promise<void>;
   #readyResolve!: () => void;
   #readyReject!: (error: Error) => void;
@@ -58,6 +58,7 @@ class Hdf5Worker {
     this.#worker = new Worker(new URL("./_hdf5_worker.ts", import.meta.url), {
       workerData: { progress: this.#progress.buffer },
     });
+    this.#worker.unref();
     this.#ready = new Promise<void>((resolve, reject) => {
       this.#readyResolve = resolve;
       this.#readyReject = reject;
@@ -65,9 +66,7 @@ class Hdf5Worker {
     this.#ready.catch(() => {});
     this.#worker.on("message", (response: WorkerResponse & { ready?: boolean }) => {
       if (response.ready) {
-        this.#started = true;
         this.#readyResolve();
-        if (this.#pending.size === 0) this.#worker.unref();
         return;
       }
       const pending = this.#pending.get(response.seq);
@@ -89,8 +88,12 @@ class Hdf5Worker {
     if (!pending) return;
     clearInterval(pending.timer);
     this.#pending.delete(seq);
-    // An idle worker must not keep the process alive.
-    if (this.#pending.size === 0 && this.#started && !this.dead) this.#worker.unref();
+    this.#idle();
+  }
+
+  // An idle worker must not keep the process alive.
+  #idle(): void {
+    if (this.#pending.size === 0 && this.#waiting === 0 && !this.dead) this.#worker.unref();
   }
 
   #stop(error: Error): void {
@@ -105,7 +108,14 @@ class Hdf5Worker {
   }
 
   async request(request: Request, timeoutMs: number, what: string): Promise<WorkerResponse> {
-    await this.#ready;
+    // Kept referenced while a caller waits for the library to load.
+    this.#waiting++;
+    this.#worker.ref();
+    try {
+      await this.#ready;
+    } finally {
+      this.#waiting--;
+    }
     if (this.dead) {
       return Promise.reject(
         new FormatError(
