@@ -118,18 +118,16 @@ function hdf5Detail(error: unknown): string {
 export class Hdf5File {
   readonly name: string;
   readonly size: number;
-  #h5: Any;
   #Module: Any;
   #file: Any;
   #fsPath: string;
   #reader: SyncReader;
   #closed = false;
 
-  private constructor(name: string, reader: SyncReader, h5: Any, Module: Any, file: Any, fsPath: string) {
+  private constructor(name: string, reader: SyncReader, Module: Any, file: Any, fsPath: string) {
     this.name = name;
     this.size = reader.size;
     this.#reader = reader;
-    this.#h5 = h5;
     this.#Module = Module;
     this.#file = file;
     this.#fsPath = fsPath;
@@ -194,7 +192,7 @@ export class Hdf5File {
       }
       throw new FormatError(`Cannot open HDF5 file ${name}: ${detail}`, { format: "hdf5", cause: error });
     }
-    return new Hdf5File(name, reader, h5, Module, file, fsPath);
+    return new Hdf5File(name, reader, Module, file, fsPath);
   }
 
   #call<T>(what: string, fn: () => T): T {
@@ -411,6 +409,5 @@ export class Hdf5File {
         this.#reader.close();
       }
     }
-    void this.#h5;
   }
 }

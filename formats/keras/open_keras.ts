@@ -66,8 +66,9 @@ async function readJson(zip: ZipArchive, member: string): Promise<Record<string,
  *
  * A path is read lazily when `model.weights.h5` is stored uncompressed, as
  * Keras writes it: HDF5 reads the metadata it walks and each dataset on
- * `read()`. A deflated member, or any {@linkcode ByteSource}, is read into
- * memory first. HDF5 runs in a worker: a corrupt file that makes the
+ * `read()` (the member's CRC-32 is then not checked, as that would read it
+ * whole). A deflated member, or any {@linkcode ByteSource}, is read into
+ * memory first and its CRC-32 checked. HDF5 runs in a worker: a corrupt file that makes the
  * library loop is stopped after `timeoutMs` with a `LimitError`.
  *
  * @example
