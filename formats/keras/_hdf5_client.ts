@@ -107,7 +107,12 @@ class Hdf5Worker {
     void this.#worker.terminate();
   }
 
-  async request(request: Request, timeoutMs: number, what: string): Promise<WorkerResponse> {
+  async request(
+    request: Request,
+    timeoutMs: number,
+    what: string,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<WorkerResponse> {
     // Kept referenced while a caller waits for the library to load.
     this.#waiting++;
     this.#worker.ref();
@@ -156,7 +161,7 @@ class Hdf5Worker {
       }, CHECK_EVERY_MS);
       this.#worker.ref();
       this.#pending.set(seq, { resolve, reject, timer });
-      this.#worker.postMessage({ ...request, seq });
+      this.#worker.postMessage({ ...request, seq }, transfer);
     });
   }
 }
@@ -180,7 +185,13 @@ export async function openHdf5Tensors(
   timeoutMs: number = DEFAULT_HDF5_TIMEOUT_MS,
 ): Promise<TensorFile> {
   const w = worker();
-  const { description } = await w.request({ op: "open", input, name, kind: format, config }, timeoutMs, name);
+  const { description } = await w.request(
+    { op: "open", input, name, kind: format, config },
+    timeoutMs,
+    name,
+    // The opener made this copy for the worker: move it rather than copy it again.
+    input.kind === "bytes" ? [input.buffer] : [],
+  );
   const { id, tensors: described } = description!;
   const tensors: TensorEntry[] = described.map((t, index) => ({
     name: t.name,
@@ -192,18 +203,19 @@ export async function openHdf5Tensors(
         throw new RangeError(`Output buffer of ${out.length} bytes is smaller than ${t.byteLength}`);
       }
       const limit = timeoutMs + Math.ceil(t.byteLength / READ_BYTES_PER_MS);
-      const { bytes } = await w.request({ op: "read", id, index }, limit, `tensor '${t.name}' in ${name}`);
-      if (bytes!.length !== t.byteLength) {
+      const { buffer } = await w.request({ op: "read", id, index }, limit, `tensor '${t.name}' in ${name}`);
+      const bytes = new Uint8Array(buffer!);
+      if (bytes.length !== t.byteLength) {
         throw new FormatError(
-          `Cannot read tensor '${t.name}' in ${name}: got ${bytes!.length} bytes, not ${t.byteLength}`,
+          `Cannot read tensor '${t.name}' in ${name}: got ${bytes.length} bytes, not ${t.byteLength}`,
           {
             format,
           },
         );
       }
-      if (!out) return bytes!;
+      if (!out) return bytes;
       const view = out.subarray(0, t.byteLength);
-      view.set(bytes!);
+      view.set(bytes);
       return view;
     },
   }));

@@ -4,7 +4,8 @@ import type { DType } from "../../lib/dtype.ts";
 
 export type WorkerInput =
   | { kind: "file"; path: string; base: number; size: number }
-  | { kind: "bytes"; bytes: Uint8Array };
+  // Bytes travel as a bare ArrayBuffer: Deno's worker_threads walks typed arrays element by element.
+  | { kind: "bytes"; buffer: ArrayBuffer };
 
 export type WorkerRequest =
   // deno-lint-ignore no-explicit-any
@@ -21,7 +22,8 @@ export interface WorkerDescription {
 export interface WorkerResponse {
   seq: number;
   description?: WorkerDescription;
-  bytes?: Uint8Array;
+  /** A tensor's bytes, as a bare (transferred) ArrayBuffer. */
+  buffer?: ArrayBuffer;
   error?: {
     name: string;
     message: string;

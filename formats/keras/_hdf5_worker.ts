@@ -44,7 +44,9 @@ let nextId = 1;
 async function describe(request: Extract<WorkerRequest, { op: "open" }>): Promise<WorkerDescription> {
   const { input, name, kind } = request;
   const reader = withProgress(
-    input.kind === "file" ? fileRangeReader(input.path, input.base, input.size) : bytesReader(input.bytes),
+    input.kind === "file"
+      ? fileRangeReader(input.path, input.base, input.size)
+      : bytesReader(new Uint8Array(input.buffer)),
   );
   const file = await Hdf5File.open(reader, name);
   try {
@@ -112,8 +114,12 @@ parentPort!.on("message", async (request: WorkerRequest) => {
       if (!open) throw new TypeError(`HDF5 file ${request.id} is not open`);
       Atomics.add(progress, 0, 1);
       const bytes = open.file.read(open.infos[request.index], open.names[request.index]);
-      parentPort!.postMessage({ seq: request.seq, bytes } satisfies WorkerResponse, [
-        bytes.buffer as ArrayBuffer,
+      // A whole-buffer view from read(): the buffer is exactly the tensor.
+      const buffer = bytes.byteLength === bytes.buffer.byteLength
+        ? bytes.buffer as ArrayBuffer
+        : bytes.slice().buffer;
+      parentPort!.postMessage({ seq: request.seq, buffer } satisfies WorkerResponse, [
+        buffer,
       ]);
     } else {
       files.get(request.id)?.file.close();

@@ -109,7 +109,7 @@ export async function openKeras(
     }
     weights = path && entry.method === 0
       ? { kind: "file", path, base: entry.dataOffset, size: entry.size }
-      : { kind: "bytes", bytes: await readZipEntry(zip, entry) };
+      : { kind: "bytes", buffer: (await readZipEntry(zip, entry)).slice().buffer };
   } finally {
     // Everything past this point reads the member directly.
     await source.close();

@@ -66,7 +66,7 @@ export async function openKerasH5(
   }
   return await openHdf5Tensors(
     "keras-h5",
-    { kind: "bytes", bytes },
+    { kind: "bytes", buffer: bytes.slice().buffer },
     input.name,
     undefined,
     {},
