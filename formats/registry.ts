@@ -13,6 +13,7 @@ import { onnxFormat } from "./onnx/format.ts";
 import { ggufFormat } from "./gguf/format.ts";
 import { npzFormat, numpyFormat } from "./numpy/format.ts";
 import { tensorflowFormat } from "./tensorflow/format.ts";
+import { kerasFormat, kerasH5Format } from "./keras/format.ts";
 
 /** Every shipped format. Sniffing tries them in this order. */
 export const FORMATS: readonly TensorFormat[] = [
@@ -23,6 +24,8 @@ export const FORMATS: readonly TensorFormat[] = [
   numpyFormat,
   npzFormat,
   tensorflowFormat,
+  kerasFormat,
+  kerasH5Format,
 ];
 
 /**

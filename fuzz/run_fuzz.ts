@@ -239,6 +239,8 @@ export class FuzzExecutor {
     this.#child = undefined;
     this.#writer = undefined;
     this.#ready = undefined;
+    // A killed child's exit, seen later, must fail only the inputs sent to it, not the next child's.
+    this.#pending = new Map();
   }
 
   /** Kill the child; the next `run` starts a fresh one. */
