@@ -18,6 +18,14 @@ import { formatTable, type OptionSpecs, printJson } from "./_output.ts";
 
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
 async function isDirectory(path: string): Promise<boolean> {
   try {
     return (await Deno.stat(path)).isDirectory;
@@ -112,7 +120,9 @@ export async function convertHfRoute(
 
 /** `ckpt inspect FOLDER`: print a model folder's summary; undefined when `input` is not a folder. */
 export async function inspectHfRoute(input: string, json: boolean): Promise<number | undefined> {
-  if (!(await isDirectory(input))) return undefined;
+  // Only a folder with a config.json is a model folder; other folders (a
+  // TensorFlow checkpoint's) are opened by their own formats.
+  if (!(await isDirectory(input)) || !(await isFile(`${input}/config.json`))) return undefined;
   const model = await openHfModel(input);
   try {
     const s = summarizeHfModel(model);

@@ -6,24 +6,9 @@
  * @module
  */
 
-// Eight 256-entry tables built once: table k maps a byte to its CRC after k
-// further zero bytes, so the hot loop folds 8 input bytes per step.
-const TABLES: Uint32Array = (() => {
-  const t = new Uint32Array(256 * 8);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0x82f63b78 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  for (let n = 0; n < 256; n++) {
-    let c = t[n];
-    for (let k = 1; k < 8; k++) {
-      c = t[c & 0xff] ^ (c >>> 8);
-      t[k * 256 + n] = c >>> 0;
-    }
-  }
-  return t;
-})();
+import { crcSlicing8, slicing8Tables } from "./_crc_slicing8.ts";
+
+const TABLES: Uint32Array = slicing8Tables(0x82f63b78);
 
 /**
  * The CRC-32C of `data`, continuing from `crc` (the result of a previous
@@ -39,21 +24,7 @@ const TABLES: Uint32Array = (() => {
  * ```
  */
 export function crc32c(data: Uint8Array, crc = 0): number {
-  const t = TABLES;
-  let c = ~crc >>> 0;
-  let i = 0;
-  const n = data.length;
-  const end8 = n - (n % 8);
-  while (i < end8) {
-    const a = (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24)) ^ c;
-    const b = data[i + 4] | (data[i + 5] << 8) | (data[i + 6] << 16) | (data[i + 7] << 24);
-    c = t[1792 + (a & 0xff)] ^ t[1536 + ((a >>> 8) & 0xff)] ^ t[1280 + ((a >>> 16) & 0xff)] ^
-      t[1024 + (a >>> 24)] ^ t[768 + (b & 0xff)] ^ t[512 + ((b >>> 8) & 0xff)] ^
-      t[256 + ((b >>> 16) & 0xff)] ^ t[b >>> 24];
-    i += 8;
-  }
-  while (i < n) c = t[(c ^ data[i++]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
+  return crcSlicing8(TABLES, data, crc);
 }
 
 // LevelDB stores checksums rotated and offset, so that the CRC of a string

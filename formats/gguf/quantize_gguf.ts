@@ -22,6 +22,7 @@ import {
   planFileType,
   type TensorTypeChoice,
 } from "./file_type.ts";
+import { GGML_TYPE_OF_DTYPE } from "./_encode_value.ts";
 import { attachGgufKeyValues, type GgufKeyValue, ggufKeyValuesOf } from "./gguf_value.ts";
 
 /**
@@ -57,19 +58,8 @@ export interface QuantizedGguf extends TensorStream {
   readonly tensors: TensorEntry[];
 }
 
-const PLAIN: Record<string, string> = {
-  F32: "F32",
-  F16: "F16",
-  BF16: "BF16",
-  F64: "F64",
-  I8: "I8",
-  I16: "I16",
-  I32: "I32",
-  I64: "I64",
-};
-
 function storedType(entry: TensorEntry): string {
-  const type = entry.encoding ?? PLAIN[entry.dtype];
+  const type = entry.encoding ?? GGML_TYPE_OF_DTYPE[entry.dtype];
   if (!type || !ggmlTypeByName(type)) {
     throw new UsageError(
       `Cannot quantize tensor '${entry.name}': ${entry.encoding ?? entry.dtype} has no ggml type`,

@@ -8,7 +8,6 @@
 
 import { ScratchBuffer } from "../../lib/scratch_buffer.ts";
 import type { ByteSink } from "../../lib/byte_sink.ts";
-import type { DType } from "../../lib/dtype.ts";
 import { UsageError } from "../../lib/errors.ts";
 import type { WriteOptions } from "../../lib/format.ts";
 import { ggmlByteLength, type GgmlType, ggmlTypeByName } from "../../lib/ggml_blocks.ts";
@@ -17,15 +16,13 @@ import { alignTo, isPowerOfTwo } from "../../lib/binary/align.ts";
 import { FieldWriter } from "../../lib/binary/field_writer.ts";
 import {
   GGUF_VALUE_TYPES,
-  type GgufArray,
-  type GgufItem,
   ggufKeyFromMetadata,
   type GgufKeyValue,
   ggufKeyValuesOf,
-  type GgufType,
   ggufValueToString,
   metadataKeyFromGguf,
 } from "./gguf_value.ts";
+import { GGML_TYPE_OF_DTYPE, writeItem, writeString } from "./_encode_value.ts";
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAX_DIMS, GGUF_MAX_NAME, GGUF_VERSION } from "./open_gguf.ts";
 
 /** Options for {@linkcode writeGguf}. */
@@ -45,60 +42,7 @@ export interface WriteGgufOptions extends WriteOptions {
   kv?: readonly GgufKeyValue[];
 }
 
-const DTYPE_TO_GGML: Partial<Record<DType, string>> = {
-  F32: "F32",
-  F16: "F16",
-  BF16: "BF16",
-  F64: "F64",
-  I8: "I8",
-  I16: "I16",
-  I32: "I32",
-  I64: "I64",
-};
-
 const UTF8 = new TextEncoder();
-
-function writeString(w: FieldWriter, s: string): void {
-  const bytes = UTF8.encode(s);
-  w.u64(bytes.length);
-  w.bytes(bytes);
-}
-
-function writeItem(w: FieldWriter, type: GgufType, item: GgufItem): void {
-  switch (type) {
-    case "u8":
-      return w.u8(item as number);
-    case "i8":
-      return w.i8(item as number);
-    case "u16":
-      return w.u16(item as number);
-    case "i16":
-      return w.i16(item as number);
-    case "u32":
-      return w.u32(item as number);
-    case "i32":
-      return w.i32(item as number);
-    case "f32":
-      return w.f32(item as number);
-    case "bool":
-      return w.u8(item ? 1 : 0);
-    case "string":
-      return writeString(w, item as string);
-    case "u64":
-      return w.u64(item as bigint | number);
-    case "i64":
-      return w.i64(item as bigint | number);
-    case "f64":
-      return w.f64(item as number);
-    case "array": {
-      const arr = item as GgufArray;
-      w.i32(GGUF_VALUE_TYPES.indexOf(arr.itemType));
-      w.u64(arr.items.length);
-      for (const x of arr.items) writeItem(w, arr.itemType, x);
-      return;
-    }
-  }
-}
 
 /** The key/values to write: typed ones kept where the metadata still agrees, strings for the rest. */
 function planKeyValues(
@@ -141,7 +85,7 @@ function planKeyValues(
 }
 
 function ggmlTypeOf(entry: TensorEntry): GgmlType {
-  const typeName = entry.encoding ?? DTYPE_TO_GGML[entry.dtype];
+  const typeName = entry.encoding ?? GGML_TYPE_OF_DTYPE[entry.dtype];
   const type = typeName === undefined ? undefined : ggmlTypeByName(typeName);
   if (!type) {
     throw new UsageError(

@@ -4,6 +4,8 @@
 // quantize_nparray) and MatMulNBits 4-bit blocks (the MLAS blockwise
 // quantizer behind matmul_nbits_quantizer.py).
 
+import { NF4_VALUES } from "../../lib/quant/nf4.ts";
+
 const F32_TINY = 1.1754943508222875e-38;
 const ROUNDER = 6755399441055744;
 
@@ -179,27 +181,8 @@ export function toFloat16Clamped(
   return new Uint16Array(out.buffer);
 }
 
-/** bitsandbytes' NF4 code values (normal-float 4-bit). */
-const NF4_CODES = [
-  -1,
-  -0.6961928009986877,
-  -0.5250730514526367,
-  -0.39491748809814453,
-  -0.28444138169288635,
-  -0.18477343022823334,
-  -0.09105003625154495,
-  0,
-  0.07958029955625534,
-  0.16093020141124725,
-  0.24611230194568634,
-  0.33791524171829224,
-  0.44070982933044434,
-  0.5626170039176941,
-  0.7229568362236023,
-  1,
-];
 /** The float32 midpoints between neighbouring codes: a value's code is how many of them it exceeds. */
-const NF4_BOUNDS = Float32Array.from(NF4_CODES.slice(1), (c, i) => (NF4_CODES[i] + c) / 2);
+const NF4_BOUNDS = Float32Array.from(NF4_VALUES.subarray(1), (c, i) => (NF4_VALUES[i] + c) / 2);
 
 function nf4(x: number): number {
   let code = 0;
