@@ -106,7 +106,8 @@ export type GgmlSimdKind = "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1";
 /**
  * Quantize `x` (a multiple of 32 values) into ggml blocks of `blockBytes`;
  * blocks the vector path leaves (NaN, Inf, a zero extreme, an overflowing
- * reciprocal) are redone by `reference`. False when SIMD is unavailable.
+ * reciprocal; the last blocks short of a group of 4) are done by
+ * `reference`. False when SIMD is unavailable.
  */
 export function ggmlSimd(
   kind: GgmlSimdKind,
@@ -121,15 +122,17 @@ export function ggmlSimd(
   for (let off = 0; off < x.length; off += CHUNK) {
     const len = Math.min(CHUNK, x.length - off);
     const blocks = len >> 5;
-    m.f32.set(x.subarray(off, off + len), SRC >> 2);
-    const flagged = fn(SRC, DST, blocks, FLAGS);
+    const vector = blocks & ~3; // the kernels take groups of 4 blocks
+    m.f32.set(x.subarray(off, off + vector * 32), SRC >> 2);
+    const flagged = fn(SRC, DST, vector, FLAGS);
     const first = (off >> 5) * blockBytes;
-    out.set(m.u8.subarray(DST, DST + blocks * blockBytes), first);
-    for (let f = 0; f < flagged; f++) {
-      const b = m.u32[(FLAGS >> 2) + f];
+    out.set(m.u8.subarray(DST, DST + vector * blockBytes), first);
+    const redo = (b: number) => {
       const at = off + b * 32;
       reference(x.subarray(at, at + 32), out.subarray(first + b * blockBytes, first + (b + 1) * blockBytes));
-    }
+    };
+    for (let f = 0; f < flagged; f++) redo(m.u32[(FLAGS >> 2) + f]);
+    for (let b = vector; b < blocks; b++) redo(b);
   }
   return true;
 }

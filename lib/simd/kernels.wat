@@ -2,7 +2,7 @@
 ;; lib/quant/*.ts. Each must write exactly the bytes of its TypeScript
 ;; reference (tests/simd_kernels_test.ts holds them to it). Blocks the vector
 ;; path cannot match exactly (NaN, Inf, a zero extreme whose sign decides a
-;; stored byte, a scale whose reciprocal overflows) are not written: their
+;; stored byte, a scale whose reciprocal overflows) are not finished: their
 ;; indices go to `flags` and the caller redoes them with the reference.
 ;;
 ;; Rebuild: deno run -A lib/simd/build.ts (pinned wabt; writes kernels.wasm
@@ -11,72 +11,115 @@
 (module
   (memory (export "memory") 32)
 
-  ;; ---- helpers (once per block, not per element) ----
+  ;; 32 bytes the ggml kernels keep per group of 4 blocks (reciprocals, minima),
+  ;; at the top of memory, away from the caller's buffers.
+  (global $scratch i32 (i32.const 2097120))
 
-  ;; IEEE half bits of a float32, round to nearest even; NaN → sign | 0x7e00
-  ;; (what Float16Array stores).
-  (func $f16 (param $x f32) (result i32)
-    (local $a i32) (local $s i32)
-    (local.set $a (i32.and (i32.reinterpret_f32 (local.get $x)) (i32.const 0x7fffffff)))
-    (local.set $s (i32.and (i32.shr_u (i32.reinterpret_f32 (local.get $x)) (i32.const 16)) (i32.const 0x8000)))
-    (if (i32.gt_u (local.get $a) (i32.const 0x7f800000))
-      (then (return (i32.or (local.get $s) (i32.const 0x7e00)))))
-    (if (i32.ge_u (local.get $a) (i32.const 0x477ff000))
-      (then (return (i32.or (local.get $s) (i32.const 0x7c00)))))
-    (if (i32.ge_u (local.get $a) (i32.const 0x38800000))
-      (then (return (i32.or (local.get $s)
-        (i32.shr_u
-          (i32.add (i32.add (i32.sub (local.get $a) (i32.const 0x38000000)) (i32.const 0xfff))
-                   (i32.and (i32.shr_u (local.get $a) (i32.const 13)) (i32.const 1)))
-          (i32.const 13))))))
-    ;; Below 2^-14: adding 0.5 rounds to a multiple of 2^-24, the half subnormal step.
-    (i32.or (local.get $s)
-      (i32.sub (i32.reinterpret_f32 (f32.add (f32.reinterpret_i32 (local.get $a)) (f32.const 0.5)))
-               (i32.const 0x3f000000))))
+  ;; ---- helpers ----
 
-  ;; Largest lane (NaN propagates, as f32x4.max).
-  (func $hmax (param $v v128) (result f32)
-    (local.set $v (f32x4.max (local.get $v)
-      (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
-    (local.set $v (f32x4.max (local.get $v)
-      (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $v) (local.get $v))))
-    (f32x4.extract_lane 0 (local.get $v)))
+  ;; Largest lane of each of four vectors: [max a, max b, max c, max d] (NaN propagates).
+  (func $hmax4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (local.set $a (f32x4.max
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b))))
+    (local.set $c (f32x4.max
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d))))
+    (f32x4.max
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $c))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $c))))
 
-  ;; Smallest lane (NaN propagates, −0 below +0, as f32x4.min).
-  (func $hmin (param $v v128) (result f32)
-    (local.set $v (f32x4.min (local.get $v)
-      (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
-    (local.set $v (f32x4.min (local.get $v)
-      (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $v) (local.get $v))))
-    (f32x4.extract_lane 0 (local.get $v)))
+  ;; Smallest lane of each of four vectors (NaN propagates, −0 below +0).
+  (func $hmin4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (local.set $a (f32x4.min
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b))))
+    (local.set $c (f32x4.min
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d))))
+    (f32x4.min
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $c))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $c))))
 
-  ;; max |x| over a block of 32 at $s (NaN propagates).
-  (func $amax32 (param $s i32) (result f32)
-    (call $hmax (f32x4.max
+  ;; Lane-wise max |x|, max x and min x over the 8 vectors of a block of 32 at $s.
+  (func $absmax8 (param $s i32) (result v128)
+    (f32x4.max
       (f32x4.max
         (f32x4.max (f32x4.abs (v128.load offset=0 (local.get $s))) (f32x4.abs (v128.load offset=16 (local.get $s))))
         (f32x4.max (f32x4.abs (v128.load offset=32 (local.get $s))) (f32x4.abs (v128.load offset=48 (local.get $s)))))
       (f32x4.max
         (f32x4.max (f32x4.abs (v128.load offset=64 (local.get $s))) (f32x4.abs (v128.load offset=80 (local.get $s))))
-        (f32x4.max (f32x4.abs (v128.load offset=96 (local.get $s))) (f32x4.abs (v128.load offset=112 (local.get $s))))))))
+        (f32x4.max (f32x4.abs (v128.load offset=96 (local.get $s))) (f32x4.abs (v128.load offset=112 (local.get $s)))))))
+  (func $max8 (param $s i32) (result v128)
+    (f32x4.max
+      (f32x4.max
+        (f32x4.max (v128.load offset=0 (local.get $s)) (v128.load offset=16 (local.get $s)))
+        (f32x4.max (v128.load offset=32 (local.get $s)) (v128.load offset=48 (local.get $s))))
+      (f32x4.max
+        (f32x4.max (v128.load offset=64 (local.get $s)) (v128.load offset=80 (local.get $s)))
+        (f32x4.max (v128.load offset=96 (local.get $s)) (v128.load offset=112 (local.get $s))))))
+  (func $min8 (param $s i32) (result v128)
+    (f32x4.min
+      (f32x4.min
+        (f32x4.min (v128.load offset=0 (local.get $s)) (v128.load offset=16 (local.get $s)))
+        (f32x4.min (v128.load offset=32 (local.get $s)) (v128.load offset=48 (local.get $s))))
+      (f32x4.min
+        (f32x4.min (v128.load offset=64 (local.get $s)) (v128.load offset=80 (local.get $s)))
+        (f32x4.min (v128.load offset=96 (local.get $s)) (v128.load offset=112 (local.get $s))))))
+
+  ;; All-ones lanes where x is NaN or ±Inf.
+  (func $nonfinite4 (param $x v128) (result v128)
+    (v128.not (f32x4.lt (f32x4.abs (local.get $x)) (v128.const f32x4 inf inf inf inf))))
+
+  ;; 1/d where d ≠ 0, else +0 (the references' `id = d ? 1/d : 0`).
+  (func $recip4 (param $d v128) (result v128)
+    (v128.and (f32x4.div (v128.const f32x4 1 1 1 1) (local.get $d))
+              (f32x4.ne (local.get $d) (v128.const f32x4 0 0 0 0))))
+
+  ;; IEEE half bits (in the low 16 bits of each lane) of four float32, round to
+  ;; nearest even, as Float16Array: with a = |u|, from 2^-14 up rebias the
+  ;; exponent and round the mantissa (+ 0xfff + lsb), capped at 0x7c00 (Inf)
+  ;; for everything ≥ 65520; below, adding 0.5 rounds to a multiple of 2^-24,
+  ;; the subnormal step; NaN gets 0x7e00; the sign is put back. Signed
+  ;; compares suffice as a < 2^31. (The "f16" cast below writes this out inline.)
+  (func $f16x4 (param $u v128) (result v128)
+    (local $a v128)
+    (local.set $a (v128.and (local.get $u) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+    (v128.or
+      (v128.or
+        (v128.bitselect
+          (i32x4.min_u
+            (i32x4.shr_u
+              (i32x4.add
+                (i32x4.add (local.get $a) (v128.const i32x4 0xc8000fff 0xc8000fff 0xc8000fff 0xc8000fff))
+                (v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
+              (i32.const 13))
+            (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00))
+          (i32x4.sub (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                     (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
+          (i32x4.gt_s (local.get $a) (v128.const i32x4 0x387fffff 0x387fffff 0x387fffff 0x387fffff)))
+        (v128.and (i32x4.gt_s (local.get $a) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))
+                  (v128.const i32x4 0x200 0x200 0x200 0x200)))
+      (v128.and (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000))))
+
+  ;; Store lane b of the half bits $h (b = 0…3) at $o + b·$bb.
+  (func $store4x16 (param $o i32) (param $bb i32) (param $h v128)
+    (v128.store16_lane align=1 0 (local.get $o) (local.get $h))
+    (v128.store16_lane align=1 2 (i32.add (local.get $o) (local.get $bb)) (local.get $h))
+    (v128.store16_lane align=1 4 (i32.add (local.get $o) (i32.shl (local.get $bb) (i32.const 1))) (local.get $h))
+    (v128.store16_lane align=1 6 (i32.add (local.get $o) (i32.mul (local.get $bb) (i32.const 3))) (local.get $h)))
 
   ;; The value of largest magnitude in a block of 32, the first one on ties
-  ;; (what the references' `if (amax < |v|)` scan keeps); +0 when all are zero.
-  (func $signedmax32 (param $s i32) (param $amax f32) (result f32)
-    (local $m v128) (local $bits i32)
-    (if (f32.eq (local.get $amax) (f32.const 0)) (then (return (f32.const 0))))
+  ;; (what the references' `if (amax < |v|)` scan keeps), given amax > 0.
+  (func $firstmax32 (param $s i32) (param $amax f32) (result f32)
+    (local $m v128) (local $bits i32) (local $k i32)
     (local.set $m (f32x4.splat (local.get $amax)))
-    (local.set $bits (i32.or
-      (i32.or
-        (i32.or (i32x4.bitmask (f32x4.eq (f32x4.abs (v128.load offset=0 (local.get $s))) (local.get $m)))
-                (i32.shl (i32x4.bitmask (f32x4.eq (f32x4.abs (v128.load offset=16 (local.get $s))) (local.get $m))) (i32.const 4)))
-        (i32.or (i32.shl (i32x4.bitmask (f32x4.eq (f32x4.abs (v128.load offset=32 (local.get $s))) (local.get $m))) (i32.const 8))
-                (i32.shl (i32x4.bitmask (f32x4.eq (f32x4.abs (v128.load offset=48 (local.get $s))) (local.get $m))) (i32.const 12))))
-      (i32.or
-        (i32.or (i32.shl (i32x4.bitmask (f32x4.eq (f32x4.abs (v128.load offset=64 (local.get $s))) (local.get $m))) (i32.const 16))
-                (i32.shl (i32x4.bitmask (f32x4.eq (f32x4.abs (v128.load offset=80 (local.get $s))) (local.get $m))) (i32.const 20)))
-        (i32.or (i32.shl (i32x4.bitmask (f32x4.eq (f32x4.abs (v128.load offset=96 (local.get $s))) (local.get $m))) (i32.const 24))
-                (i32.shl (i32x4.bitmask (f32x4.eq (f32x4.abs (v128.load offset=112 (local.get $s))) (local.get $m))) (i32.const 28))))))
+    (loop $vec
+      (local.set $bits (i32.or (local.get $bits)
+        (i32.shl (i32x4.bitmask (f32x4.eq (f32x4.abs (v128.load (i32.add (local.get $s) (i32.shl (local.get $k) (i32.const 4))))) (local.get $m)))
+                 (i32.shl (local.get $k) (i32.const 2)))))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $vec (i32.lt_u (local.get $k) (i32.const 8))))
     (f32.load (i32.add (local.get $s) (i32.shl (i32.ctz (local.get $bits)) (i32.const 2)))))
 
   ;; Record block $i as left for the reference; returns the new count.
@@ -84,200 +127,246 @@
     (i32.store (i32.add (local.get $flags) (i32.shl (local.get $n) (i32.const 2))) (local.get $i))
     (i32.add (local.get $n) (i32.const 1)))
 
-  ;; True unless |x| < Inf (so also for NaN).
-  (func $nonfinite (param $x f32) (result i32)
-    (i32.eqz (f32.lt (f32.abs (local.get $x)) (f32.const inf))))
-
-  ;; C roundf (ties away from zero) of 4 products with |p| < 2^31, as int32.
-  (func $roundaway (param $p v128) (result v128)
-    (local $t v128)
-    (local.set $t (i32x4.trunc_sat_f32x4_s (local.get $p)))
-    (i32x4.add (local.get $t)
-      (v128.and
-        (f32x4.ge (f32x4.abs (f32x4.sub (local.get $p) (f32x4.convert_i32x4_s (local.get $t)))) (v128.const f32x4 0.5 0.5 0.5 0.5))
-        (v128.or (i32x4.shr_s (local.get $p) (i32.const 31)) (v128.const i32x4 1 1 1 1)))))
-
-  ;; trunc(x·id + add) as int32 (the references' (int8_t)/(uint8_t) of an in-range value).
-  (func $affine (param $x v128) (param $id v128) (param $add v128) (result v128)
-    (i32x4.trunc_sat_f32x4_s (f32x4.add (f32x4.mul (local.get $x) (local.get $id)) (local.get $add))))
-
-  ;; trunc((x − min)·id + 0.5) as int32.
-  (func $offset (param $x v128) (param $mn v128) (param $id v128) (result v128)
-    (i32x4.trunc_sat_f32x4_s
-      (f32x4.add (f32x4.mul (f32x4.sub (local.get $x) (local.get $mn)) (local.get $id)) (v128.const f32x4 0.5 0.5 0.5 0.5))))
-
   ;; 16 int32 lanes (4 vectors) of values 0..255 to 16 bytes.
   (func $bytes (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
     (i8x16.narrow_i16x8_u (i16x8.narrow_i32x4_s (local.get $a) (local.get $b))
                           (i16x8.narrow_i32x4_s (local.get $c) (local.get $d))))
 
   ;; ---- ggml blocks of 32 (lib/quant/q*.ts) ----
-  ;; (src, dst, blocks, flags) → number of flagged blocks.
+  ;; (src, dst, blocks (a multiple of 4), flags) → number of flagged blocks.
+  ;; Four blocks at a time: their scales are reduced, divided and converted to
+  ;; fp16 as one vector; then each block's codes, two vectors a turn, written
+  ;; out inline (no calls in the per-element loops).
 
   (func (export "q8_0") (param $src i32) (param $dst i32) (param $nb i32) (param $flags i32) (result i32)
-    (local $i i32) (local $n i32) (local $s i32) (local $o i32)
-    (local $amax f32) (local $d f32) (local $id f32) (local $v v128)
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $i) (local.get $nb)))
-      (local.set $s (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 7))))
-      (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $i) (i32.const 34))))
-      (local.set $amax (call $amax32 (local.get $s)))
-      (local.set $d (f32.div (local.get $amax) (f32.const 127)))
-      (local.set $id (select (f32.div (f32.const 1) (local.get $d)) (f32.const 0) (f32.ne (local.get $d) (f32.const 0))))
-      (if (i32.or (call $nonfinite (local.get $amax)) (call $nonfinite (local.get $id)))
-        (then (local.set $n (call $flag (local.get $flags) (local.get $n) (local.get $i))))
-        (else
-          (i32.store16 (local.get $o) (call $f16 (local.get $d)))
-          (local.set $v (f32x4.splat (local.get $id)))
-          ;; |x·id| ≤ 127·(1 + 2^-22): the codes fit int8 without saturating.
-          (v128.store offset=2 align=1 (local.get $o)
-            (i8x16.narrow_i16x8_s
-              (i16x8.narrow_i32x4_s
-                (call $roundaway (f32x4.mul (v128.load offset=0 (local.get $s)) (local.get $v)))
-                (call $roundaway (f32x4.mul (v128.load offset=16 (local.get $s)) (local.get $v))))
-              (i16x8.narrow_i32x4_s
-                (call $roundaway (f32x4.mul (v128.load offset=32 (local.get $s)) (local.get $v)))
-                (call $roundaway (f32x4.mul (v128.load offset=48 (local.get $s)) (local.get $v))))))
-          (v128.store offset=18 align=1 (local.get $o)
-            (i8x16.narrow_i16x8_s
-              (i16x8.narrow_i32x4_s
-                (call $roundaway (f32x4.mul (v128.load offset=64 (local.get $s)) (local.get $v)))
-                (call $roundaway (f32x4.mul (v128.load offset=80 (local.get $s)) (local.get $v))))
-              (i16x8.narrow_i32x4_s
-                (call $roundaway (f32x4.mul (v128.load offset=96 (local.get $s)) (local.get $v)))
-                (call $roundaway (f32x4.mul (v128.load offset=112 (local.get $s)) (local.get $v))))))))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $next)))
+    (local $g i32) (local $n i32) (local $b i32) (local $k i32) (local $s i32) (local $o i32) (local $bad i32)
+    (local $amax v128) (local $d v128) (local $id v128) (local $v v128)
+    (local $p0 v128) (local $p1 v128) (local $t0 v128) (local $t1 v128)
+    (block $done (loop $group
+      (br_if $done (i32.ge_u (local.get $g) (local.get $nb)))
+      (local.set $s (i32.add (local.get $src) (i32.shl (local.get $g) (i32.const 7))))
+      (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $g) (i32.const 34))))
+      (local.set $amax (call $hmax4
+        (call $absmax8 (local.get $s)) (call $absmax8 (i32.add (local.get $s) (i32.const 128)))
+        (call $absmax8 (i32.add (local.get $s) (i32.const 256))) (call $absmax8 (i32.add (local.get $s) (i32.const 384)))))
+      (local.set $d (f32x4.div (local.get $amax) (v128.const f32x4 127 127 127 127)))
+      (local.set $id (call $recip4 (local.get $d)))
+      (local.set $bad (i32x4.bitmask (v128.or (call $nonfinite4 (local.get $amax)) (call $nonfinite4 (local.get $id)))))
+      (call $store4x16 (local.get $o) (i32.const 34) (call $f16x4 (local.get $d)))
+      (v128.store (global.get $scratch) (local.get $id))
+      (local.set $b (i32.const 0))
+      (loop $block
+        (if (i32.and (local.get $bad) (i32.shl (i32.const 1) (local.get $b)))
+          (then (local.set $n (call $flag (local.get $flags) (local.get $n) (i32.add (local.get $g) (local.get $b)))))
+          (else
+            (local.set $v (v128.load32_splat (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2)))))
+            (local.set $k (i32.const 0))
+            (loop $vec
+              ;; roundf, ties away from zero: trunc(p), plus the sign of p where
+              ;; |p − trunc(p)| ≥ 0.5 (that difference is exact). |x·id| ≤
+              ;; 127·(1 + 2^-22), so the codes fit int8 without saturating.
+              (local.set $p0 (f32x4.mul (v128.load (local.get $s)) (local.get $v)))
+              (local.set $p1 (f32x4.mul (v128.load offset=16 (local.get $s)) (local.get $v)))
+              (local.set $t0 (i32x4.trunc_sat_f32x4_s (local.get $p0)))
+              (local.set $t1 (i32x4.trunc_sat_f32x4_s (local.get $p1)))
+              (local.set $t0 (i32x4.add (local.get $t0) (v128.and
+                (f32x4.ge (f32x4.abs (f32x4.sub (local.get $p0) (f32x4.convert_i32x4_s (local.get $t0))))
+                          (v128.const f32x4 0.5 0.5 0.5 0.5))
+                (v128.or (i32x4.shr_s (local.get $p0) (i32.const 31)) (v128.const i32x4 1 1 1 1)))))
+              (local.set $t1 (i32x4.add (local.get $t1) (v128.and
+                (f32x4.ge (f32x4.abs (f32x4.sub (local.get $p1) (f32x4.convert_i32x4_s (local.get $t1))))
+                          (v128.const f32x4 0.5 0.5 0.5 0.5))
+                (v128.or (i32x4.shr_s (local.get $p1) (i32.const 31)) (v128.const i32x4 1 1 1 1)))))
+              (local.set $t0 (i16x8.narrow_i32x4_s (local.get $t0) (local.get $t1)))
+              (v128.store64_lane offset=2 align=1 0 (i32.add (local.get $o) (i32.shl (local.get $k) (i32.const 3)))
+                (i8x16.narrow_i16x8_s (local.get $t0) (local.get $t0)))
+              (local.set $s (i32.add (local.get $s) (i32.const 32)))
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br_if $vec (i32.lt_u (local.get $k) (i32.const 4))))
+            (local.set $s (i32.sub (local.get $s) (i32.const 128)))))
+        (local.set $s (i32.add (local.get $s) (i32.const 128)))
+        (local.set $o (i32.add (local.get $o) (i32.const 34)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br_if $block (i32.lt_u (local.get $b) (i32.const 4))))
+      (local.set $g (i32.add (local.get $g) (i32.const 4)))
+      (br $group)))
     (local.get $n))
 
-  ;; Q4_0 ($bits 4) and Q5_0 ($bits 5): d = max/−2^(bits−1), codes
-  ;; min(2^bits − 1, trunc(x·id + 2^(bits−1) + 0.5)).
-  (func $sym (param $src i32) (param $dst i32) (param $nb i32) (param $flags i32) (param $bits i32) (result i32)
-    (local $i i32) (local $n i32) (local $s i32) (local $o i32) (local $bb i32)
-    (local $amax f32) (local $d f32) (local $id f32) (local $v v128) (local $add v128) (local $top v128)
-    (local $lo v128) (local $hi v128)
-    (local.set $bb (select (i32.const 18) (i32.const 22) (i32.eq (local.get $bits) (i32.const 4))))
-    (local.set $add (select (v128.const f32x4 8.5 8.5 8.5 8.5) (v128.const f32x4 16.5 16.5 16.5 16.5)
-      (i32.eq (local.get $bits) (i32.const 4))))
-    (local.set $top (select (v128.const i32x4 15 15 15 15) (v128.const i32x4 31 31 31 31)
-      (i32.eq (local.get $bits) (i32.const 4))))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $i) (local.get $nb)))
-      (local.set $s (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 7))))
-      (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $i) (local.get $bb))))
-      (local.set $amax (call $amax32 (local.get $s)))
-      (local.set $d (f32.div
-        (call $signedmax32 (local.get $s) (local.get $amax))
-        (select (f32.const -8) (f32.const -16) (i32.eq (local.get $bits) (i32.const 4)))))
-      (local.set $id (select (f32.div (f32.const 1) (local.get $d)) (f32.const 0) (f32.ne (local.get $d) (f32.const 0))))
-      (if (i32.or (call $nonfinite (local.get $amax)) (call $nonfinite (local.get $id)))
-        (then (local.set $n (call $flag (local.get $flags) (local.get $n) (local.get $i))))
-        (else
-          (i32.store16 (local.get $o) (call $f16 (local.get $d)))
-          (local.set $v (f32x4.splat (local.get $id)))
-          ;; x·id ≥ −2^(bits−1)·(1 + 2^-22), so x·id + 2^(bits−1) + 0.5 > 0.
-          (local.set $lo (call $bytes
-            (i32x4.min_s (call $affine (v128.load offset=0 (local.get $s)) (local.get $v) (local.get $add)) (local.get $top))
-            (i32x4.min_s (call $affine (v128.load offset=16 (local.get $s)) (local.get $v) (local.get $add)) (local.get $top))
-            (i32x4.min_s (call $affine (v128.load offset=32 (local.get $s)) (local.get $v) (local.get $add)) (local.get $top))
-            (i32x4.min_s (call $affine (v128.load offset=48 (local.get $s)) (local.get $v) (local.get $add)) (local.get $top))))
-          (local.set $hi (call $bytes
-            (i32x4.min_s (call $affine (v128.load offset=64 (local.get $s)) (local.get $v) (local.get $add)) (local.get $top))
-            (i32x4.min_s (call $affine (v128.load offset=80 (local.get $s)) (local.get $v) (local.get $add)) (local.get $top))
-            (i32x4.min_s (call $affine (v128.load offset=96 (local.get $s)) (local.get $v) (local.get $add)) (local.get $top))
-            (i32x4.min_s (call $affine (v128.load offset=112 (local.get $s)) (local.get $v) (local.get $add)) (local.get $top))))
-          (if (i32.eq (local.get $bits) (i32.const 4))
-            (then
-              (v128.store offset=2 align=1 (local.get $o) (v128.or (local.get $lo) (i8x16.shl (local.get $hi) (i32.const 4)))))
-            (else
-              ;; Fifth bits: bit j of qh is bit 4 of element j's code.
-              (i32.store offset=2 align=1 (local.get $o)
-                (i32.or (i8x16.bitmask (i8x16.shl (local.get $lo) (i32.const 3)))
-                        (i32.shl (i8x16.bitmask (i8x16.shl (local.get $hi) (i32.const 3))) (i32.const 16))))
-              (v128.store offset=6 align=1 (local.get $o)
-                (v128.or (v128.and (local.get $lo) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
-                         (i8x16.shl (local.get $hi) (i32.const 4))))))))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $next)))
+  ;; Q4_0 ($five 0) and Q5_0 ($five 1): d = m/−8 (−16), m the value of largest
+  ;; magnitude, codes min(15 (31), trunc(x·id + 8.5 (16.5))). The codes pack
+  ;; as ggml's: turn k takes vector k of the first half (elements 4k…4k+3)
+  ;; into the low nibbles and vector k + 4 (elements 16 + 4k…) into the high
+  ;; nibbles of the 4 bytes at qs + 4k, and their fifth bits into bits 4k…
+  ;; and 16 + 4k… of qh (Q5 only).
+  (func $sym (param $src i32) (param $dst i32) (param $nb i32) (param $flags i32) (param $five i32) (result i32)
+    (local $g i32) (local $n i32) (local $b i32) (local $k i32) (local $s i32) (local $o i32) (local $bad i32)
+    (local $bb i32) (local $qs i32) (local $qh i32) (local $tie i32)
+    (local $mx v128) (local $mn v128) (local $nmn v128) (local $amax v128) (local $m v128) (local $d v128)
+    (local $id v128) (local $v v128) (local $add v128) (local $top v128) (local $lo v128) (local $hi v128)
+    (local.set $bb (select (i32.const 22) (i32.const 18) (local.get $five)))
+    (local.set $qs (select (i32.const 6) (i32.const 2) (local.get $five)))
+    (local.set $add (select (v128.const f32x4 16.5 16.5 16.5 16.5) (v128.const f32x4 8.5 8.5 8.5 8.5) (local.get $five)))
+    (local.set $top (select (v128.const i32x4 31 31 31 31) (v128.const i32x4 15 15 15 15) (local.get $five)))
+    (block $done (loop $group
+      (br_if $done (i32.ge_u (local.get $g) (local.get $nb)))
+      (local.set $s (i32.add (local.get $src) (i32.shl (local.get $g) (i32.const 7))))
+      (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $g) (local.get $bb))))
+      (local.set $mx (call $hmax4
+        (call $max8 (local.get $s)) (call $max8 (i32.add (local.get $s) (i32.const 128)))
+        (call $max8 (i32.add (local.get $s) (i32.const 256))) (call $max8 (i32.add (local.get $s) (i32.const 384)))))
+      (local.set $mn (call $hmin4
+        (call $min8 (local.get $s)) (call $min8 (i32.add (local.get $s) (i32.const 128)))
+        (call $min8 (i32.add (local.get $s) (i32.const 256))) (call $min8 (i32.add (local.get $s) (i32.const 384)))))
+      ;; m is max where max > −min, min where −min > max; +0 when all are zero;
+      ;; on a tie (+a and −a both there) the first one, found by $firstmax32.
+      (local.set $nmn (f32x4.neg (local.get $mn)))
+      (local.set $amax (f32x4.max (local.get $mx) (local.get $nmn)))
+      (local.set $m (v128.andnot
+        (v128.bitselect (local.get $mx) (local.get $mn) (f32x4.gt (local.get $mx) (local.get $nmn)))
+        (f32x4.eq (local.get $amax) (v128.const f32x4 0 0 0 0))))
+      (local.set $tie (i32x4.bitmask (v128.and (f32x4.eq (local.get $mx) (local.get $nmn))
+                                               (f32x4.ne (local.get $amax) (v128.const f32x4 0 0 0 0)))))
+      (if (local.get $tie)
+        (then
+          (v128.store (global.get $scratch) (local.get $m))
+          (local.set $b (i32.const 0))
+          (loop $ties
+            (if (i32.and (local.get $tie) (i32.shl (i32.const 1) (local.get $b)))
+              (then (f32.store (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2)))
+                (call $firstmax32 (i32.add (local.get $s) (i32.shl (local.get $b) (i32.const 7)))
+                                  (f32.abs (f32.load (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2)))))))))
+            (local.set $b (i32.add (local.get $b) (i32.const 1)))
+            (br_if $ties (i32.lt_u (local.get $b) (i32.const 4))))
+          (local.set $m (v128.load (global.get $scratch)))))
+      (local.set $d (f32x4.div (local.get $m)
+        (select (v128.const f32x4 -16 -16 -16 -16) (v128.const f32x4 -8 -8 -8 -8) (local.get $five))))
+      (local.set $id (call $recip4 (local.get $d)))
+      (local.set $bad (i32x4.bitmask (v128.or (call $nonfinite4 (local.get $amax)) (call $nonfinite4 (local.get $id)))))
+      (call $store4x16 (local.get $o) (local.get $bb) (call $f16x4 (local.get $d)))
+      (v128.store (global.get $scratch) (local.get $id))
+      (local.set $b (i32.const 0))
+      (loop $block
+        (if (i32.and (local.get $bad) (i32.shl (i32.const 1) (local.get $b)))
+          (then (local.set $n (call $flag (local.get $flags) (local.get $n) (i32.add (local.get $g) (local.get $b)))))
+          (else
+            (local.set $v (v128.load32_splat (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2)))))
+            (local.set $qh (i32.const 0))
+            (local.set $k (i32.const 0))
+            (loop $vec
+              ;; x·id ≥ −8 (−16)·(1 + 2^-22), so x·id + 8.5 (16.5) > 0.
+              (local.set $lo (i32x4.min_s (local.get $top) (i32x4.trunc_sat_f32x4_s
+                (f32x4.add (f32x4.mul (v128.load (local.get $s)) (local.get $v)) (local.get $add)))))
+              (local.set $hi (i32x4.min_s (local.get $top) (i32x4.trunc_sat_f32x4_s
+                (f32x4.add (f32x4.mul (v128.load offset=64 (local.get $s)) (local.get $v)) (local.get $add)))))
+              ;; Bit 4 of each code to bit 31, the lane's sign, which bitmask collects.
+              (local.set $qh (i32.or (local.get $qh) (i32.shl
+                (i32.or (i32x4.bitmask (i32x4.shl (local.get $lo) (i32.const 27)))
+                        (i32.shl (i32x4.bitmask (i32x4.shl (local.get $hi) (i32.const 27))) (i32.const 16)))
+                (i32.shl (local.get $k) (i32.const 2)))))
+              (local.set $lo (i16x8.narrow_i32x4_s
+                (v128.or (v128.and (local.get $lo) (v128.const i32x4 15 15 15 15))
+                         (i32x4.shl (v128.and (local.get $hi) (v128.const i32x4 15 15 15 15)) (i32.const 4)))
+                (local.get $lo)))
+              (v128.store32_lane align=1 0
+                (i32.add (i32.add (local.get $o) (local.get $qs)) (i32.shl (local.get $k) (i32.const 2)))
+                (i8x16.narrow_i16x8_u (local.get $lo) (local.get $lo)))
+              (local.set $s (i32.add (local.get $s) (i32.const 16)))
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br_if $vec (i32.lt_u (local.get $k) (i32.const 4))))
+            (local.set $s (i32.sub (local.get $s) (i32.const 64)))
+            (if (local.get $five) (then (i32.store offset=2 align=1 (local.get $o) (local.get $qh))))))
+        (local.set $s (i32.add (local.get $s) (i32.const 128)))
+        (local.set $o (i32.add (local.get $o) (local.get $bb)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br_if $block (i32.lt_u (local.get $b) (i32.const 4))))
+      (local.set $g (i32.add (local.get $g) (i32.const 4)))
+      (br $group)))
     (local.get $n))
 
   (func (export "q4_0") (param i32 i32 i32 i32) (result i32)
-    (call $sym (local.get 0) (local.get 1) (local.get 2) (local.get 3) (i32.const 4)))
+    (call $sym (local.get 0) (local.get 1) (local.get 2) (local.get 3) (i32.const 0)))
   (func (export "q5_0") (param i32 i32 i32 i32) (result i32)
-    (call $sym (local.get 0) (local.get 1) (local.get 2) (local.get 3) (i32.const 5)))
+    (call $sym (local.get 0) (local.get 1) (local.get 2) (local.get 3) (i32.const 1)))
 
-  ;; Q4_1 ($bits 4) and Q5_1 ($bits 5): d = (max − min)/(2^bits − 1), fp16 min,
-  ;; codes trunc((x − min)·id + 0.5) (clamped to 15 for Q4_1).
-  (func $asym (param $src i32) (param $dst i32) (param $nb i32) (param $flags i32) (param $bits i32) (result i32)
-    (local $i i32) (local $n i32) (local $s i32) (local $o i32) (local $bb i32)
-    (local $mn f32) (local $mx f32) (local $d f32) (local $id f32) (local $v v128) (local $m v128) (local $top v128)
-    (local $lo v128) (local $hi v128)
-    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
-    (local $x4 v128) (local $x5 v128) (local $x6 v128) (local $x7 v128)
-    (local.set $bb (select (i32.const 20) (i32.const 24) (i32.eq (local.get $bits) (i32.const 4))))
-    (local.set $top (select (v128.const i32x4 15 15 15 15) (v128.const i32x4 255 255 255 255)
-      (i32.eq (local.get $bits) (i32.const 4))))
-    (block $done (loop $next
-      (br_if $done (i32.ge_u (local.get $i) (local.get $nb)))
-      (local.set $s (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 7))))
-      (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $i) (local.get $bb))))
-      (local.set $x0 (v128.load offset=0 (local.get $s)))
-      (local.set $x1 (v128.load offset=16 (local.get $s)))
-      (local.set $x2 (v128.load offset=32 (local.get $s)))
-      (local.set $x3 (v128.load offset=48 (local.get $s)))
-      (local.set $x4 (v128.load offset=64 (local.get $s)))
-      (local.set $x5 (v128.load offset=80 (local.get $s)))
-      (local.set $x6 (v128.load offset=96 (local.get $s)))
-      (local.set $x7 (v128.load offset=112 (local.get $s)))
-      (local.set $mn (call $hmin (f32x4.min
-        (f32x4.min (f32x4.min (local.get $x0) (local.get $x1)) (f32x4.min (local.get $x2) (local.get $x3)))
-        (f32x4.min (f32x4.min (local.get $x4) (local.get $x5)) (f32x4.min (local.get $x6) (local.get $x7))))))
-      (local.set $mx (call $hmax (f32x4.max
-        (f32x4.max (f32x4.max (local.get $x0) (local.get $x1)) (f32x4.max (local.get $x2) (local.get $x3)))
-        (f32x4.max (f32x4.max (local.get $x4) (local.get $x5)) (f32x4.max (local.get $x6) (local.get $x7))))))
-      (local.set $d (f32.div (f32.sub (local.get $mx) (local.get $mn))
-        (select (f32.const 15) (f32.const 31) (i32.eq (local.get $bits) (i32.const 4)))))
-      (local.set $id (select (f32.div (f32.const 1) (local.get $d)) (f32.const 0) (f32.ne (local.get $d) (f32.const 0))))
+  ;; Q4_1 ($five 0) and Q5_1 ($five 1): d = (max − min)/15 (31), fp16 min,
+  ;; codes trunc((x − min)·id + 0.5) (min 15 for Q4_1, as its reference),
+  ;; packed as in $sym.
+  (func $asym (param $src i32) (param $dst i32) (param $nb i32) (param $flags i32) (param $five i32) (result i32)
+    (local $g i32) (local $n i32) (local $b i32) (local $k i32) (local $s i32) (local $o i32) (local $bad i32)
+    (local $bb i32) (local $qs i32) (local $qh i32)
+    (local $mx v128) (local $mn v128) (local $d v128) (local $id v128) (local $v v128) (local $m v128)
+    (local $top v128) (local $lo v128) (local $hi v128)
+    (local.set $bb (select (i32.const 24) (i32.const 20) (local.get $five)))
+    (local.set $qs (select (i32.const 8) (i32.const 4) (local.get $five)))
+    (local.set $top (select (v128.const i32x4 255 255 255 255) (v128.const i32x4 15 15 15 15) (local.get $five)))
+    (block $done (loop $group
+      (br_if $done (i32.ge_u (local.get $g) (local.get $nb)))
+      (local.set $s (i32.add (local.get $src) (i32.shl (local.get $g) (i32.const 7))))
+      (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $g) (local.get $bb))))
+      (local.set $mx (call $hmax4
+        (call $max8 (local.get $s)) (call $max8 (i32.add (local.get $s) (i32.const 128)))
+        (call $max8 (i32.add (local.get $s) (i32.const 256))) (call $max8 (i32.add (local.get $s) (i32.const 384)))))
+      (local.set $mn (call $hmin4
+        (call $min8 (local.get $s)) (call $min8 (i32.add (local.get $s) (i32.const 128)))
+        (call $min8 (i32.add (local.get $s) (i32.const 256))) (call $min8 (i32.add (local.get $s) (i32.const 384)))))
+      (local.set $d (f32x4.div (f32x4.sub (local.get $mx) (local.get $mn))
+        (select (v128.const f32x4 31 31 31 31) (v128.const f32x4 15 15 15 15) (local.get $five))))
+      (local.set $id (call $recip4 (local.get $d)))
       ;; A zero extreme is flagged: the scan keeps the first of ±0, whose sign is stored.
-      (if (i32.or
-            (i32.or (call $nonfinite (local.get $mn)) (call $nonfinite (local.get $mx)))
-            (i32.or (i32.or (f32.eq (local.get $mn) (f32.const 0)) (f32.eq (local.get $mx) (f32.const 0)))
-                    (i32.or (call $nonfinite (local.get $d)) (call $nonfinite (local.get $id)))))
-        (then (local.set $n (call $flag (local.get $flags) (local.get $n) (local.get $i))))
-        (else
-          (i32.store16 (local.get $o) (call $f16 (local.get $d)))
-          (i32.store16 offset=2 (local.get $o) (call $f16 (local.get $mn)))
-          (local.set $v (f32x4.splat (local.get $id)))
-          (local.set $m (f32x4.splat (local.get $mn)))
-          ;; 0 ≤ (x − min)·id ≤ (2^bits − 1)·(1 + 2^-22).
-          (local.set $lo (call $bytes
-            (i32x4.min_s (call $offset (local.get $x0) (local.get $m) (local.get $v)) (local.get $top))
-            (i32x4.min_s (call $offset (local.get $x1) (local.get $m) (local.get $v)) (local.get $top))
-            (i32x4.min_s (call $offset (local.get $x2) (local.get $m) (local.get $v)) (local.get $top))
-            (i32x4.min_s (call $offset (local.get $x3) (local.get $m) (local.get $v)) (local.get $top))))
-          (local.set $hi (call $bytes
-            (i32x4.min_s (call $offset (local.get $x4) (local.get $m) (local.get $v)) (local.get $top))
-            (i32x4.min_s (call $offset (local.get $x5) (local.get $m) (local.get $v)) (local.get $top))
-            (i32x4.min_s (call $offset (local.get $x6) (local.get $m) (local.get $v)) (local.get $top))
-            (i32x4.min_s (call $offset (local.get $x7) (local.get $m) (local.get $v)) (local.get $top))))
-          (if (i32.eq (local.get $bits) (i32.const 4))
-            (then
-              (v128.store offset=4 align=1 (local.get $o) (v128.or (local.get $lo) (i8x16.shl (local.get $hi) (i32.const 4)))))
-            (else
-              (i32.store offset=4 align=1 (local.get $o)
-                (i32.or (i8x16.bitmask (i8x16.shl (local.get $lo) (i32.const 3)))
-                        (i32.shl (i8x16.bitmask (i8x16.shl (local.get $hi) (i32.const 3))) (i32.const 16))))
-              (v128.store offset=8 align=1 (local.get $o)
-                (v128.or (v128.and (local.get $lo) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
-                         (i8x16.shl (local.get $hi) (i32.const 4))))))))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $next)))
+      (local.set $bad (i32x4.bitmask (v128.or
+        (v128.or (call $nonfinite4 (local.get $mn)) (call $nonfinite4 (local.get $mx)))
+        (v128.or
+          (v128.or (f32x4.eq (local.get $mn) (v128.const f32x4 0 0 0 0)) (f32x4.eq (local.get $mx) (v128.const f32x4 0 0 0 0)))
+          (v128.or (call $nonfinite4 (local.get $d)) (call $nonfinite4 (local.get $id)))))))
+      (call $store4x16 (local.get $o) (local.get $bb) (call $f16x4 (local.get $d)))
+      (call $store4x16 (i32.add (local.get $o) (i32.const 2)) (local.get $bb) (call $f16x4 (local.get $mn)))
+      (v128.store (global.get $scratch) (local.get $id))
+      (v128.store offset=16 (global.get $scratch) (local.get $mn))
+      (local.set $b (i32.const 0))
+      (loop $block
+        (if (i32.and (local.get $bad) (i32.shl (i32.const 1) (local.get $b)))
+          (then (local.set $n (call $flag (local.get $flags) (local.get $n) (i32.add (local.get $g) (local.get $b)))))
+          (else
+            (local.set $v (v128.load32_splat (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2)))))
+            (local.set $m (v128.load32_splat offset=16 (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2)))))
+            (local.set $qh (i32.const 0))
+            (local.set $k (i32.const 0))
+            (loop $vec
+              ;; 0 ≤ (x − min)·id ≤ 15 (31)·(1 + 2^-22).
+              (local.set $lo (i32x4.min_s (local.get $top) (i32x4.trunc_sat_f32x4_s
+                (f32x4.add (f32x4.mul (f32x4.sub (v128.load (local.get $s)) (local.get $m)) (local.get $v))
+                           (v128.const f32x4 0.5 0.5 0.5 0.5)))))
+              (local.set $hi (i32x4.min_s (local.get $top) (i32x4.trunc_sat_f32x4_s
+                (f32x4.add (f32x4.mul (f32x4.sub (v128.load offset=64 (local.get $s)) (local.get $m)) (local.get $v))
+                           (v128.const f32x4 0.5 0.5 0.5 0.5)))))
+              (local.set $qh (i32.or (local.get $qh) (i32.shl
+                (i32.or (i32x4.bitmask (i32x4.shl (local.get $lo) (i32.const 27)))
+                        (i32.shl (i32x4.bitmask (i32x4.shl (local.get $hi) (i32.const 27))) (i32.const 16)))
+                (i32.shl (local.get $k) (i32.const 2)))))
+              (local.set $lo (i16x8.narrow_i32x4_s
+                (v128.or (v128.and (local.get $lo) (v128.const i32x4 15 15 15 15))
+                         (i32x4.shl (v128.and (local.get $hi) (v128.const i32x4 15 15 15 15)) (i32.const 4)))
+                (local.get $lo)))
+              (v128.store32_lane align=1 0
+                (i32.add (i32.add (local.get $o) (local.get $qs)) (i32.shl (local.get $k) (i32.const 2)))
+                (i8x16.narrow_i16x8_u (local.get $lo) (local.get $lo)))
+              (local.set $s (i32.add (local.get $s) (i32.const 16)))
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br_if $vec (i32.lt_u (local.get $k) (i32.const 4))))
+            (local.set $s (i32.sub (local.get $s) (i32.const 64)))
+            (if (local.get $five) (then (i32.store offset=4 align=1 (local.get $o) (local.get $qh))))))
+        (local.set $s (i32.add (local.get $s) (i32.const 128)))
+        (local.set $o (i32.add (local.get $o) (local.get $bb)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br_if $block (i32.lt_u (local.get $b) (i32.const 4))))
+      (local.set $g (i32.add (local.get $g) (i32.const 4)))
+      (br $group)))
     (local.get $n))
 
   (func (export "q4_1") (param i32 i32 i32 i32) (result i32)
-    (call $asym (local.get 0) (local.get 1) (local.get 2) (local.get 3) (i32.const 4)))
+    (call $asym (local.get 0) (local.get 1) (local.get 2) (local.get 3) (i32.const 0)))
   (func (export "q5_1") (param i32 i32 i32 i32) (result i32)
-    (call $asym (local.get 0) (local.get 1) (local.get 2) (local.get 3) (i32.const 5)))
+    (call $asym (local.get 0) (local.get 1) (local.get 2) (local.get 3) (i32.const 1)))
 
   ;; ---- int8 (lib/quant/int8.ts) ----
 
