@@ -73,6 +73,9 @@ function edgeBlocks(): Float32Array[] {
   block((j) => (j === 0 ? -Infinity : j));
   block((j) => (j === 9 ? -Infinity : j === 10 ? Infinity : 1));
   block(() => NaN);
+  block((j) => (j === 3 ? NaN : j + 1)); // NaN with nonzero extremes: the min schemes keep it unflagged
+  block((j) => (j % 4 === 0 ? NaN : -1 - j));
+  block((j) => (j === 31 ? NaN : Math.sin(j)));
   block((j) => fromBits(j + 1)); // subnormals: the reciprocal overflows
   block((j) => fromBits(0x00800000 + j * 1000) * (j % 2 ? -1 : 1)); // tiny normals
   block((j) => (j % 2 ? 3.4028234663852886e38 : -3.4028234663852886e38)); // max − min overflows

@@ -17,55 +17,81 @@
 
   ;; ---- helpers ----
 
-  ;; Largest lane of each of four vectors: [max a, max b, max c, max d] (NaN propagates).
+;; The reductions use pmin/pmax (one instruction each; pmax(acc, v) =
+  ;; acc < v ? v : acc, so a NaN v is skipped exactly as the references'
+  ;; `if (v > max)` skips it) and integer max on |x| bits, where NaN ranks
+  ;; above Inf and so shows up.
+
+  ;; Largest lane of each of four NaN-free vectors: [max a, max b, max c, max d].
   (func $hmax4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
-    (local.set $a (f32x4.max
+    (local.set $a (f32x4.pmax
       (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b))
       (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b))))
-    (local.set $c (f32x4.max
+    (local.set $c (f32x4.pmax
       (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d))
       (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d))))
-    (f32x4.max
+    (f32x4.pmax
       (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $c))
       (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $c))))
 
-  ;; Smallest lane of each of four vectors (NaN propagates, −0 below +0).
+  ;; Smallest lane of each of four NaN-free vectors.
   (func $hmin4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
-    (local.set $a (f32x4.min
+    (local.set $a (f32x4.pmin
       (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b))
       (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b))))
-    (local.set $c (f32x4.min
+    (local.set $c (f32x4.pmin
       (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d))
       (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d))))
-    (f32x4.min
+    (f32x4.pmin
       (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $c))
       (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $c))))
 
-  ;; Lane-wise max |x|, max x and min x over the 8 vectors of a block of 32 at $s.
+  ;; Largest int32 lane of each of four vectors.
+  (func $hmaxi4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (local.set $a (i32x4.max_s
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b))))
+    (local.set $c (i32x4.max_s
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d))))
+    (i32x4.max_s
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $c))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $c))))
+
+  ;; Lane-wise max of the |x| bits over the 8 vectors of a block of 32 at $s
+  ;; (as float32: max |x|, or a NaN when there is one).
   (func $absmax8 (param $s i32) (result v128)
-    (f32x4.max
-      (f32x4.max
-        (f32x4.max (f32x4.abs (v128.load offset=0 (local.get $s))) (f32x4.abs (v128.load offset=16 (local.get $s))))
-        (f32x4.max (f32x4.abs (v128.load offset=32 (local.get $s))) (f32x4.abs (v128.load offset=48 (local.get $s)))))
-      (f32x4.max
-        (f32x4.max (f32x4.abs (v128.load offset=64 (local.get $s))) (f32x4.abs (v128.load offset=80 (local.get $s))))
-        (f32x4.max (f32x4.abs (v128.load offset=96 (local.get $s))) (f32x4.abs (v128.load offset=112 (local.get $s)))))))
+    (local $m v128)
+    (local.set $m (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+    (i32x4.max_s
+      (i32x4.max_s
+        (i32x4.max_s (v128.and (v128.load offset=0 (local.get $s)) (local.get $m)) (v128.and (v128.load offset=16 (local.get $s)) (local.get $m)))
+        (i32x4.max_s (v128.and (v128.load offset=32 (local.get $s)) (local.get $m)) (v128.and (v128.load offset=48 (local.get $s)) (local.get $m))))
+      (i32x4.max_s
+        (i32x4.max_s (v128.and (v128.load offset=64 (local.get $s)) (local.get $m)) (v128.and (v128.load offset=80 (local.get $s)) (local.get $m)))
+        (i32x4.max_s (v128.and (v128.load offset=96 (local.get $s)) (local.get $m)) (v128.and (v128.load offset=112 (local.get $s)) (local.get $m))))))
+
+  ;; Lane-wise max over a block of 32 from −FLT_MAX, NaN skipped (the references' scan, per lane).
   (func $max8 (param $s i32) (result v128)
-    (f32x4.max
-      (f32x4.max
-        (f32x4.max (v128.load offset=0 (local.get $s)) (v128.load offset=16 (local.get $s)))
-        (f32x4.max (v128.load offset=32 (local.get $s)) (v128.load offset=48 (local.get $s))))
-      (f32x4.max
-        (f32x4.max (v128.load offset=64 (local.get $s)) (v128.load offset=80 (local.get $s)))
-        (f32x4.max (v128.load offset=96 (local.get $s)) (v128.load offset=112 (local.get $s))))))
+    (f32x4.pmax (f32x4.pmax (f32x4.pmax (f32x4.pmax (f32x4.pmax (f32x4.pmax (f32x4.pmax (f32x4.pmax (v128.const i32x4 0xff7fffff 0xff7fffff 0xff7fffff 0xff7fffff) (v128.load (local.get $s)))
+      (v128.load offset=16 (local.get $s)))
+      (v128.load offset=32 (local.get $s)))
+      (v128.load offset=48 (local.get $s)))
+      (v128.load offset=64 (local.get $s)))
+      (v128.load offset=80 (local.get $s)))
+      (v128.load offset=96 (local.get $s)))
+      (v128.load offset=112 (local.get $s))))
+
+  ;; Lane-wise min over a block of 32 from FLT_MAX, NaN skipped.
   (func $min8 (param $s i32) (result v128)
-    (f32x4.min
-      (f32x4.min
-        (f32x4.min (v128.load offset=0 (local.get $s)) (v128.load offset=16 (local.get $s)))
-        (f32x4.min (v128.load offset=32 (local.get $s)) (v128.load offset=48 (local.get $s))))
-      (f32x4.min
-        (f32x4.min (v128.load offset=64 (local.get $s)) (v128.load offset=80 (local.get $s)))
-        (f32x4.min (v128.load offset=96 (local.get $s)) (v128.load offset=112 (local.get $s))))))
+    (f32x4.pmin (f32x4.pmin (f32x4.pmin (f32x4.pmin (f32x4.pmin (f32x4.pmin (f32x4.pmin (f32x4.pmin (v128.const i32x4 0x7f7fffff 0x7f7fffff 0x7f7fffff 0x7f7fffff) (v128.load (local.get $s)))
+      (v128.load offset=16 (local.get $s)))
+      (v128.load offset=32 (local.get $s)))
+      (v128.load offset=48 (local.get $s)))
+      (v128.load offset=64 (local.get $s)))
+      (v128.load offset=80 (local.get $s)))
+      (v128.load offset=96 (local.get $s)))
+      (v128.load offset=112 (local.get $s))))
 
   ;; All-ones lanes where x is NaN or ±Inf.
   (func $nonfinite4 (param $x v128) (result v128)
@@ -136,7 +162,9 @@
   ;; (src, dst, blocks (a multiple of 4), flags) → number of flagged blocks.
   ;; Four blocks at a time: their scales are reduced, divided and converted to
   ;; fp16 as one vector; then each block's codes, two vectors a turn, written
-  ;; out inline (no calls in the per-element loops).
+  ;; out inline. Codes stay floats (small integers, exact) until one magic
+  ;; add turns them into int32: for 0 ≤ c < 2^23, the bits of c + 2^23 are
+  ;; 0x4b000000 + c (for |c| < 2^22, c + 1.5·2^23 gives 0x4b400000 + c).
 
   (func (export "q8_0") (param $src i32) (param $dst i32) (param $nb i32) (param $flags i32) (result i32)
     (local $g i32) (local $n i32) (local $b i32) (local $k i32) (local $s i32) (local $o i32) (local $bad i32)
@@ -146,7 +174,8 @@
       (br_if $done (i32.ge_u (local.get $g) (local.get $nb)))
       (local.set $s (i32.add (local.get $src) (i32.shl (local.get $g) (i32.const 7))))
       (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $g) (i32.const 34))))
-      (local.set $amax (call $hmax4
+      ;; amax is exact for finite blocks and NaN or Inf otherwise (flagged).
+      (local.set $amax (call $hmaxi4
         (call $absmax8 (local.get $s)) (call $absmax8 (i32.add (local.get $s) (i32.const 128)))
         (call $absmax8 (i32.add (local.get $s) (i32.const 256))) (call $absmax8 (i32.add (local.get $s) (i32.const 384)))))
       (local.set $d (f32x4.div (local.get $amax) (v128.const f32x4 127 127 127 127)))
@@ -162,22 +191,26 @@
             (local.set $v (v128.load32_splat (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2)))))
             (local.set $k (i32.const 0))
             (loop $vec
-              ;; roundf, ties away from zero: trunc(p), plus the sign of p where
+              ;; roundf, ties away from zero: trunc(p), plus copysign(1, p) where
               ;; |p − trunc(p)| ≥ 0.5 (that difference is exact). |x·id| ≤
               ;; 127·(1 + 2^-22), so the codes fit int8 without saturating.
               (local.set $p0 (f32x4.mul (v128.load (local.get $s)) (local.get $v)))
               (local.set $p1 (f32x4.mul (v128.load offset=16 (local.get $s)) (local.get $v)))
-              (local.set $t0 (i32x4.trunc_sat_f32x4_s (local.get $p0)))
-              (local.set $t1 (i32x4.trunc_sat_f32x4_s (local.get $p1)))
-              (local.set $t0 (i32x4.add (local.get $t0) (v128.and
-                (f32x4.ge (f32x4.abs (f32x4.sub (local.get $p0) (f32x4.convert_i32x4_s (local.get $t0))))
-                          (v128.const f32x4 0.5 0.5 0.5 0.5))
-                (v128.or (i32x4.shr_s (local.get $p0) (i32.const 31)) (v128.const i32x4 1 1 1 1)))))
-              (local.set $t1 (i32x4.add (local.get $t1) (v128.and
-                (f32x4.ge (f32x4.abs (f32x4.sub (local.get $p1) (f32x4.convert_i32x4_s (local.get $t1))))
-                          (v128.const f32x4 0.5 0.5 0.5 0.5))
-                (v128.or (i32x4.shr_s (local.get $p1) (i32.const 31)) (v128.const i32x4 1 1 1 1)))))
-              (local.set $t0 (i16x8.narrow_i32x4_s (local.get $t0) (local.get $t1)))
+              (local.set $t0 (f32x4.trunc (local.get $p0)))
+              (local.set $t1 (f32x4.trunc (local.get $p1)))
+              (local.set $t0 (f32x4.add (local.get $t0) (v128.and
+                (f32x4.ge (f32x4.abs (f32x4.sub (local.get $p0) (local.get $t0))) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                (v128.or (v128.and (local.get $p0) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+                         (v128.const f32x4 1 1 1 1)))))
+              (local.set $t1 (f32x4.add (local.get $t1) (v128.and
+                (f32x4.ge (f32x4.abs (f32x4.sub (local.get $p1) (local.get $t1))) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                (v128.or (v128.and (local.get $p1) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+                         (v128.const f32x4 1 1 1 1)))))
+              (local.set $t0 (i16x8.narrow_i32x4_s
+                (i32x4.sub (f32x4.add (local.get $t0) (v128.const f32x4 12582912 12582912 12582912 12582912))
+                           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000))
+                (i32x4.sub (f32x4.add (local.get $t1) (v128.const f32x4 12582912 12582912 12582912 12582912))
+                           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000))))
               (v128.store64_lane offset=2 align=1 0 (i32.add (local.get $o) (i32.shl (local.get $k) (i32.const 3)))
                 (i8x16.narrow_i16x8_s (local.get $t0) (local.get $t0)))
               (local.set $s (i32.add (local.get $s) (i32.const 32)))
@@ -192,35 +225,58 @@
       (br $group)))
     (local.get $n))
 
+  ;; Codes $lo (first half, vector k) and $hi (second half, vector k + 4) of
+  ;; a 4- or 5-bit block, as exact floats ≤ 31, to the 4 bytes ggml stores
+  ;; at qs + 4k (low nibble from $lo, high from $hi); returns their fifth
+  ;; bits shifted to bits 4k… and 16 + 4k… of qh. Q4 codes have none, and
+  ;; run through this too: a branch here measured slower than the spare work.
+  (func $pack45 (param $lo v128) (param $hi v128) (param $at i32) (param $k i32) (result i32)
+    (local $mlo v128) (local $mhi v128)
+    (local.set $mlo (f32x4.ge (local.get $lo) (v128.const f32x4 16 16 16 16)))
+    (local.set $mhi (f32x4.ge (local.get $hi) (v128.const f32x4 16 16 16 16)))
+    ;; lo mod 16 + 16·(hi mod 16), then its int32 through the magic add.
+    (local.set $lo (i32x4.sub
+      (f32x4.add
+        (f32x4.add
+          (f32x4.sub (local.get $lo) (v128.and (local.get $mlo) (v128.const f32x4 16 16 16 16)))
+          (f32x4.mul (f32x4.sub (local.get $hi) (v128.and (local.get $mhi) (v128.const f32x4 16 16 16 16)))
+                     (v128.const f32x4 16 16 16 16)))
+        (v128.const f32x4 8388608 8388608 8388608 8388608))
+      (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000)))
+    (local.set $lo (i16x8.narrow_i32x4_s (local.get $lo) (local.get $lo)))
+    (v128.store32_lane align=1 0 (local.get $at) (i8x16.narrow_i16x8_u (local.get $lo) (local.get $lo)))
+    (i32.shl
+      (i32.or (i32x4.bitmask (local.get $mlo)) (i32.shl (i32x4.bitmask (local.get $mhi)) (i32.const 16)))
+      (i32.shl (local.get $k) (i32.const 2))))
+
   ;; Q4_0 ($five 0) and Q5_0 ($five 1): d = m/−8 (−16), m the value of largest
-  ;; magnitude, codes min(15 (31), trunc(x·id + 8.5 (16.5))). The codes pack
-  ;; as ggml's: turn k takes vector k of the first half (elements 4k…4k+3)
-  ;; into the low nibbles and vector k + 4 (elements 16 + 4k…) into the high
-  ;; nibbles of the 4 bytes at qs + 4k, and their fifth bits into bits 4k…
-  ;; and 16 + 4k… of qh (Q5 only).
+  ;; magnitude (the first on ties), codes min(15 (31), trunc(x·id + 8.5 (16.5))).
   (func $sym (param $src i32) (param $dst i32) (param $nb i32) (param $flags i32) (param $five i32) (result i32)
     (local $g i32) (local $n i32) (local $b i32) (local $k i32) (local $s i32) (local $o i32) (local $bad i32)
     (local $bb i32) (local $qs i32) (local $qh i32) (local $tie i32)
     (local $mx v128) (local $mn v128) (local $nmn v128) (local $amax v128) (local $m v128) (local $d v128)
-    (local $id v128) (local $v v128) (local $add v128) (local $top v128) (local $lo v128) (local $hi v128)
+    (local $id v128) (local $v v128) (local $add v128) (local $top v128) (local $lo v128) (local $hi v128) (local $at i32)
     (local.set $bb (select (i32.const 22) (i32.const 18) (local.get $five)))
     (local.set $qs (select (i32.const 6) (i32.const 2) (local.get $five)))
     (local.set $add (select (v128.const f32x4 16.5 16.5 16.5 16.5) (v128.const f32x4 8.5 8.5 8.5 8.5) (local.get $five)))
-    (local.set $top (select (v128.const i32x4 31 31 31 31) (v128.const i32x4 15 15 15 15) (local.get $five)))
+    (local.set $top (select (v128.const f32x4 31 31 31 31) (v128.const f32x4 15 15 15 15) (local.get $five)))
     (block $done (loop $group
       (br_if $done (i32.ge_u (local.get $g) (local.get $nb)))
       (local.set $s (i32.add (local.get $src) (i32.shl (local.get $g) (i32.const 7))))
       (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $g) (local.get $bb))))
+      (local.set $amax (call $hmaxi4
+        (call $absmax8 (local.get $s)) (call $absmax8 (i32.add (local.get $s) (i32.const 128)))
+        (call $absmax8 (i32.add (local.get $s) (i32.const 256))) (call $absmax8 (i32.add (local.get $s) (i32.const 384)))))
       (local.set $mx (call $hmax4
         (call $max8 (local.get $s)) (call $max8 (i32.add (local.get $s) (i32.const 128)))
         (call $max8 (i32.add (local.get $s) (i32.const 256))) (call $max8 (i32.add (local.get $s) (i32.const 384)))))
       (local.set $mn (call $hmin4
         (call $min8 (local.get $s)) (call $min8 (i32.add (local.get $s) (i32.const 128)))
         (call $min8 (i32.add (local.get $s) (i32.const 256))) (call $min8 (i32.add (local.get $s) (i32.const 384)))))
-      ;; m is max where max > −min, min where −min > max; +0 when all are zero;
-      ;; on a tie (+a and −a both there) the first one, found by $firstmax32.
+      ;; For a finite block m is max where max > −min, min where −min > max, +0
+      ;; when all are zero, and on a tie (+a and −a both there) the first,
+      ;; found by $firstmax32.
       (local.set $nmn (f32x4.neg (local.get $mn)))
-      (local.set $amax (f32x4.max (local.get $mx) (local.get $nmn)))
       (local.set $m (v128.andnot
         (v128.bitselect (local.get $mx) (local.get $mn) (f32x4.gt (local.get $mx) (local.get $nmn)))
         (f32x4.eq (local.get $amax) (v128.const f32x4 0 0 0 0))))
@@ -228,16 +284,17 @@
                                                (f32x4.ne (local.get $amax) (v128.const f32x4 0 0 0 0)))))
       (if (local.get $tie)
         (then
-          (v128.store (global.get $scratch) (local.get $m))
+          (v128.store (global.get $scratch) (local.get $amax))
+          (v128.store offset=16 (global.get $scratch) (local.get $m))
           (local.set $b (i32.const 0))
           (loop $ties
             (if (i32.and (local.get $tie) (i32.shl (i32.const 1) (local.get $b)))
-              (then (f32.store (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2)))
+              (then (f32.store offset=16 (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2)))
                 (call $firstmax32 (i32.add (local.get $s) (i32.shl (local.get $b) (i32.const 7)))
-                                  (f32.abs (f32.load (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2)))))))))
+                                  (f32.load (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2))))))))
             (local.set $b (i32.add (local.get $b) (i32.const 1)))
             (br_if $ties (i32.lt_u (local.get $b) (i32.const 4))))
-          (local.set $m (v128.load (global.get $scratch)))))
+          (local.set $m (v128.load offset=16 (global.get $scratch)))))
       (local.set $d (f32x4.div (local.get $m)
         (select (v128.const f32x4 -16 -16 -16 -16) (v128.const f32x4 -8 -8 -8 -8) (local.get $five))))
       (local.set $id (call $recip4 (local.get $d)))
@@ -253,23 +310,14 @@
             (local.set $qh (i32.const 0))
             (local.set $k (i32.const 0))
             (loop $vec
-              ;; x·id ≥ −8 (−16)·(1 + 2^-22), so x·id + 8.5 (16.5) > 0.
-              (local.set $lo (i32x4.min_s (local.get $top) (i32x4.trunc_sat_f32x4_s
+              ;; x·id ≥ −8 (−16)·(1 + 2^-22), so x·id + 8.5 (16.5) > 0 and trunc is floor.
+              (local.set $lo (f32x4.pmin (local.get $top) (f32x4.trunc
                 (f32x4.add (f32x4.mul (v128.load (local.get $s)) (local.get $v)) (local.get $add)))))
-              (local.set $hi (i32x4.min_s (local.get $top) (i32x4.trunc_sat_f32x4_s
+              (local.set $hi (f32x4.pmin (local.get $top) (f32x4.trunc
                 (f32x4.add (f32x4.mul (v128.load offset=64 (local.get $s)) (local.get $v)) (local.get $add)))))
-              ;; Bit 4 of each code to bit 31, the lane's sign, which bitmask collects.
-              (local.set $qh (i32.or (local.get $qh) (i32.shl
-                (i32.or (i32x4.bitmask (i32x4.shl (local.get $lo) (i32.const 27)))
-                        (i32.shl (i32x4.bitmask (i32x4.shl (local.get $hi) (i32.const 27))) (i32.const 16)))
-                (i32.shl (local.get $k) (i32.const 2)))))
-              (local.set $lo (i16x8.narrow_i32x4_s
-                (v128.or (v128.and (local.get $lo) (v128.const i32x4 15 15 15 15))
-                         (i32x4.shl (v128.and (local.get $hi) (v128.const i32x4 15 15 15 15)) (i32.const 4)))
-                (local.get $lo)))
-              (v128.store32_lane align=1 0
-                (i32.add (i32.add (local.get $o) (local.get $qs)) (i32.shl (local.get $k) (i32.const 2)))
-                (i8x16.narrow_i16x8_u (local.get $lo) (local.get $lo)))
+              (local.set $at (i32.add (i32.add (local.get $o) (local.get $qs)) (i32.shl (local.get $k) (i32.const 2))))
+              (local.set $qh (i32.or (local.get $qh)
+                (call $pack45 (local.get $lo) (local.get $hi) (local.get $at) (local.get $k))))
               (local.set $s (i32.add (local.get $s) (i32.const 16)))
               (local.set $k (i32.add (local.get $k) (i32.const 1)))
               (br_if $vec (i32.lt_u (local.get $k) (i32.const 4))))
@@ -289,16 +337,17 @@
     (call $sym (local.get 0) (local.get 1) (local.get 2) (local.get 3) (i32.const 1)))
 
   ;; Q4_1 ($five 0) and Q5_1 ($five 1): d = (max − min)/15 (31), fp16 min,
-  ;; codes trunc((x − min)·id + 0.5) (min 15 for Q4_1, as its reference),
-  ;; packed as in $sym.
+  ;; codes trunc((x − min)·id + 0.5) (min 15 for Q4_1, as its reference). A
+  ;; NaN x is skipped by min and max, as in the references, and its code is 0
+  ;; (their (int8_t)/(uint8_t) of NaN): pmax(0, NaN) = 0.
   (func $asym (param $src i32) (param $dst i32) (param $nb i32) (param $flags i32) (param $five i32) (result i32)
     (local $g i32) (local $n i32) (local $b i32) (local $k i32) (local $s i32) (local $o i32) (local $bad i32)
     (local $bb i32) (local $qs i32) (local $qh i32)
-    (local $mx v128) (local $mn v128) (local $d v128) (local $id v128) (local $v v128) (local $m v128)
-    (local $top v128) (local $lo v128) (local $hi v128)
+    (local $mx v128) (local $mn v128) (local $d v128) (local $id v128) (local $v v128) (local $m v128) (local $top v128)
+    (local $lo v128) (local $hi v128) (local $at i32)
     (local.set $bb (select (i32.const 24) (i32.const 20) (local.get $five)))
     (local.set $qs (select (i32.const 8) (i32.const 4) (local.get $five)))
-    (local.set $top (select (v128.const i32x4 255 255 255 255) (v128.const i32x4 15 15 15 15) (local.get $five)))
+    (local.set $top (select (v128.const f32x4 255 255 255 255) (v128.const f32x4 15 15 15 15) (local.get $five)))
     (block $done (loop $group
       (br_if $done (i32.ge_u (local.get $g) (local.get $nb)))
       (local.set $s (i32.add (local.get $src) (i32.shl (local.get $g) (i32.const 7))))
@@ -332,24 +381,16 @@
             (local.set $qh (i32.const 0))
             (local.set $k (i32.const 0))
             (loop $vec
-              ;; 0 ≤ (x − min)·id ≤ 15 (31)·(1 + 2^-22).
-              (local.set $lo (i32x4.min_s (local.get $top) (i32x4.trunc_sat_f32x4_s
+              ;; 0 ≤ (x − min)·id ≤ 15 (31)·(1 + 2^-22), so trunc is floor.
+              (local.set $lo (f32x4.pmin (local.get $top) (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.trunc
                 (f32x4.add (f32x4.mul (f32x4.sub (v128.load (local.get $s)) (local.get $m)) (local.get $v))
-                           (v128.const f32x4 0.5 0.5 0.5 0.5)))))
-              (local.set $hi (i32x4.min_s (local.get $top) (i32x4.trunc_sat_f32x4_s
+                           (v128.const f32x4 0.5 0.5 0.5 0.5))))))
+              (local.set $hi (f32x4.pmin (local.get $top) (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.trunc
                 (f32x4.add (f32x4.mul (f32x4.sub (v128.load offset=64 (local.get $s)) (local.get $m)) (local.get $v))
-                           (v128.const f32x4 0.5 0.5 0.5 0.5)))))
-              (local.set $qh (i32.or (local.get $qh) (i32.shl
-                (i32.or (i32x4.bitmask (i32x4.shl (local.get $lo) (i32.const 27)))
-                        (i32.shl (i32x4.bitmask (i32x4.shl (local.get $hi) (i32.const 27))) (i32.const 16)))
-                (i32.shl (local.get $k) (i32.const 2)))))
-              (local.set $lo (i16x8.narrow_i32x4_s
-                (v128.or (v128.and (local.get $lo) (v128.const i32x4 15 15 15 15))
-                         (i32x4.shl (v128.and (local.get $hi) (v128.const i32x4 15 15 15 15)) (i32.const 4)))
-                (local.get $lo)))
-              (v128.store32_lane align=1 0
-                (i32.add (i32.add (local.get $o) (local.get $qs)) (i32.shl (local.get $k) (i32.const 2)))
-                (i8x16.narrow_i16x8_u (local.get $lo) (local.get $lo)))
+                           (v128.const f32x4 0.5 0.5 0.5 0.5))))))
+              (local.set $at (i32.add (i32.add (local.get $o) (local.get $qs)) (i32.shl (local.get $k) (i32.const 2))))
+              (local.set $qh (i32.or (local.get $qh)
+                (call $pack45 (local.get $lo) (local.get $hi) (local.get $at) (local.get $k))))
               (local.set $s (i32.add (local.get $s) (i32.const 16)))
               (local.set $k (i32.add (local.get $k) (i32.const 1)))
               (br_if $vec (i32.lt_u (local.get $k) (i32.const 4))))
