@@ -225,41 +225,122 @@
       (br $group)))
     (local.get $n))
 
-  ;; Codes $lo (first half, vector k) and $hi (second half, vector k + 4) of
-  ;; a 4- or 5-bit block, as exact floats ≤ 31, to the 4 bytes ggml stores
-  ;; at qs + 4k (low nibble from $lo, high from $hi); returns their fifth
-  ;; bits shifted to bits 4k… and 16 + 4k… of qh. Q4 codes have none, and
-  ;; run through this too: a branch here measured slower than the spare work.
-  (func $pack45 (param $lo v128) (param $hi v128) (param $at i32) (param $k i32) (result i32)
-    (local $mlo v128) (local $mhi v128)
-    (local.set $mlo (f32x4.ge (local.get $lo) (v128.const f32x4 16 16 16 16)))
-    (local.set $mhi (f32x4.ge (local.get $hi) (v128.const f32x4 16 16 16 16)))
-    ;; lo mod 16 + 16·(hi mod 16), then its int32 through the magic add.
-    (local.set $lo (i32x4.sub
-      (f32x4.add
+  ;; One block's codes, four turns of two vectors (k and k + 4), for the four
+  ;; kinds: Q4_0/Q5_0 codes min(top, trunc(x·id + add)); Q4_1/Q5_1 codes
+  ;; min(top, max(0, trunc((x − min)·id + 0.5))). $qs is where the nibbles
+  ;; go; the 5-bit ones return qh. Separate loops, so none branches per turn.
+  (func $block_sym4 (param $s i32) (param $qs i32) (param $v v128) (param $add v128)
+    (local $k i32) (local $lo v128)
+    (loop $vec
+      ;; lo + 16·hi, to int32 by the magic add, to 4 bytes.
+      (local.set $lo (i32x4.sub
         (f32x4.add
-          (f32x4.sub (local.get $lo) (v128.and (local.get $mlo) (v128.const f32x4 16 16 16 16)))
-          (f32x4.mul (f32x4.sub (local.get $hi) (v128.and (local.get $mhi) (v128.const f32x4 16 16 16 16)))
-                     (v128.const f32x4 16 16 16 16)))
-        (v128.const f32x4 8388608 8388608 8388608 8388608))
-      (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000)))
-    (local.set $lo (i16x8.narrow_i32x4_s (local.get $lo) (local.get $lo)))
-    (v128.store32_lane align=1 0 (local.get $at) (i8x16.narrow_i16x8_u (local.get $lo) (local.get $lo)))
-    (i32.shl
-      (i32.or (i32x4.bitmask (local.get $mlo)) (i32.shl (i32x4.bitmask (local.get $mhi)) (i32.const 16)))
-      (i32.shl (local.get $k) (i32.const 2))))
+          (f32x4.add
+            (f32x4.pmin (v128.const f32x4 15 15 15 15) (f32x4.trunc
+              (f32x4.add (f32x4.mul (v128.load (local.get $s)) (local.get $v)) (local.get $add))))
+            (f32x4.mul (v128.const f32x4 16 16 16 16) (f32x4.pmin (v128.const f32x4 15 15 15 15) (f32x4.trunc
+              (f32x4.add (f32x4.mul (v128.load offset=64 (local.get $s)) (local.get $v)) (local.get $add))))))
+          (v128.const f32x4 8388608 8388608 8388608 8388608))
+        (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000)))
+      (local.set $lo (i16x8.narrow_i32x4_s (local.get $lo) (local.get $lo)))
+      (v128.store32_lane align=1 0 (i32.add (local.get $qs) (i32.shl (local.get $k) (i32.const 2)))
+        (i8x16.narrow_i16x8_u (local.get $lo) (local.get $lo)))
+      (local.set $s (i32.add (local.get $s) (i32.const 16)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $vec (i32.lt_u (local.get $k) (i32.const 4)))))
+
+  (func $block_sym5 (param $s i32) (param $qs i32) (param $v v128) (param $add v128) (result i32)
+    (local $k i32) (local $qh i32) (local $lo v128) (local $hi v128) (local $mlo v128) (local $mhi v128)
+    (loop $vec
+      (local.set $lo (f32x4.pmin (v128.const f32x4 31 31 31 31) (f32x4.trunc
+        (f32x4.add (f32x4.mul (v128.load (local.get $s)) (local.get $v)) (local.get $add)))))
+      (local.set $hi (f32x4.pmin (v128.const f32x4 31 31 31 31) (f32x4.trunc
+        (f32x4.add (f32x4.mul (v128.load offset=64 (local.get $s)) (local.get $v)) (local.get $add)))))
+      (local.set $mlo (f32x4.ge (local.get $lo) (v128.const f32x4 16 16 16 16)))
+      (local.set $mhi (f32x4.ge (local.get $hi) (v128.const f32x4 16 16 16 16)))
+      ;; Fifth bits to bits 4k… and 16 + 4k… of qh; then (lo mod 16) + 16·(hi mod 16).
+      (local.set $qh (i32.or (local.get $qh) (i32.shl
+        (i32.or (i32x4.bitmask (local.get $mlo)) (i32.shl (i32x4.bitmask (local.get $mhi)) (i32.const 16)))
+        (i32.shl (local.get $k) (i32.const 2)))))
+      (local.set $lo (i32x4.sub
+        (f32x4.add
+          (f32x4.add
+            (f32x4.sub (local.get $lo) (v128.and (local.get $mlo) (v128.const f32x4 16 16 16 16)))
+            (f32x4.mul (f32x4.sub (local.get $hi) (v128.and (local.get $mhi) (v128.const f32x4 16 16 16 16)))
+                       (v128.const f32x4 16 16 16 16)))
+          (v128.const f32x4 8388608 8388608 8388608 8388608))
+        (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000)))
+      (local.set $lo (i16x8.narrow_i32x4_s (local.get $lo) (local.get $lo)))
+      (v128.store32_lane align=1 0 (i32.add (local.get $qs) (i32.shl (local.get $k) (i32.const 2)))
+        (i8x16.narrow_i16x8_u (local.get $lo) (local.get $lo)))
+      (local.set $s (i32.add (local.get $s) (i32.const 16)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $vec (i32.lt_u (local.get $k) (i32.const 4))))
+    (local.get $qh))
+
+  (func $block_asym4 (param $s i32) (param $qs i32) (param $v v128) (param $m v128)
+    (local $k i32) (local $lo v128)
+    (loop $vec
+      (local.set $lo (i32x4.sub
+        (f32x4.add
+          (f32x4.add
+            (f32x4.pmin (v128.const f32x4 15 15 15 15) (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.trunc
+              (f32x4.add (f32x4.mul (f32x4.sub (v128.load (local.get $s)) (local.get $m)) (local.get $v))
+                         (v128.const f32x4 0.5 0.5 0.5 0.5)))))
+            (f32x4.mul (v128.const f32x4 16 16 16 16)
+              (f32x4.pmin (v128.const f32x4 15 15 15 15) (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.trunc
+                (f32x4.add (f32x4.mul (f32x4.sub (v128.load offset=64 (local.get $s)) (local.get $m)) (local.get $v))
+                           (v128.const f32x4 0.5 0.5 0.5 0.5)))))))
+          (v128.const f32x4 8388608 8388608 8388608 8388608))
+        (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000)))
+      (local.set $lo (i16x8.narrow_i32x4_s (local.get $lo) (local.get $lo)))
+      (v128.store32_lane align=1 0 (i32.add (local.get $qs) (i32.shl (local.get $k) (i32.const 2)))
+        (i8x16.narrow_i16x8_u (local.get $lo) (local.get $lo)))
+      (local.set $s (i32.add (local.get $s) (i32.const 16)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $vec (i32.lt_u (local.get $k) (i32.const 4)))))
+
+  (func $block_asym5 (param $s i32) (param $qs i32) (param $v v128) (param $m v128) (result i32)
+    (local $k i32) (local $qh i32) (local $lo v128) (local $hi v128) (local $mlo v128) (local $mhi v128)
+    (loop $vec
+      ;; Q5_1's reference has no clamp; its codes are ≤ 31 anyway.
+      (local.set $lo (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.trunc
+        (f32x4.add (f32x4.mul (f32x4.sub (v128.load (local.get $s)) (local.get $m)) (local.get $v))
+                   (v128.const f32x4 0.5 0.5 0.5 0.5)))))
+      (local.set $hi (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.trunc
+        (f32x4.add (f32x4.mul (f32x4.sub (v128.load offset=64 (local.get $s)) (local.get $m)) (local.get $v))
+                   (v128.const f32x4 0.5 0.5 0.5 0.5)))))
+      (local.set $mlo (f32x4.ge (local.get $lo) (v128.const f32x4 16 16 16 16)))
+      (local.set $mhi (f32x4.ge (local.get $hi) (v128.const f32x4 16 16 16 16)))
+      ;; Fifth bits to bits 4k… and 16 + 4k… of qh; then (lo mod 16) + 16·(hi mod 16).
+      (local.set $qh (i32.or (local.get $qh) (i32.shl
+        (i32.or (i32x4.bitmask (local.get $mlo)) (i32.shl (i32x4.bitmask (local.get $mhi)) (i32.const 16)))
+        (i32.shl (local.get $k) (i32.const 2)))))
+      (local.set $lo (i32x4.sub
+        (f32x4.add
+          (f32x4.add
+            (f32x4.sub (local.get $lo) (v128.and (local.get $mlo) (v128.const f32x4 16 16 16 16)))
+            (f32x4.mul (f32x4.sub (local.get $hi) (v128.and (local.get $mhi) (v128.const f32x4 16 16 16 16)))
+                       (v128.const f32x4 16 16 16 16)))
+          (v128.const f32x4 8388608 8388608 8388608 8388608))
+        (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000)))
+      (local.set $lo (i16x8.narrow_i32x4_s (local.get $lo) (local.get $lo)))
+      (v128.store32_lane align=1 0 (i32.add (local.get $qs) (i32.shl (local.get $k) (i32.const 2)))
+        (i8x16.narrow_i16x8_u (local.get $lo) (local.get $lo)))
+      (local.set $s (i32.add (local.get $s) (i32.const 16)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $vec (i32.lt_u (local.get $k) (i32.const 4))))
+    (local.get $qh))
 
   ;; Q4_0 ($five 0) and Q5_0 ($five 1): d = m/−8 (−16), m the value of largest
   ;; magnitude (the first on ties), codes min(15 (31), trunc(x·id + 8.5 (16.5))).
   (func $sym (param $src i32) (param $dst i32) (param $nb i32) (param $flags i32) (param $five i32) (result i32)
     (local $g i32) (local $n i32) (local $b i32) (local $k i32) (local $s i32) (local $o i32) (local $bad i32)
-    (local $bb i32) (local $qs i32) (local $qh i32) (local $tie i32)
+    (local $bb i32) (local $tie i32)
     (local $mx v128) (local $mn v128) (local $nmn v128) (local $amax v128) (local $m v128) (local $d v128)
-    (local $id v128) (local $v v128) (local $add v128) (local $top v128) (local $lo v128) (local $hi v128) (local $at i32)
+    (local $id v128) (local $v v128) (local $add v128)
     (local.set $bb (select (i32.const 22) (i32.const 18) (local.get $five)))
-    (local.set $qs (select (i32.const 6) (i32.const 2) (local.get $five)))
     (local.set $add (select (v128.const f32x4 16.5 16.5 16.5 16.5) (v128.const f32x4 8.5 8.5 8.5 8.5) (local.get $five)))
-    (local.set $top (select (v128.const f32x4 31 31 31 31) (v128.const f32x4 15 15 15 15) (local.get $five)))
     (block $done (loop $group
       (br_if $done (i32.ge_u (local.get $g) (local.get $nb)))
       (local.set $s (i32.add (local.get $src) (i32.shl (local.get $g) (i32.const 7))))
@@ -307,22 +388,11 @@
           (then (local.set $n (call $flag (local.get $flags) (local.get $n) (i32.add (local.get $g) (local.get $b)))))
           (else
             (local.set $v (v128.load32_splat (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2)))))
-            (local.set $qh (i32.const 0))
-            (local.set $k (i32.const 0))
-            (loop $vec
-              ;; x·id ≥ −8 (−16)·(1 + 2^-22), so x·id + 8.5 (16.5) > 0 and trunc is floor.
-              (local.set $lo (f32x4.pmin (local.get $top) (f32x4.trunc
-                (f32x4.add (f32x4.mul (v128.load (local.get $s)) (local.get $v)) (local.get $add)))))
-              (local.set $hi (f32x4.pmin (local.get $top) (f32x4.trunc
-                (f32x4.add (f32x4.mul (v128.load offset=64 (local.get $s)) (local.get $v)) (local.get $add)))))
-              (local.set $at (i32.add (i32.add (local.get $o) (local.get $qs)) (i32.shl (local.get $k) (i32.const 2))))
-              (local.set $qh (i32.or (local.get $qh)
-                (call $pack45 (local.get $lo) (local.get $hi) (local.get $at) (local.get $k))))
-              (local.set $s (i32.add (local.get $s) (i32.const 16)))
-              (local.set $k (i32.add (local.get $k) (i32.const 1)))
-              (br_if $vec (i32.lt_u (local.get $k) (i32.const 4))))
-            (local.set $s (i32.sub (local.get $s) (i32.const 64)))
-            (if (local.get $five) (then (i32.store offset=2 align=1 (local.get $o) (local.get $qh))))))
+            ;; x·id ≥ −8 (−16)·(1 + 2^-22), so x·id + 8.5 (16.5) > 0 and trunc is floor.
+            (if (local.get $five)
+              (then (i32.store offset=2 align=1 (local.get $o)
+                (call $block_sym5 (local.get $s) (i32.add (local.get $o) (i32.const 6)) (local.get $v) (local.get $add))))
+              (else (call $block_sym4 (local.get $s) (i32.add (local.get $o) (i32.const 2)) (local.get $v) (local.get $add))))))
         (local.set $s (i32.add (local.get $s) (i32.const 128)))
         (local.set $o (i32.add (local.get $o) (local.get $bb)))
         (local.set $b (i32.add (local.get $b) (i32.const 1)))
@@ -342,12 +412,9 @@
   ;; (their (int8_t)/(uint8_t) of NaN): pmax(0, NaN) = 0.
   (func $asym (param $src i32) (param $dst i32) (param $nb i32) (param $flags i32) (param $five i32) (result i32)
     (local $g i32) (local $n i32) (local $b i32) (local $k i32) (local $s i32) (local $o i32) (local $bad i32)
-    (local $bb i32) (local $qs i32) (local $qh i32)
-    (local $mx v128) (local $mn v128) (local $d v128) (local $id v128) (local $v v128) (local $m v128) (local $top v128)
-    (local $lo v128) (local $hi v128) (local $at i32)
+    (local $bb i32)
+    (local $mx v128) (local $mn v128) (local $d v128) (local $id v128) (local $v v128) (local $m v128)
     (local.set $bb (select (i32.const 24) (i32.const 20) (local.get $five)))
-    (local.set $qs (select (i32.const 8) (i32.const 4) (local.get $five)))
-    (local.set $top (select (v128.const f32x4 255 255 255 255) (v128.const f32x4 15 15 15 15) (local.get $five)))
     (block $done (loop $group
       (br_if $done (i32.ge_u (local.get $g) (local.get $nb)))
       (local.set $s (i32.add (local.get $src) (i32.shl (local.get $g) (i32.const 7))))
@@ -378,24 +445,11 @@
           (else
             (local.set $v (v128.load32_splat (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2)))))
             (local.set $m (v128.load32_splat offset=16 (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2)))))
-            (local.set $qh (i32.const 0))
-            (local.set $k (i32.const 0))
-            (loop $vec
-              ;; 0 ≤ (x − min)·id ≤ 15 (31)·(1 + 2^-22), so trunc is floor.
-              (local.set $lo (f32x4.pmin (local.get $top) (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.trunc
-                (f32x4.add (f32x4.mul (f32x4.sub (v128.load (local.get $s)) (local.get $m)) (local.get $v))
-                           (v128.const f32x4 0.5 0.5 0.5 0.5))))))
-              (local.set $hi (f32x4.pmin (local.get $top) (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.trunc
-                (f32x4.add (f32x4.mul (f32x4.sub (v128.load offset=64 (local.get $s)) (local.get $m)) (local.get $v))
-                           (v128.const f32x4 0.5 0.5 0.5 0.5))))))
-              (local.set $at (i32.add (i32.add (local.get $o) (local.get $qs)) (i32.shl (local.get $k) (i32.const 2))))
-              (local.set $qh (i32.or (local.get $qh)
-                (call $pack45 (local.get $lo) (local.get $hi) (local.get $at) (local.get $k))))
-              (local.set $s (i32.add (local.get $s) (i32.const 16)))
-              (local.set $k (i32.add (local.get $k) (i32.const 1)))
-              (br_if $vec (i32.lt_u (local.get $k) (i32.const 4))))
-            (local.set $s (i32.sub (local.get $s) (i32.const 64)))
-            (if (local.get $five) (then (i32.store offset=4 align=1 (local.get $o) (local.get $qh))))))
+            ;; 0 ≤ (x − min)·id ≤ 15 (31)·(1 + 2^-22), so trunc is floor.
+            (if (local.get $five)
+              (then (i32.store offset=4 align=1 (local.get $o)
+                (call $block_asym5 (local.get $s) (i32.add (local.get $o) (i32.const 8)) (local.get $v) (local.get $m))))
+              (else (call $block_asym4 (local.get $s) (i32.add (local.get $o) (i32.const 4)) (local.get $v) (local.get $m))))))
         (local.set $s (i32.add (local.get $s) (i32.const 128)))
         (local.set $o (i32.add (local.get $o) (local.get $bb)))
         (local.set $b (i32.add (local.get $b) (i32.const 1)))
