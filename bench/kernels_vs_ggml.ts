@@ -3,7 +3,10 @@
 // (ggml_quantize_chunk in node-llama-cpp's libggml-base.so, timed by
 // bench/_ggml_reference.c) for the ggml block schemes, PyTorch on one thread
 // (torch.set_num_threads(1)) for the casts and int8. Ours twice: the
-// WebAssembly SIMD kernels (the default) and the TypeScript references.
+// WebAssembly SIMD kernels (the default) and the TypeScript references. The
+// ggml kinds write into a kept buffer, as ggml's harness does; int8, NF4 and
+// the casts go through the public API, which allocates its output (as torch
+// does).
 // GB/s of float32 input, best of --runs, timed by thread CPU time (what one
 // thread costs, steady on a shared machine; --clock wall for wall-clock);
 // output bytes checked against ggml's.
@@ -15,7 +18,12 @@ import { schemeByName } from "../lib/quant/schemes.ts";
 import { DEFAULT_SETTINGS } from "../lib/quant/_plan.ts";
 import type { QuantSettings } from "../lib/quant/scheme.ts";
 import { castBytes } from "../lib/cast.ts";
-import { setSimdEnabled, simdActive } from "../lib/simd/kernels.ts";
+import { ggmlSimd, setSimdEnabled, simdActive } from "../lib/simd/kernels.ts";
+import { quantizeRowQ8_0 } from "../lib/quant/q8_0.ts";
+import { quantizeRowQ4_0 } from "../lib/quant/q4_0.ts";
+import { quantizeRowQ4_1 } from "../lib/quant/q4_1.ts";
+import { quantizeRowQ5_0 } from "../lib/quant/q5_0.ts";
+import { quantizeRowQ5_1 } from "../lib/quant/q5_1.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,
@@ -162,10 +170,20 @@ interface Row {
 }
 const rows: Row[] = [];
 
-for (const [name, type] of [["Q8_0", 8], ["Q4_0", 2], ["Q4_1", 3], ["Q5_0", 6], ["Q5_1", 7]] as const) {
+// The ggml kinds write into a buffer the caller keeps, as ggml_quantize_chunk
+// does in the harness: the kernel and the reference, no allocation.
+const GGML = [
+  ["Q8_0", 8, "q8_0", 34, quantizeRowQ8_0],
+  ["Q4_0", 2, "q4_0", 18, quantizeRowQ4_0],
+  ["Q4_1", 3, "q4_1", 20, quantizeRowQ4_1],
+  ["Q5_0", 6, "q5_0", 22, quantizeRowQ5_0],
+  ["Q5_1", 7, "q5_1", 24, quantizeRowQ5_1],
+] as const;
+for (const [name, type, kind, blockBytes, reference] of GGML) {
   const scheme = schemeByName(name);
   const plan = scheme.plan([ROWS, COLS], DEFAULT_SETTINGS);
-  const r = ours(() => scheme.quantize(plan, x));
+  const out = new Uint8Array(plan.byteLength);
+  const r = ours(() => ggmlSimd(kind, x, out, blockBytes, reference) || reference(x, out));
   let base: number | undefined;
   let same: boolean | undefined;
   if (ggmlExe) {

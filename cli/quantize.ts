@@ -19,7 +19,7 @@ import { schemeByName, SCHEMES } from "../lib/quant/schemes.ts";
 import { formatBytes } from "../lib/units.ts";
 import { openTensorFile } from "../formats/open_tensor_file.ts";
 import { formatForPath } from "../formats/registry.ts";
-import "../gpu/mod.ts";
+import { deviceLabel } from "../gpu/mod.ts";
 
 function regex(option: string, source: string): RegExp {
   try {
@@ -218,7 +218,7 @@ WebGPU needs no permission.`,
       input,
       output,
       scheme: scheme.name,
-      device: backend ? `gpu (${backend.name})` : "cpu",
+      device: await deviceLabel(device as "auto" | "gpu" | "cpu", backend),
       seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
       totals,
       tensors: reports.map((r) => ({

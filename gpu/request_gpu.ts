@@ -37,7 +37,31 @@ export function requestGpu(options: GpuQuantizerOptions = {}): Promise<GpuQuanti
 export async function gpuBackend(): Promise<QuantizeBackend | undefined> {
   const gpu = await requestGpu();
   if (!gpu) return undefined;
-  return { name: gpu.adapterName, quantize: (jobs) => gpu.quantize(jobs) };
+  return { name: gpu.adapterName, kind: gpu.adapter.kind, quantize: (jobs) => gpu.quantize(jobs) };
+}
+
+/**
+ * Where quantization runs, in words for the CLI: `gpu (<adapter>)`, `cpu`
+ * for `--device cpu`, and for `auto` without a hardware adapter `cpu` with
+ * the reason (no adapter, or the software adapter it left alone).
+ *
+ * @example
+ * ```ts
+ * import { deviceLabel } from "./request_gpu.ts";
+ * import assert from "node:assert/strict";
+ * assert.equal(await deviceLabel("cpu", undefined), "cpu");
+ * assert.equal(await deviceLabel("gpu", { name: "NVIDIA H200", quantize: () => Promise.resolve([]) }), "gpu (NVIDIA H200)");
+ * ```
+ */
+export async function deviceLabel(
+  requested: "auto" | "gpu" | "cpu",
+  backend: QuantizeBackend | undefined,
+): Promise<string> {
+  if (backend) return `gpu (${backend.name}${backend.kind === "software" ? ", a software adapter" : ""})`;
+  if (requested === "cpu") return "cpu";
+  const gpu = await requestGpu();
+  if (!gpu) return "cpu (no WebGPU adapter)";
+  return `cpu (left the software adapter ${gpu.adapterName} alone: ${gpu.adapter.reason}; --device gpu uses it)`;
 }
 
 // Importing the GPU layer is what lets `quantize({ device: "auto" })` use it.

@@ -66,13 +66,14 @@ export interface QuantizeJob {
 export interface QuantizeBackend {
   /** Short description (the adapter's name). */
   readonly name: string;
+  /** `software` for a CPU-emulated GPU (llvmpipe, SwiftShader): `auto` does not use it, `gpu` does. */
+  readonly kind?: "hardware" | "software";
   /** Quantize the jobs; results in job order, identical to each scheme's CPU reference. */
   quantize(jobs: readonly QuantizeJob[]): Promise<QuantResult[]>;
 }
 
 let gpuProvider: (() => Promise<QuantizeBackend | undefined>) | undefined;
 let gpuBackend: Promise<QuantizeBackend | undefined> | undefined;
-let noticeShown = false;
 
 /**
  * Register how `device: "auto" | "gpu"` finds a GPU backend; `gpu/mod.ts`
@@ -93,8 +94,9 @@ export type QuantizeDevice = "auto" | "gpu" | "cpu" | QuantizeBackend;
 
 /**
  * Resolve a device choice to a backend (undefined = the CPU reference).
- * `gpu` without an adapter is a `UsageError`; `auto` falls back to the CPU
- * with a one-line notice on stderr.
+ * `gpu` takes any adapter and without one is a `UsageError`; `auto` takes
+ * only a hardware adapter and otherwise the CPU (`deviceLabel` in gpu/ says
+ * which, and why).
  *
  * @example
  * ```ts
@@ -110,13 +112,9 @@ export async function resolveDevice(device: QuantizeDevice): Promise<QuantizeBac
   }
   gpuBackend ??= gpuProvider ? gpuProvider().catch(() => undefined) : Promise.resolve(undefined);
   const backend = await gpuBackend;
-  if (backend) return backend;
+  if (backend && (device === "gpu" || backend.kind !== "software")) return backend;
   if (device === "gpu") {
     throw new UsageError("No WebGPU adapter is available; use --device cpu (or auto to fall back)");
-  }
-  if (!noticeShown) {
-    noticeShown = true;
-    console.error("ckpt: no WebGPU adapter found; quantizing on the CPU");
   }
   return undefined;
 }
