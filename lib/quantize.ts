@@ -299,12 +299,15 @@ export function quantize(options: QuantizeOptions): Transform {
     const compute = async (first: Group): Promise<void> => {
       backend ??= resolveDevice(device);
       const gpu = await backend;
-      // On the GPU, batch the next groups not yet started, up to batchBytes.
+      // On the GPU, batch the next groups not yet started, up to batchBytes:
+      // only those after `first`, since earlier ones not started were dropped
+      // and are read later, and results set now but unread are not counted.
       const batch = [first];
       if (gpu) {
         let bytes = first.plan.count * 4;
-        for (const g of groups) {
-          if (g === first || g.started || g.finished) continue;
+        for (let k = groups.indexOf(first) + 1; k > 0 && k < groups.length; k++) {
+          const g = groups[k];
+          if (g.started || g.finished) continue;
           if (bytes + g.plan.count * 4 > batchBytes || batch.length >= 512) break;
           batch.push(g);
           bytes += g.plan.count * 4;
