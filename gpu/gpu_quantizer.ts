@@ -24,13 +24,17 @@ export interface GpuJob {
 
 /** Options for {@linkcode GpuQuantizer}. */
 export interface GpuQuantizerOptions {
-  /** Largest input chunk in bytes (capped by the device's binding limit). @default 16 MiB */
+  /**
+   * Largest input chunk in bytes (capped by the device's binding limit).
+   * @default 32 MiB on hardware, 16 MiB on a software adapter
+   */
   maxChunkBytes?: number;
   /**
-   * Input bytes in flight before waiting for read-backs: with the chunks'
-   * output and read-back buffers, about what the device (and, for a
-   * software adapter, the host) holds at once, whatever the model's size.
-   * @default 64 MiB
+   * Bytes in flight (inputs, outputs and read-backs of the chunks submitted
+   * and not yet read back): about what the device and its staging hold at
+   * once, whatever the model's size. A software adapter keeps them in host
+   * memory, so it gets less.
+   * @default 128 MiB on hardware, 64 MiB on a software adapter
    */
   maxInFlightBytes?: number;
 }
@@ -107,8 +111,15 @@ export class GpuQuantizer {
     this.adapterName = adapter.name;
     const limits = device.limits;
     const binding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-    this.#chunkBytes = Math.max(4096, Math.min(options.maxChunkBytes ?? 16 * 2 ** 20, binding));
-    this.#inFlightBytes = Math.max(this.#chunkBytes, options.maxInFlightBytes ?? 64 * 2 ** 20);
+    const software = adapter.kind === "software";
+    this.#chunkBytes = Math.max(
+      4096,
+      Math.min(options.maxChunkBytes ?? (software ? 16 : 32) * 2 ** 20, binding),
+    );
+    this.#inFlightBytes = Math.max(
+      this.#chunkBytes,
+      options.maxInFlightBytes ?? (software ? 64 : 128) * 2 ** 20,
+    );
     const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
       binding,
       visibility: GPUShaderStage.COMPUTE,
