@@ -34,7 +34,14 @@ export * from "./lib/metrics.ts";
 export * from "./lib/quantize.ts";
 export * from "./lib/quant/scheme.ts";
 export { SCHEME_NAMES, schemeByName, SCHEMES } from "./lib/quant/schemes.ts";
-export { gpuBackend, type GpuJob, GpuQuantizer, type GpuQuantizerOptions, requestGpu } from "./gpu/mod.ts";
+export {
+  type AdapterClass,
+  gpuBackend,
+  type GpuJob,
+  GpuQuantizer,
+  type GpuQuantizerOptions,
+  requestGpu,
+} from "./gpu/mod.ts";
 export { formatByName, formatForPath, FORMATS } from "./formats/registry.ts";
 export { openSource, openTensorFile } from "./formats/open_tensor_file.ts";
 // The ONNX codec itself is the "./onnx" entry point: loading it needs --allow-env (protobuf runtime).

@@ -12,10 +12,15 @@ export type AdapterKind = "hardware" | "software";
 
 /** The adapter fields the classification reads (`GPUAdapterInfo`, with Deno's `isFallbackAdapter`). */
 export interface AdapterInfoLike {
+  /** Vendor name or PCI vendor id (decimal or 0x hex). */
   readonly vendor?: string;
+  /** GPU family, e.g. `rdna-3`. */
   readonly architecture?: string;
+  /** PCI device id (decimal or 0x hex). */
   readonly device?: string;
+  /** The driver's description, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`. */
   readonly description?: string;
+  /** True for a fallback (CPU) adapter. */
   readonly isFallbackAdapter?: boolean;
 }
 
