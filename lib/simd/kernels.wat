@@ -227,7 +227,8 @@
 
   ;; One block's codes, four turns of two vectors (k and k + 4), for the four
   ;; kinds: Q4_0/Q5_0 codes min(top, trunc(x·id + add)); Q4_1/Q5_1 codes
-  ;; min(top, max(0, trunc((x − min)·id + 0.5))). $qs is where the nibbles
+  ;; max(0, trunc((x − min)·id + 0.5)) (Q4_1's min(15, …) never binds: five
+  ;; roundings keep (x − min)·id ≤ 15·(1 + 2^-22); max(0, …) is for NaN). $qs is where the nibbles
   ;; go; the 5-bit ones return qh. Separate loops, so none branches per turn.
   (func $block_sym4 (param $s i32) (param $qs i32) (param $v v128) (param $add v128)
     (local $k i32) (local $lo v128)
@@ -284,13 +285,13 @@
       (local.set $lo (i32x4.sub
         (f32x4.add
           (f32x4.add
-            (f32x4.pmin (v128.const f32x4 15 15 15 15) (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.trunc
+            (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.trunc
               (f32x4.add (f32x4.mul (f32x4.sub (v128.load (local.get $s)) (local.get $m)) (local.get $v))
-                         (v128.const f32x4 0.5 0.5 0.5 0.5)))))
+                         (v128.const f32x4 0.5 0.5 0.5 0.5))))
             (f32x4.mul (v128.const f32x4 16 16 16 16)
-              (f32x4.pmin (v128.const f32x4 15 15 15 15) (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.trunc
+              (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.trunc
                 (f32x4.add (f32x4.mul (f32x4.sub (v128.load offset=64 (local.get $s)) (local.get $m)) (local.get $v))
-                           (v128.const f32x4 0.5 0.5 0.5 0.5)))))))
+                           (v128.const f32x4 0.5 0.5 0.5 0.5))))))
           (v128.const f32x4 8388608 8388608 8388608 8388608))
         (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000)))
       (local.set $lo (i16x8.narrow_i32x4_s (local.get $lo) (local.get $lo)))
