@@ -527,7 +527,10 @@
     (f32.store offset=4 (local.get $io) (f32x4.extract_lane 0 (local.get $hi))))
 
   ;; q = zp + rne(clamp(x·inv, lo, hi)) (NaN → lo) for n (a multiple of 16)
-  ;; floats, stored as int8 ($unsigned 0) or uint8 ($unsigned 1).
+  ;; floats, stored as int8 ($unsigned 0) or uint8 ($unsigned 1). pmax(lo, p)
+  ;; = lo < p ? p : lo (NaN → lo), then pmin(hi, c) = c < hi ? c : hi; adding
+  ;; 1.5·2^23 rounds the clamped value (|c| ≤ 256) to an integer, half to even,
+  ;; in the low bits: subtracting 0x4b400000 − zp from them gives q.
   (func (export "int8") (param $src i32) (param $dst i32) (param $n i32) (param $inv f32) (param $zp i32)
     (param $lo f32) (param $hi f32) (param $unsigned i32)
     (local $end i32) (local $iv v128) (local $lv v128) (local $hv v128) (local $zv v128)
@@ -535,19 +538,22 @@
     (local.set $iv (f32x4.splat (local.get $inv)))
     (local.set $lv (f32x4.splat (local.get $lo)))
     (local.set $hv (f32x4.splat (local.get $hi)))
-    (local.set $zv (i32x4.splat (local.get $zp)))
+    (local.set $zv (i32x4.splat (i32.sub (i32.const 0x4b400000) (local.get $zp))))
     (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
-      ;; pmax(lo, p) = lo < p ? p : lo (NaN → lo), then pmin(hi, c) = c < hi ? c : hi.
-      (local.set $a (i32x4.add (local.get $zv) (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.pmin (local.get $hv)
-        (f32x4.pmax (local.get $lv) (f32x4.mul (v128.load offset=0 (local.get $src)) (local.get $iv))))))))
-      (local.set $b (i32x4.add (local.get $zv) (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.pmin (local.get $hv)
-        (f32x4.pmax (local.get $lv) (f32x4.mul (v128.load offset=16 (local.get $src)) (local.get $iv))))))))
-      (local.set $c (i32x4.add (local.get $zv) (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.pmin (local.get $hv)
-        (f32x4.pmax (local.get $lv) (f32x4.mul (v128.load offset=32 (local.get $src)) (local.get $iv))))))))
-      (local.set $d (i32x4.add (local.get $zv) (i32x4.trunc_sat_f32x4_s (f32x4.nearest (f32x4.pmin (local.get $hv)
-        (f32x4.pmax (local.get $lv) (f32x4.mul (v128.load offset=48 (local.get $src)) (local.get $iv))))))))
+      (local.set $a (i32x4.sub (f32x4.add (f32x4.pmin (local.get $hv)
+        (f32x4.pmax (local.get $lv) (f32x4.mul (v128.load offset=0 (local.get $src)) (local.get $iv))))
+        (v128.const f32x4 12582912 12582912 12582912 12582912)) (local.get $zv)))
+      (local.set $b (i32x4.sub (f32x4.add (f32x4.pmin (local.get $hv)
+        (f32x4.pmax (local.get $lv) (f32x4.mul (v128.load offset=16 (local.get $src)) (local.get $iv))))
+        (v128.const f32x4 12582912 12582912 12582912 12582912)) (local.get $zv)))
+      (local.set $c (i32x4.sub (f32x4.add (f32x4.pmin (local.get $hv)
+        (f32x4.pmax (local.get $lv) (f32x4.mul (v128.load offset=32 (local.get $src)) (local.get $iv))))
+        (v128.const f32x4 12582912 12582912 12582912 12582912)) (local.get $zv)))
+      (local.set $d (i32x4.sub (f32x4.add (f32x4.pmin (local.get $hv)
+        (f32x4.pmax (local.get $lv) (f32x4.mul (v128.load offset=48 (local.get $src)) (local.get $iv))))
+        (v128.const f32x4 12582912 12582912 12582912 12582912)) (local.get $zv)))
       (if (local.get $unsigned)
         (then (v128.store align=1 (local.get $dst) (call $bytes (local.get $a) (local.get $b) (local.get $c) (local.get $d))))
         (else (v128.store align=1 (local.get $dst)
