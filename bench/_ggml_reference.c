@@ -2,11 +2,12 @@
 // on one thread, on float32 read from a file, and writes their output so a
 // caller can check it byte for byte.
 //
-//   gcc -O2 -o ggml_ref bench/_ggml_reference.c -L<dir> -lggml-base -Wl,-rpath,<dir>
-//   ggml_ref <type id> <input.f32> <output> <runs> [cpu|wall]
-//
-// Prints the fastest run's seconds: thread CPU time (the default; what one
-// thread costs on a shared machine) or wall-clock time.
+//   gcc -O2 -o ggml_ref bench/_ggml_reference.c -L<dir> -l:libggml-base.so -Wl,-rpath,<dir>
+//   ggml_ref <type id> <input.f32> <output>   writes the quantized bytes
+//   ggml_ref serve <input.f32>                 reads "<type id> <cpu|wall>" lines from stdin and
+//                                              answers each with the seconds one call took, the
+//                                              call repeated for at least 0.2 s (so a caller can
+//                                              interleave it with its own runs)
 
 #include <stdint.h>
 #include <stdio.h>
@@ -14,34 +15,26 @@
 #include <string.h>
 #include <time.h>
 
-// From ggml.h: the one entry point used, declared here so no header is needed.
+// From ggml.h: the entry points used, declared here so no header is needed.
 size_t ggml_quantize_chunk(int type, const float *src, void *dst, int64_t start, int64_t nrows,
                            int64_t n_per_row, const float *imatrix);
 size_t ggml_row_size(int type, int64_t ne);
 
-static clockid_t clock_id = CLOCK_THREAD_CPUTIME_ID;
-
-static double now(void) {
+static double now(clockid_t id) {
   struct timespec t;
-  clock_gettime(clock_id, &t);
+  clock_gettime(id, &t);
   return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
 int main(int argc, char **argv) {
-  if (argc != 5 && argc != 6) {
-    fprintf(stderr, "usage: %s <type id> <input.f32> <output> <runs> [cpu|wall]\n", argv[0]);
+  int serve = argc == 3 && strcmp(argv[1], "serve") == 0;
+  if (!serve && argc != 4) {
+    fprintf(stderr, "usage: %s <type id> <input.f32> <output> | %s serve <input.f32>\n", argv[0], argv[0]);
     return 2;
   }
-  if (argc == 6 && strcmp(argv[5], "wall") == 0) clock_id = CLOCK_MONOTONIC;
-  int type = atoi(argv[1]);
-  int runs = atoi(argv[4]);
-  FILE *f = fopen(argv[2], "rb");
-  if (!f) return perror(argv[2]), 1;
+  const char *path = serve ? argv[2] : argv[2];
+  FILE *f = fopen(path, "rb");
+  if (!f) return perror(path), 1;
   fseek(f, 0, SEEK_END);
   long bytes = ftell(f);
   fseek(f, 0, SEEK_SET);
@@ -50,19 +43,30 @@ int main(int argc, char **argv) {
   float *x = malloc(bytes);
   if (fread(x, 1, bytes, f) != (size_t)bytes) return perror("read"), 1;
   fclose(f);
-  size_t out_bytes = ggml_row_size(type, row) * (n / row);
-  uint8_t *y = malloc(out_bytes);
-  double *ts = malloc(sizeof(double) * (runs > 0 ? runs : 1));
-  for (int r = 0; r < runs; r++) {
-    double t0 = now();
+  // Large enough for every type used here (Q8_0 is the largest, 34 bytes a block of 32).
+  uint8_t *y = malloc((size_t)(n / 32 + 1) * 34);
+  if (!serve) {
+    int type = atoi(argv[1]);
     ggml_quantize_chunk(type, x, y, 0, n / row, row, NULL);
-    ts[r] = now() - t0;
+    size_t out_bytes = ggml_row_size(type, row) * (n / row);
+    FILE *o = fopen(argv[3], "wb");
+    if (!o || fwrite(y, 1, out_bytes, o) != out_bytes) return perror(argv[3]), 1;
+    fclose(o);
+    return 0;
   }
-  if (runs == 0) ggml_quantize_chunk(type, x, y, 0, n / row, row, NULL);
-  FILE *o = fopen(argv[3], "wb");
-  if (!o || fwrite(y, 1, out_bytes, o) != out_bytes) return perror(argv[3]), 1;
-  fclose(o);
-  qsort(ts, runs, sizeof(double), cmp);
-  printf("%.9f\n", runs > 0 ? ts[0] : 0.0);
+  char line[64], clock_name[16];
+  int type;
+  while (fgets(line, sizeof line, stdin)) {
+    if (sscanf(line, "%d %15s", &type, clock_name) != 2) break;
+    clockid_t id = strcmp(clock_name, "wall") == 0 ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID;
+    double t0 = now(id), t;
+    int k = 0;
+    do {
+      ggml_quantize_chunk(type, x, y, 0, n / row, row, NULL);
+      k++;
+    } while ((t = now(id) - t0) < 0.2);
+    printf("%.9f\n", t / k);
+    fflush(stdout);
+  }
   return 0;
 }

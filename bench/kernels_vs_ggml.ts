@@ -1,17 +1,19 @@
 // One-thread throughput of the CPU kernels on the same 64 MiB of float32,
 // beside their references in the same run: ggml's C quantizers
-// (ggml_quantize_chunk in node-llama-cpp's libggml-base.so, timed by
+// (ggml_quantize_chunk in node-llama-cpp's libggml-base.so, driven by
 // bench/_ggml_reference.c) for the ggml block schemes, PyTorch on one thread
 // (torch.set_num_threads(1)) for the casts and int8. Ours twice: the
-// WebAssembly SIMD kernels (the default) and the TypeScript references. The
-// ggml kinds write into a kept buffer, as ggml's harness does; int8, NF4 and
-// the casts go through the public API, which allocates its output (as torch
-// does).
-// GB/s of float32 input, best of --runs, timed by thread CPU time (what one
-// thread costs, steady on a shared machine; --clock wall for wall-clock);
-// output bytes checked against ggml's.
+// WebAssembly SIMD kernels (the default) and the TypeScript references.
 //
-//   deno run -A bench/kernels_vs_ggml.ts [--mib 64] [--runs 5] [--clock cpu|wall]
+// The ggml kinds write into a kept buffer, as ggml's harness does; int8,
+// NF4 and the casts go through the public API, which allocates its output
+// (as torch does), and the casts also into a kept buffer (as convert calls
+// them). GB/s of float32 input. Each measurement repeats a call for at least
+// 0.2 s of thread CPU time (--clock wall for wall-clock time); rounds visit
+// every contender in turn, so all of them see the same load on a shared
+// machine, and the best round counts. Output bytes are checked against ggml's.
+//
+//   deno run -A bench/kernels_vs_ggml.ts [--mib 64] [--rounds 5] [--clock cpu|wall]
 
 import { parseArgs } from "node:util";
 import { schemeByName } from "../lib/quant/schemes.ts";
@@ -27,10 +29,10 @@ import { quantizeRowQ5_1 } from "../lib/quant/q5_1.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,
-  options: { mib: { type: "string" }, runs: { type: "string" }, clock: { type: "string" } },
+  options: { mib: { type: "string" }, rounds: { type: "string" }, clock: { type: "string" } },
 });
 const MIB = Number(args.mib ?? 64);
-const RUNS = Number(args.runs ?? 5);
+const ROUNDS = Number(args.rounds ?? 5);
 const CLOCK = args.clock === "wall" ? "wall" : "cpu";
 const COLS = 4096;
 const ROWS = (MIB * 2 ** 20) / 4 / COLS;
@@ -64,27 +66,57 @@ function threadSeconds(): number {
 }
 const now = CLOCK === "cpu" ? threadSeconds : () => performance.now() / 1000;
 
-function time(fn: () => unknown): number {
-  fn(); // warm-up: compile, first-touch
-  const ts: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
-    const t0 = now();
+// Seconds a call: repeated for at least 0.2 s, as the scheduler's count moves in ticks of milliseconds.
+function measure(fn: () => unknown): number {
+  const t0 = now();
+  let k = 0;
+  do {
     fn();
-    ts.push(now() - t0);
-  }
-  return Math.min(...ts);
+    k++;
+  } while (now() - t0 < 0.2);
+  return (now() - t0) / k;
 }
 
-function ours(fn: () => unknown): { simd: number; ts: number } {
-  setSimdEnabled(true);
-  const simd = gb / time(fn);
-  setSimdEnabled(false);
-  const ts = gb / time(fn);
-  setSimdEnabled(true);
-  return { simd, ts };
+/** A line-per-request child: writes a request, reads one line of seconds back. */
+class Server {
+  #child: Deno.ChildProcess;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #lines: AsyncIterator<string>;
+  constructor(cmd: string, args: string[]) {
+    this.#child = new Deno.Command(cmd, { args, stdin: "piped", stdout: "piped", stderr: "inherit" }).spawn();
+    this.#writer = this.#child.stdin.getWriter();
+    this.#lines = this.#child.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(lineSplitter())[
+      Symbol.asyncIterator
+    ]();
+  }
+  async line(): Promise<string> {
+    const { value, done } = await this.#lines.next();
+    if (done) throw new Error("child ended early");
+    return value;
+  }
+  async ask(request: string): Promise<number> {
+    await this.#writer.write(new TextEncoder().encode(request + "\n"));
+    return Number(await this.line());
+  }
+  async close(): Promise<void> {
+    await this.#writer.close();
+    await this.#child.status;
+  }
+}
+
+function lineSplitter(): TransformStream<string, string> {
+  let rest = "";
+  return new TransformStream({
+    transform(chunk, controller) {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop()!;
+      for (const p of parts) if (p.trim()) controller.enqueue(p.trim());
+    },
+  });
 }
 
 // ggml's C quantizers.
+let ggml: Server | undefined;
 let ggmlExe: string | undefined;
 try {
   const exe = `${dir}/ggml_ref`;
@@ -100,35 +132,21 @@ try {
     ],
     stderr: "piped",
   }).output();
-  if (cc.success) ggmlExe = exe;
-  else console.error(`ggml harness did not build: ${new TextDecoder().decode(cc.stderr).trim()}`);
+  if (cc.success) {
+    ggmlExe = exe;
+    ggml = new Server(exe, ["serve", input]);
+  } else console.error(`ggml harness did not build: ${new TextDecoder().decode(cc.stderr).trim()}`);
 } catch (e) {
   console.error(`ggml harness did not build: ${(e as Error).message}`);
 }
 
-async function ggml(type: number, outPath: string): Promise<number> {
-  const out = await new Deno.Command(ggmlExe!, {
-    args: [String(type), input, outPath, String(RUNS)],
-    stdout: "piped",
-  })
-    .output();
-  if (!out.success) throw new Error(`ggml harness failed for type ${type}`);
-  return gb / Number(new TextDecoder().decode(out.stdout).trim());
-}
-
-// PyTorch on one thread, the same bytes.
+// PyTorch on one thread, the same bytes, one request a line.
 const torchScript = `
 import sys, time, numpy, torch
 from torch.ao.quantization.observer import MinMaxObserver, PerChannelMinMaxObserver
 torch.set_num_threads(1)
 x = torch.from_numpy(numpy.fromfile(sys.argv[1], dtype=numpy.float32)).reshape(${ROWS}, ${COLS})
-clock = time.thread_time if "${CLOCK}" == "cpu" else time.perf_counter
-def med(f):
-    f()
-    ts = []
-    for _ in range(${RUNS}):
-        t = clock(); f(); ts.append(clock() - t)
-    return min(ts)
+clock = time.thread_time if sys.argv[2] == "cpu" else time.perf_counter
 def per_tensor():
     o = MinMaxObserver(dtype=torch.qint8, qscheme=torch.per_tensor_symmetric); o(x); s, z = o.calculate_qparams()
     torch.quantize_per_tensor(x, float(s), int(z), torch.qint8)
@@ -136,42 +154,40 @@ def per_channel():
     o = PerChannelMinMaxObserver(ch_axis=0, dtype=torch.qint8, qscheme=torch.per_channel_symmetric)
     o(x); s, z = o.calculate_qparams()
     torch.quantize_per_channel(x, s.double(), z, 0, torch.qint8)
-gb = x.numel() * 4 / 1e9
-print("half", gb / med(lambda: x.half()))
-print("bfloat16", gb / med(lambda: x.bfloat16()))
-print("int8", gb / med(per_tensor))
-print("int8_pc", gb / med(per_channel))
-print("version", torch.__version__)
+work = {"half": lambda: x.half(), "bfloat16": lambda: x.bfloat16(), "int8": per_tensor, "int8_pc": per_channel}
+print(torch.__version__, flush=True)
+for line in sys.stdin:
+    f = work[line.strip()]
+    t0 = clock(); k = 0
+    while True:
+        f(); k += 1
+        if clock() - t0 >= 0.2: break
+    print((clock() - t0) / k, flush=True)
 `;
-const torch: Record<string, string> = {};
+let torch: Server | undefined;
+let torchVersion = "not found";
 try {
-  const out = await new Deno.Command(VENV_PYTHON, {
-    args: ["-c", torchScript, input],
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  for (const line of new TextDecoder().decode(out.stdout).trim().split("\n")) {
-    const [k, v] = line.split(" ");
-    torch[k] = v;
-  }
-} catch (e) {
-  console.error(`PyTorch not available (${VENV_PYTHON}): its columns stay empty. ${(e as Error).message}`);
+  await Deno.stat(VENV_PYTHON);
+  torch = new Server(VENV_PYTHON, ["-c", torchScript, input, CLOCK]);
+  torchVersion = await torch.line();
+} catch {
+  console.error(`PyTorch not available (${VENV_PYTHON}): its columns stay empty`);
+  torch = undefined;
 }
 
 interface Row {
   label: string;
-  simd: number;
-  ts: number;
-  base?: number;
-  baseName: string;
+  simd: () => unknown;
+  ts: () => unknown;
+  reference?: () => Promise<number>;
+  referenceName: string;
+  best: { simd: number; ts: number; reference: number };
   same?: boolean;
 }
 const rows: Row[] = [];
+const row = (r: Omit<Row, "best">) =>
+  rows.push({ ...r, best: { simd: Infinity, ts: Infinity, reference: Infinity } });
 
-// The ggml kinds write into a buffer the caller keeps, as ggml_quantize_chunk
-// does in the harness: the kernel and the reference, no allocation.
 const GGML = [
   ["Q8_0", 8, "q8_0", 34, quantizeRowQ8_0],
   ["Q4_0", 2, "q4_0", 18, quantizeRowQ4_0],
@@ -180,74 +196,93 @@ const GGML = [
   ["Q5_1", 7, "q5_1", 24, quantizeRowQ5_1],
 ] as const;
 for (const [name, type, kind, blockBytes, reference] of GGML) {
-  const scheme = schemeByName(name);
-  const plan = scheme.plan([ROWS, COLS], DEFAULT_SETTINGS);
+  const plan = schemeByName(name).plan([ROWS, COLS], DEFAULT_SETTINGS);
   const out = new Uint8Array(plan.byteLength);
-  const r = ours(() => ggmlSimd(kind, x, out, blockBytes, reference) || reference(x, out));
-  let base: number | undefined;
   let same: boolean | undefined;
   if (ggmlExe) {
     const path = `${dir}/${name}.ggml`;
-    base = await ggml(type, path);
+    await new Deno.Command(ggmlExe, { args: [String(type), input, path] }).output();
     const theirs = await Deno.readFile(path);
-    const mine = scheme.quantize(plan, x).data;
-    same = theirs.length === mine.length && theirs.every((b, i) => b === mine[i]);
+    ggmlSimd(kind, x, out, blockBytes, reference);
+    same = theirs.length === out.length && theirs.every((b, i) => b === out[i]);
   }
-  rows.push({ label: name, ...r, base, baseName: "ggml C", same });
+  row({
+    label: name,
+    simd: () => ggmlSimd(kind, x, out, blockBytes, reference),
+    ts: () => reference(x, out),
+    reference: ggml && (() => ggml!.ask(`${type} ${CLOCK}`)),
+    referenceName: "ggml C",
+    same,
+  });
 }
-
 const settings = (p: Partial<QuantSettings>): QuantSettings => ({ ...DEFAULT_SETTINGS, ...p });
 for (
-  const [label, p, key] of [
-    ["int8 per tensor", {}, "int8"],
-    ["int8 per channel", { perChannel: true }, "int8_pc"],
-  ] as const
+  const [label, p, key] of [["int8 per tensor", {}, "int8"], [
+    "int8 per channel",
+    { perChannel: true },
+    "int8_pc",
+  ]] as const
 ) {
   const scheme = schemeByName("int8");
   const plan = scheme.plan([ROWS, COLS], settings(p));
-  rows.push({
-    label,
-    ...ours(() => scheme.quantize(plan, x)),
-    base: torch[key] ? Number(torch[key]) : undefined,
-    baseName: "torch",
-  });
+  const q = () => scheme.quantize(plan, x);
+  row({ label, simd: q, ts: q, reference: torch && (() => torch!.ask(key)), referenceName: "torch" });
 }
 {
   const scheme = schemeByName("NF4");
   const plan = scheme.plan([ROWS, COLS], DEFAULT_SETTINGS);
-  rows.push({ label: "NF4", ...ours(() => scheme.quantize(plan, x)), baseName: "(no C reference here)" });
+  const q = () => scheme.quantize(plan, x);
+  row({ label: "NF4", simd: q, ts: q, referenceName: "(no C reference here)" });
 }
 const bytes = new Uint8Array(x.buffer);
 for (const [label, dtype, key] of [["F32→F16", "F16", "half"], ["F32→BF16", "BF16", "bfloat16"]] as const) {
-  rows.push({
-    label,
-    // castBytes allocates its output, as .half() does.
-    ...ours(() => castBytes(bytes, "F32", dtype, x.length)),
-    base: torch[key] ? Number(torch[key]) : undefined,
-    baseName: "torch",
-  });
+  const reference = torch && (() => torch!.ask(key));
+  const alloc = () => castBytes(bytes, "F32", dtype, x.length);
+  row({ label, simd: alloc, ts: alloc, reference, referenceName: "torch" });
+  const out = new Uint8Array(x.length * 2);
+  const kept = () => castBytes(bytes, "F32", dtype, x.length, { out });
+  row({ label: `${label}, kept output`, simd: kept, ts: kept, reference, referenceName: "torch" });
 }
 
+for (const r of rows) {
+  r.simd(); // warm up (compile, first touch)
+  setSimdEnabled(false);
+  r.ts();
+  setSimdEnabled(true);
+}
+for (let round = 0; round < ROUNDS; round++) {
+  for (const r of rows) {
+    r.best.simd = Math.min(r.best.simd, measure(r.simd));
+    if (r.reference) r.best.reference = Math.min(r.best.reference, await r.reference());
+    setSimdEnabled(false);
+    r.best.ts = Math.min(r.best.ts, measure(r.ts));
+    setSimdEnabled(true);
+  }
+}
+await ggml?.close();
+await torch?.close();
 await Deno.remove(dir, { recursive: true });
 
-const f = (v: number | undefined, d = 2) => (v === undefined ? "–" : v.toFixed(d));
+const f = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : "–");
 const lines = [
-  `${MIB} MiB of float32 (${ROWS}×${COLS}), one thread, best of ${RUNS} runs by ${
+  `${MIB} MiB of float32 (${ROWS}×${COLS}), one thread, GB/s of input, best of ${ROUNDS} interleaved rounds by ${
     CLOCK === "cpu" ? "thread CPU time" : "wall-clock time"
-  }, GB/s of input. ` +
-  `SIMD kernels ${simdActive() ? "active" : "UNAVAILABLE"}; PyTorch ${
-    torch.version ?? "not found"
-  } with 1 thread; ` +
-  `ggml: ${ggmlExe ? "libggml-base.so (node-llama-cpp)" : "not built"}.`,
+  }. SIMD kernels ${simdActive() ? "active" : "UNAVAILABLE"}; PyTorch ${torchVersion} with 1 thread; ggml: ${
+    ggmlExe ? "libggml-base.so (node-llama-cpp)" : "not built"
+  }.`,
   "",
   "| kernel | ours SIMD | ours TS | reference | reference GB/s | SIMD / ref | TS / ref | bytes = ggml |",
   "|---|---:|---:|---|---:|---:|---:|---|",
 ];
 for (const r of rows) {
+  const simd = gb / r.best.simd;
+  const ts = gb / r.best.ts;
+  const ref = gb / r.best.reference;
+  const has = Number.isFinite(r.best.reference);
   lines.push(
-    `| ${r.label} | ${f(r.simd)} | ${f(r.ts)} | ${r.baseName} | ${f(r.base)} | ${
-      r.base ? f(r.simd / r.base) + "×" : "–"
-    } | ${r.base ? f(r.ts / r.base) + "×" : "–"} | ${r.same === undefined ? "–" : r.same ? "yes" : "NO"} |`,
+    `| ${r.label} | ${f(simd)} | ${f(ts)} | ${r.referenceName} | ${has ? f(ref) : "–"} | ${
+      has ? f(simd / ref) + "×" : "–"
+    } | ${has ? f(ts / ref) + "×" : "–"} | ${r.same === undefined ? "–" : r.same ? "yes" : "NO"} |`,
   );
 }
 console.log(lines.join("\n"));

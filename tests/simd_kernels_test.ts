@@ -313,7 +313,7 @@ Deno.test({
     for (const [name, type] of [["Q8_0", 8], ["Q4_0", 2], ["Q4_1", 3], ["Q5_0", 6], ["Q5_1", 7]] as const) {
       await t.step(name, async () => {
         const run = await new Deno.Command(exe, {
-          args: [String(type), `${dir.path}/x.f32`, `${dir.path}/${name}`, "0"],
+          args: [String(type), `${dir.path}/x.f32`, `${dir.path}/${name}`],
         })
           .output();
         assert.ok(run.success, new TextDecoder().decode(run.stderr));
