@@ -7,8 +7,9 @@
 //
 // The ggml kinds write into a kept buffer, as ggml's harness does; int8,
 // NF4 and the casts go through the public API, which allocates its output
-// (as torch does), and the casts also into a kept buffer (as convert calls
-// them). GB/s of float32 input. Each measurement repeats a call for at least
+// (as torch's .half() does), and the casts also into a kept buffer (as
+// convert calls them; against torch's copy_ into a kept tensor). GB/s of
+// float32 input. Each measurement repeats a call for at least
 // 0.2 s of thread CPU time (--clock wall for wall-clock time); rounds visit
 // every contender in turn, so all of them see the same load on a shared
 // machine, and the best round counts. Output bytes are checked against ggml's.
@@ -154,7 +155,10 @@ def per_channel():
     o = PerChannelMinMaxObserver(ch_axis=0, dtype=torch.qint8, qscheme=torch.per_channel_symmetric)
     o(x); s, z = o.calculate_qparams()
     torch.quantize_per_channel(x, s.double(), z, 0, torch.qint8)
-work = {"half": lambda: x.half(), "bfloat16": lambda: x.bfloat16(), "int8": per_tensor, "int8_pc": per_channel}
+oh = torch.empty_like(x, dtype=torch.half)
+ob = torch.empty_like(x, dtype=torch.bfloat16)
+work = {"half": lambda: x.half(), "bfloat16": lambda: x.bfloat16(), "int8": per_tensor, "int8_pc": per_channel,
+        "half_kept": lambda: oh.copy_(x), "bfloat16_kept": lambda: ob.copy_(x)}
 print(torch.__version__, flush=True)
 for line in sys.stdin:
     f = work[line.strip()]
@@ -241,7 +245,13 @@ for (const [label, dtype, key] of [["F32→F16", "F16", "half"], ["F32→BF16", 
   row({ label, simd: alloc, ts: alloc, reference, referenceName: "torch" });
   const out = new Uint8Array(x.length * 2);
   const kept = () => castBytes(bytes, "F32", dtype, x.length, { out });
-  row({ label: `${label}, kept output`, simd: kept, ts: kept, reference, referenceName: "torch" });
+  row({
+    label: `${label}, kept output`,
+    simd: kept,
+    ts: kept,
+    reference: torch && (() => torch!.ask(`${key}_kept`)),
+    referenceName: "torch copy_ into a kept tensor",
+  });
 }
 
 for (const r of rows) {
