@@ -128,8 +128,49 @@ Deno.test("ggml block schemes write the reference's bytes with SIMD on random da
   }
 });
 
+// Blocks of 64 whose absmax is 1, so x·(1/absmax) is x: every NF4 threshold
+// itself and the floats just beside it, to hold the comparisons' ties.
+function nf4ThresholdBlocks(): Float32Array {
+  const t = [
+    0.03979014977812767,
+    0.3893125355243683,
+    0.6427869200706482,
+    0.8614784181118011,
+    0.5016634166240692,
+    0.2035212516784668,
+    0.2920137718319893,
+    0.1202552504837513,
+    -0.33967943489551544,
+    -0.13791173323988914,
+    -0.045525018125772476,
+    -0.23460740596055984,
+    -0.6106329262256622,
+    -0.4599952697753906,
+    -0.8480964004993439,
+  ].map(Math.fround);
+  const values: number[] = [];
+  for (const v of t) {
+    U32[0] = 0;
+    F32[0] = v;
+    const bits = U32[0];
+    for (const d of [-1, 0, 1]) values.push(fromBits(bits + d));
+  }
+  const x = new Float32Array(64 * Math.ceil(values.length / 63));
+  for (let i = 0, b = 0; i < values.length; i += 63, b++) {
+    x[b * 64] = 1;
+    x.set(values.slice(i, i + 63), b * 64 + 1);
+  }
+  return x;
+}
+
 Deno.test("NF4 writes the reference's codes and absmax with SIMD, partial last block included", () => {
   const scheme = schemeByName("NF4");
+  {
+    const x = nf4ThresholdBlocks();
+    const plan = scheme.plan([x.length], DEFAULT_SETTINGS);
+    const r = both(() => scheme.quantize(plan, x));
+    assert.equal(firstDifference(r.simd.data, r.reference.data), "", "threshold ties");
+  }
   const edges = edgeBlocks();
   for (const n of [64, 65536 + 64 * 5 + 17, 64 * 40 + 1, 63]) {
     const x = edgeMix(n, n);

@@ -566,26 +566,26 @@
   ;; ---- NF4 (lib/quant/nf4.ts, _bnb4.ts): whole blocks of 64 ----
 
   ;; The NF4 code of 4 values: how many of the 15 sorted thresholds (the float32
-  ;; midpoints nf4.ts sorts from dQuantizeNF4's tree, as bits) each exceeds.
+  ;; midpoints nf4.ts sorts from dQuantizeNF4's tree, as bits M0…M14) each
+  ;; exceeds. In two steps: the quarter q = how many of M3, M7, M11 it
+  ;; exceeds, then 4q + how many of M(4q), M(4q+1), M(4q+2), those three
+  ;; gathered per lane from tables by a byte swizzle. NaN exceeds none: 0.
   (func $nf4code (param $p v128) (result v128)
-    (local $c v128)
-    (local.set $c (f32x4.gt (local.get $p) (v128.const i32x4 0xbf591cd8 0xbf591cd8 0xbf591cd8 0xbf591cd8)))
-    (local.set $c (i32x4.add (local.get $c) (f32x4.gt (local.get $p) (v128.const i32x4 0xbf1c5270 0xbf1c5270 0xbf1c5270 0xbf1c5270))))
-    (local.set $c (i32x4.add (local.get $c) (f32x4.gt (local.get $p) (v128.const i32x4 0xbeeb8480 0xbeeb8480 0xbeeb8480 0xbeeb8480))))
-    (local.set $c (i32x4.add (local.get $c) (f32x4.gt (local.get $p) (v128.const i32x4 0xbeadea76 0xbeadea76 0xbeadea76 0xbeadea76))))
-    (local.set $c (i32x4.add (local.get $c) (f32x4.gt (local.get $p) (v128.const i32x4 0xbe703cec 0xbe703cec 0xbe703cec 0xbe703cec))))
-    (local.set $c (i32x4.add (local.get $c) (f32x4.gt (local.get $p) (v128.const i32x4 0xbe0d38bc 0xbe0d38bc 0xbe0d38bc 0xbe0d38bc))))
-    (local.set $c (i32x4.add (local.get $c) (f32x4.gt (local.get $p) (v128.const i32x4 0xbd3a7871 0xbd3a7871 0xbd3a7871 0xbd3a7871))))
-    (local.set $c (i32x4.add (local.get $c) (f32x4.gt (local.get $p) (v128.const i32x4 0x3d22faff 0x3d22faff 0x3d22faff 0x3d22faff))))
-    (local.set $c (i32x4.add (local.get $c) (f32x4.gt (local.get $p) (v128.const i32x4 0x3df64862 0x3df64862 0x3df64862 0x3df64862))))
-    (local.set $c (i32x4.add (local.get $c) (f32x4.gt (local.get $p) (v128.const i32x4 0x3e5067e0 0x3e5067e0 0x3e5067e0 0x3e5067e0))))
-    (local.set $c (i32x4.add (local.get $c) (f32x4.gt (local.get $p) (v128.const i32x4 0x3e9582d4 0x3e9582d4 0x3e9582d4 0x3e9582d4))))
-    (local.set $c (i32x4.add (local.get $c) (f32x4.gt (local.get $p) (v128.const i32x4 0x3ec753f9 0x3ec753f9 0x3ec753f9 0x3ec753f9))))
-    (local.set $c (i32x4.add (local.get $c) (f32x4.gt (local.get $p) (v128.const i32x4 0x3f006d04 0x3f006d04 0x3f006d04 0x3f006d04))))
-    (local.set $c (i32x4.add (local.get $c) (f32x4.gt (local.get $p) (v128.const i32x4 0x3f248daf 0x3f248daf 0x3f248daf 0x3f248daf))))
-    (local.set $c (i32x4.add (local.get $c) (f32x4.gt (local.get $p) (v128.const i32x4 0x3f5c89da 0x3f5c89da 0x3f5c89da 0x3f5c89da))))
-    ;; Each true comparison added −1.
-    (i32x4.neg (local.get $c)))
+    (local $q v128) (local $idx v128)
+    ;; Each true comparison is −1: subtracting counts up.
+    (local.set $q (i32x4.sub (i32x4.sub (i32x4.sub (v128.const i32x4 0 0 0 0)
+      (f32x4.gt (local.get $p) (v128.const i32x4 0xbeadea76 0xbeadea76 0xbeadea76 0xbeadea76)))
+      (f32x4.gt (local.get $p) (v128.const i32x4 0x3d22faff 0x3d22faff 0x3d22faff 0x3d22faff)))
+      (f32x4.gt (local.get $p) (v128.const i32x4 0x3ec753f9 0x3ec753f9 0x3ec753f9 0x3ec753f9))))
+    (local.set $q (i32x4.shl (local.get $q) (i32.const 2)))
+    ;; Byte indices 4q, 4q+1, 4q+2, 4q+3 in each lane: lane q of a table.
+    (local.set $idx (i8x16.add
+      (i8x16.shuffle 0 0 0 0 4 4 4 4 8 8 8 8 12 12 12 12 (local.get $q) (local.get $q))
+      (v128.const i8x16 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3)))
+    (i32x4.sub (i32x4.sub (i32x4.sub (local.get $q)
+      (f32x4.gt (local.get $p) (i8x16.swizzle (v128.const i32x4 0xbf591cd8 0xbe703cec 0x3df64862 0x3f006d04) (local.get $idx))))
+      (f32x4.gt (local.get $p) (i8x16.swizzle (v128.const i32x4 0xbf1c5270 0xbe0d38bc 0x3e5067e0 0x3f248daf) (local.get $idx))))
+      (f32x4.gt (local.get $p) (i8x16.swizzle (v128.const i32x4 0xbeeb8480 0xbd3a7871 0x3e9582d4 0x3f5c89da) (local.get $idx)))))
 
   ;; 16 values at $s times inv → 8 bytes (first of a pair in the high nibble),
   ;; as the low 8 lanes of an i16x8 holding byte values.
