@@ -79,7 +79,8 @@ Options:
   --saturate          FP8: clamp out-of-range values instead of NaN/Inf
   --double-quant      NF4/FP4: quantize the per-block absmax values too
   --all               quantize tensors of rank below 2 too
-  --device D          auto (default), gpu or cpu
+  --device D          auto (default: a hardware GPU, else the CPU), gpu (any
+                      adapter, a software one too) or cpu
   --jobs N            sharded input (.safetensors.index.json) to sharded output:
                       quantize the shards in parallel Workers on the CPU, N at a
                       time (auto: one per core); no --report or --json
