@@ -6,7 +6,9 @@
  * of garbage collection, in either direction). Prints a markdown table and
  * writes it to bench/MEMORY.md.
  *
- * Run: deno run -A bench/memory_scaling.ts [--sizes 128MiB,1GiB,2GiB] [--out bench/MEMORY.md]
+ * Run: deno run -A bench/memory_scaling.ts [--sizes 128MiB,1GiB,2GiB] [--out bench/MEMORY.md] [--routes REGEX]
+ *
+ * `--routes` runs only the routes whose label matches (e.g. `GPU`).
  *
  * Inputs are generated under bench/data/ (gitignored): a safetensors model,
  * and from it (with ckpt) the same model as .pt, .gguf and .npz. Every route
@@ -29,6 +31,7 @@ const { values } = parseArgs({
   options: {
     sizes: { type: "string", default: "128MiB,1GiB,2GiB" },
     out: { type: "string", default: `${ROOT}bench/MEMORY.md` },
+    routes: { type: "string" },
   },
 });
 const ROWS = 4096;
@@ -104,6 +107,29 @@ const ROUTES: [string, (stem: string) => string[]][] = [
     "quantize Q4_0 → .gguf (CPU)",
     (m) => ["quantize", `${m}.safetensors`, `${m}.out.gguf`, "--scheme", "Q4_0", "--device", "cpu"],
   ],
+  // The GPU path, forced (a software adapter such as llvmpipe holds its buffers in host memory, so this
+  // is where a GPU path that buffers too much shows).
+  [
+    "quantize int8 per channel (GPU)",
+    (m) => [
+      "quantize",
+      `${m}.safetensors`,
+      `${m}.out.safetensors`,
+      "--scheme",
+      "int8",
+      "--per-channel",
+      "--device",
+      "gpu",
+    ],
+  ],
+  [
+    "quantize NF4 (GPU)",
+    (m) => ["quantize", `${m}.safetensors`, `${m}.out.safetensors`, "--scheme", "NF4", "--device", "gpu"],
+  ],
+  [
+    "quantize Q4_0 → .gguf (GPU)",
+    (m) => ["quantize", `${m}.safetensors`, `${m}.out.gguf`, "--scheme", "Q4_0", "--device", "gpu"],
+  ],
 ];
 
 async function removeOutputs(stem: string): Promise<void> {
@@ -116,6 +142,8 @@ async function removeOutputs(stem: string): Promise<void> {
   }
 }
 
+const only = values.routes ? new RegExp(values.routes) : undefined;
+const selected = ROUTES.filter(([label]) => !only || only.test(label));
 const sizes = values.sizes!.split(",").map(parseSize).sort((a, b) => a - b);
 await Deno.mkdir(DIR, { recursive: true });
 const stems: string[] = [];
@@ -124,6 +152,8 @@ for (const size of sizes) {
   stems.push(stem);
   await makeModel(`${stem}.safetensors`, size);
   for (const ext of ["pt", "gguf", "npz"]) {
+    // Only the inputs the selected routes read.
+    if (!selected.some(([, args]) => args(stem)[1] === `${stem}.${ext}`)) continue;
     if (await Deno.stat(`${stem}.${ext}`).catch(() => undefined)) continue;
     await measureProcess([...CLI, "convert", `${stem}.safetensors`, `${stem}.${ext}`, "--quiet"]);
   }
@@ -134,7 +164,7 @@ const lines = [
   `| ${header.join(" | ")} |`,
   `|---|${sizes.map(() => "---:").join("|")}|---:|`,
 ];
-for (const [label, args] of ROUTES) {
+for (const [label, args] of selected) {
   const peaks: number[] = [];
   for (const stem of stems) {
     await removeOutputs(stem);

@@ -106,7 +106,8 @@ Options:
   --no-vocab          file types from a model folder: no tokenizer keys
   --pre NAME          file types from a model folder: the BPE pre-tokenizer
                       name when tokenizer.json's own is not recognised
-  --device D          auto (default), gpu or cpu
+  --device D          auto (default: a hardware GPU, else the CPU), gpu (any
+                      adapter, a software one too) or cpu
   --jobs N            Workers quantizing on the CPU (default auto: one per core);
                       the bytes are the same for any N. With a sharded input
                       (.safetensors.index.json) and output, each Worker takes a
@@ -230,7 +231,7 @@ WebGPU needs no permission.`,
       input,
       output,
       scheme: scheme.name,
-      device: choice.device === "gpu" ? `gpu (${choice.backend!.name})` : "cpu",
+      device: choice.device === "gpu" ? choice.reason : resolved.reason,
       jobs: pool?.workers ?? 1,
       seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
       totals,

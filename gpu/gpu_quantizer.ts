@@ -10,6 +10,7 @@
 import type { QuantPlan, QuantResult, QuantScheme, UnitKernel } from "../lib/quant/scheme.ts";
 import { decodeMinMaxKeys, initialMinMaxKeys, MIN_MAX_KERNEL } from "../lib/quant/_stats.ts";
 import { LimitError } from "../lib/errors.ts";
+import { type AdapterClass, classifyAdapter } from "./adapter_kind.ts";
 
 /** One tensor to quantize. */
 export interface GpuJob {
@@ -23,9 +24,18 @@ export interface GpuJob {
 
 /** Options for {@linkcode GpuQuantizer}. */
 export interface GpuQuantizerOptions {
-  /** Largest input chunk in bytes (capped by the device's binding limit). @default 64 MiB */
+  /**
+   * Largest input chunk in bytes (capped by the device's binding limit).
+   * @default 32 MiB on hardware, 16 MiB on a software adapter
+   */
   maxChunkBytes?: number;
-  /** Input bytes in flight before waiting for read-backs. @default 256 MiB */
+  /**
+   * Bytes in flight (inputs, outputs and read-backs of the chunks submitted
+   * and not yet read back): about what the device and its staging hold at
+   * once, whatever the model's size. A software adapter keeps them in host
+   * memory, so it gets less.
+   * @default 128 MiB on hardware, 64 MiB on a software adapter
+   */
   maxInFlightBytes?: number;
 }
 
@@ -48,7 +58,10 @@ function source(view: Float32Array | Uint32Array): BufferSource {
 }
 
 interface Prepared {
-  input: Float32Array;
+  /** Input elements of the chunk (the buffer's size; what no write covers stays zero). */
+  elements: number;
+  /** Pieces of tensors to write straight from their arrays: (values, first element, count, at element). */
+  writes: [Float32Array, number, number, number][];
   side: Uint32Array | undefined;
   base: number;
   count: number;
@@ -94,14 +107,24 @@ export class GpuQuantizer {
   #inFlightBytes: number;
   /** Description of the adapter, for notices and reports. */
   readonly adapterName: string;
+  /** Whether the adapter is hardware or a software rasterizer, and why. */
+  readonly adapter: AdapterClass;
 
-  private constructor(device: GPUDevice, adapterName: string, options: GpuQuantizerOptions) {
+  private constructor(device: GPUDevice, adapter: AdapterClass, options: GpuQuantizerOptions) {
     this.#device = device;
-    this.adapterName = adapterName;
+    this.adapter = adapter;
+    this.adapterName = adapter.name;
     const limits = device.limits;
     const binding = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
-    this.#chunkBytes = Math.max(4096, Math.min(options.maxChunkBytes ?? 64 * 2 ** 20, binding));
-    this.#inFlightBytes = options.maxInFlightBytes ?? 256 * 2 ** 20;
+    const software = adapter.kind === "software";
+    this.#chunkBytes = Math.max(
+      4096,
+      Math.min(options.maxChunkBytes ?? (software ? 16 : 32) * 2 ** 20, binding),
+    );
+    this.#inFlightBytes = Math.max(
+      this.#chunkBytes,
+      options.maxInFlightBytes ?? (software ? 64 : 128) * 2 ** 20,
+    );
     const entry = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
       binding,
       visibility: GPUShaderStage.COMPUTE,
@@ -128,8 +151,7 @@ export class GpuQuantizer {
         maxBufferSize: adapter.limits.maxBufferSize,
       },
     });
-    const info = adapter.info;
-    return new GpuQuantizer(device, info?.description || info?.vendor || "WebGPU adapter", options);
+    return new GpuQuantizer(device, classifyAdapter(adapter.info ?? {}), options);
   }
 
   /** Buffers created and not yet destroyed (returns to 0 between calls). */
@@ -240,14 +262,14 @@ export class GpuQuantizer {
     }
     await this.#pipelined(chunks, (chunk) => {
       const k = chunk.kernel;
-      const input = new Float32Array(chunk.units * k.unitElems);
-      for (const s of chunk.segments) {
+      const elements = chunk.units * k.unitElems;
+      const writes: Prepared["writes"] = chunk.segments.map((s) => {
         const values = jobs[s.job].values;
         const from = s.unit * k.unitElems;
         const to = Math.min(values.length, (s.unit + s.units) * k.unitElems);
-        input.set(values.subarray(from, to), s.at * k.unitElems);
-      }
-      return { input, side: undefined, base: 0, count: input.length, channels: 1, inner: 1 };
+        return [values, from, to - from, s.at * k.unitElems];
+      });
+      return { elements, writes, side: undefined, base: 0, count: elements, channels: 1, inner: 1 };
     }, (chunk, out, aux) => {
       const k = chunk.kernel;
       for (const s of chunk.segments) {
@@ -308,11 +330,10 @@ export class GpuQuantizer {
       const s = chunk.segments[0];
       const k = chunk.kernel;
       const values = jobs[s.job].values;
-      const input = new Float32Array(chunk.units * k.unitElems);
-      input.set(values.subarray(chunk.base, chunk.base + chunk.count));
       const plan = jobs[s.job].plan;
       return {
-        input,
+        elements: chunk.units * k.unitElems,
+        writes: [[values, chunk.base, chunk.count, 0]],
         side: chunk.side,
         base: chunk.base,
         count: chunk.count,
@@ -456,11 +477,15 @@ export class GpuQuantizer {
     for (const chunk of chunks) {
       const k = chunk.kernel;
       const pipeline = await this.#pipeline(k);
-      const { input, side, base, count, channels, inner } = prepare(chunk);
+      const { elements, writes, side, base, count, channels, inner } = prepare(chunk);
       const outBytes = chunk.units * k.unitWords * 4;
       const auxBytes = chunk.units * k.auxPerUnit * 4;
-      const inBuf = this.#buffer(input.byteLength, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
-      device.queue.writeBuffer(inBuf, 0, source(input));
+      // Written straight from the tensors' arrays (no host copy); a new
+      // buffer is zeroed, which pads a short last unit.
+      const inBuf = this.#buffer(elements * 4, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST);
+      for (const [values, from, n, at] of writes) {
+        if (n > 0) device.queue.writeBuffer(inBuf, at * 4, source(values), from, n);
+      }
       const outBuf = this.#buffer(outBytes, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC);
       const sideBytes = side ? side.byteLength : auxBytes;
       const sideBuf = this.#buffer(
@@ -480,7 +505,7 @@ export class GpuQuantizer {
       device.queue.submit([encoder.finish()]);
       const buffers = [inBuf, outBuf, sideBuf, uniform, read, ...(readAux ? [readAux] : [])];
       batch.push({ chunk, read, readAux, buffers, outBytes });
-      batchBytes += input.byteLength;
+      batchBytes += elements * 4 + outBytes + auxBytes;
       if (batchBytes >= this.#inFlightBytes / 2) {
         const flights = batch;
         batch = [];

@@ -37,7 +37,12 @@ export function requestGpu(options: GpuQuantizerOptions = {}): Promise<GpuQuanti
 export async function gpuBackend(): Promise<QuantizeBackend | undefined> {
   const gpu = await requestGpu();
   if (!gpu) return undefined;
-  return { name: gpu.adapterName, quantize: (jobs) => gpu.quantize(jobs) };
+  return {
+    name: gpu.adapterName,
+    software: gpu.adapter.kind === "software",
+    ...(gpu.adapter.kind === "software" ? { softwareReason: gpu.adapter.reason } : {}),
+    quantize: (jobs) => gpu.quantize(jobs),
+  };
 }
 
 // Importing the GPU layer is what lets `quantize({ device: "auto" })` use it.

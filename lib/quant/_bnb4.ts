@@ -83,6 +83,8 @@ export function bnb4Scheme(spec: {
   /** Codes of x[from..to) (zero past `n`) times `inv`, two a byte into out[from/2 …]; a per-scheme loop so the code function inlines. */
   encode(x: Float32Array, from: number, to: number, n: number, inv: number, out: Uint8Array): void;
   dequant(code: number, absmax: number): number;
+  /** Codes and absmax of the first `blocks` whole blocks by a SIMD kernel; false when it cannot run. */
+  simdBlocks?(x: Float32Array, blocks: number, out: Uint8Array, absmax: Float32Array): boolean;
   wgslCode: string;
 }): QuantScheme {
   const wgsl = `${WGSL_PRELUDE}
@@ -130,7 +132,9 @@ ${WGSL_ENTRY}`;
       const blocks = Math.ceil(n / BNB_BLOCK);
       const absmax = new Float32Array(blocks);
       const out = new Uint8Array(plan.byteLength);
-      for (let b = 0; b < blocks; b++) {
+      const whole = Math.floor(n / BNB_BLOCK);
+      const done = whole > 0 && spec.simdBlocks?.(x, whole, out, absmax) ? whole : 0;
+      for (let b = done; b < blocks; b++) {
         const from = b * BNB_BLOCK;
         const to = Math.min(n, from + BNB_BLOCK);
         let am = -FLT_MAX;

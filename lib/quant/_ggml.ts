@@ -7,6 +7,7 @@
 import { elementCount } from "../dtype.ts";
 import { ggmlTypeByName } from "../ggml_blocks.ts";
 import { makePlan } from "./_plan.ts";
+import { ggmlSimd, type GgmlSimdKind } from "../simd/kernels.ts";
 import { WGSL_ENTRY, WGSL_PRELUDE } from "./_wgsl.ts";
 import type { QuantPlan, QuantResult, QuantScheme } from "./scheme.ts";
 
@@ -30,6 +31,8 @@ export function ggmlScheme(spec: {
   /** Elements per block: 32, or 256 for the K-quants' super-blocks. @default 32 */
   blockElems?: number;
   quantizeRow(x: Float32Array, out: Uint8Array): void;
+  /** The WebAssembly SIMD kernel that writes the same bytes (lib/simd/kernels.wat), when there is one. */
+  simd?: GgmlSimdKind;
   /** WGSL `fn block(blk: u32, off: u32)` writing one block at byte `off` of the unit with put8/put16. */
   wgslBlock: string;
 }): QuantScheme {
@@ -71,7 +74,10 @@ ${WGSL_ENTRY}`;
     },
     quantize(plan, values): QuantResult {
       const out = new Uint8Array(plan.byteLength);
-      spec.quantizeRow(values.subarray(0, plan.count), out);
+      const x = values.subarray(0, plan.count);
+      if (!spec.simd || !ggmlSimd(spec.simd, x, out, spec.blockBytes, spec.quantizeRow)) {
+        spec.quantizeRow(x, out);
+      }
       return { data: out, companions: [] };
     },
     dequantize(plan, result, out) {

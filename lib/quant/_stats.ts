@@ -2,6 +2,10 @@
 // as a WGSL reduction over order-preserving u32 keys with atomics.
 
 import { WGSL_ENTRY, WGSL_PARAMS } from "./_wgsl.ts";
+import { absMaxSimd, minMaxSimd } from "../simd/kernels.ts";
+
+// Channels with fewer elements a run than this stay in TypeScript (call overhead).
+const SIMD_MIN_RUN = 64;
 import type { QuantPlan, UnitKernel } from "./scheme.ts";
 
 /** Per-channel minimum and maximum of the non-NaN values (+Inf/−Inf when a channel has none). */
@@ -17,6 +21,11 @@ export function channelMinMax(plan: QuantPlan, x: Float32Array): { min: Float32A
       let hi = max[c];
       const from = start + c * inner;
       const to = from + inner;
+      const simd = inner >= SIMD_MIN_RUN ? minMaxSimd(x, from, to, lo, hi) : undefined;
+      if (simd) {
+        [min[c], max[c]] = simd;
+        continue;
+      }
       for (let i = from; i < to; i++) {
         const v = x[i];
         if (v < lo) lo = v;
@@ -46,9 +55,14 @@ export function channelAbsMax(plan: QuantPlan, x: Float32Array): { min: Float32A
   const span = channels * inner;
   for (let start = 0; start < n; start += span) {
     for (let c = 0; c < channels; c++) {
-      let hi = max[c];
       const from = start + c * inner;
       const to = from + inner;
+      const simd = inner >= SIMD_MIN_RUN ? absMaxSimd(x, from, to, max[c]) : undefined;
+      if (simd !== undefined) {
+        max[c] = simd;
+        continue;
+      }
+      let hi = max[c];
       for (let i = from; i < to; i++) {
         const v = Math.abs(x[i]);
         if (v > hi) hi = v;

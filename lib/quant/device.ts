@@ -30,6 +30,8 @@ export interface QuantizeBackend {
    * which is faster and needs less memory. @default false
    */
   readonly software?: boolean;
+  /** Why the adapter counts as software, for messages. @default none */
+  readonly softwareReason?: string;
   /** What runs the work, for reports: a GPU, or CPU workers. @default "gpu" */
   readonly kind?: "gpu" | "cpu";
   /**
@@ -52,7 +54,7 @@ export interface DeviceChoice {
   readonly backend?: QuantizeBackend;
   /** `gpu` when a GPU backend runs the work, else `cpu` (the reference, or CPU workers). */
   readonly device: "gpu" | "cpu";
-  /** One line saying what was chosen and why, e.g. `cpu (the only adapter, llvmpipe, is a software renderer)`. */
+  /** One line saying what was chosen and why, e.g. `cpu (left the software adapter llvmpipe alone: …)`. */
   readonly reason: string;
 }
 
@@ -122,7 +124,7 @@ export function checkDevice(device: QuantizeDevice): QuantizeDevice {
  * import { resolveDevice } from "./device.ts";
  * const choice = await resolveDevice("cpu");
  * assert.equal(choice.backend, undefined);
- * assert.equal(choice.reason, "cpu (requested)");
+ * assert.equal(choice.reason, "cpu");
  * ```
  */
 export async function resolveDevice(device: QuantizeDevice): Promise<DeviceChoice> {
@@ -131,20 +133,25 @@ export async function resolveDevice(device: QuantizeDevice): Promise<DeviceChoic
     const kind = device.kind ?? "gpu";
     return { backend: device, device: kind, reason: `${kind} (${device.name})` };
   }
-  if (device === "cpu") return { device: "cpu", reason: "cpu (requested)" };
+  if (device === "cpu") return { device: "cpu", reason: "cpu" };
   gpuBackend ??= gpuProvider ? gpuProvider().catch(() => undefined) : Promise.resolve(undefined);
   const backend = await gpuBackend;
   if (device === "gpu") {
     if (!backend) {
       throw new UsageError("No WebGPU adapter is available; use --device cpu (or auto to fall back)");
     }
-    return { backend, device: "gpu", reason: `gpu (${backend.name})` };
+    return {
+      backend,
+      device: "gpu",
+      reason: `gpu (${backend.name}${backend.software ? ", a software adapter" : ""})`,
+    };
   }
-  if (!backend) return { device: "cpu", reason: "cpu (no WebGPU adapter found)" };
+  if (!backend) return { device: "cpu", reason: "cpu (no WebGPU adapter)" };
   if (backend.software) {
+    const why = backend.softwareReason ? `: ${backend.softwareReason}` : "";
     return {
       device: "cpu",
-      reason: `cpu (the WebGPU adapter, ${backend.name}, is a software renderer; --device gpu forces it)`,
+      reason: `cpu (left the software adapter ${backend.name} alone${why}; --device gpu uses it)`,
     };
   }
   return { backend, device: "gpu", reason: `gpu (${backend.name})` };

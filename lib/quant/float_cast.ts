@@ -9,7 +9,7 @@
  */
 
 import { byteLengthOf, type DType } from "../dtype.ts";
-import { castBytes, f32ToBf16 } from "../cast.ts";
+import { castBytes, f32ToBf16, f32ToF16 } from "../cast.ts";
 import { f32ToFp8, type Fp8DType } from "../float8.ts";
 import { bytesOf } from "./_math.ts";
 import { makePlan } from "./_plan.ts";
@@ -126,7 +126,7 @@ export const F16_SCHEME: QuantScheme = castScheme(
   F16_KERNEL,
   2,
   (_plan, values, out) => {
-    new Float16Array(out.buffer, out.byteOffset, values.length).set(values);
+    f32ToF16(values, new Uint16Array(out.buffer, out.byteOffset, values.length));
   },
 );
 

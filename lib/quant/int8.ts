@@ -23,6 +23,7 @@
 import { elementCount } from "../dtype.ts";
 import { F32_EPS, RNE_MAGIC, roundHalfEven } from "./_math.ts";
 import { makePlan } from "./_plan.ts";
+import { int8RunSimd } from "../simd/kernels.ts";
 import { channelAbsMax, channelMinMax } from "./_stats.ts";
 import { WGSL_ENTRY, WGSL_PRELUDE } from "./_wgsl.ts";
 import type { QuantPlan, QuantResult, QuantScheme, QuantSettings, StatsParams } from "./scheme.ts";
@@ -101,6 +102,9 @@ function quantizeWith(
   }
 }
 
+// Runs shorter than this stay in TypeScript: a call into wasm costs more than it saves.
+const SIMD_MIN_RUN = 64;
+
 // q = clamp(zp + rne(p), qmin, qmax) computed as zp + rne(clamp(p, qmin − zp, qmax − zp)):
 // equal because rounding is monotonic and the bounds are integers. The
 // clamp is written so NaN falls to the lower bound (qmin, as PyTorch), and
@@ -118,6 +122,7 @@ function quantizeRun(
 ): void {
   const lo = qmin - zp;
   const hi = qmax - zp;
+  if (to - from >= SIMD_MIN_RUN) from += int8RunSimd(x, from, to, inv, zp, lo, hi, out);
   for (let i = from; i < to; i++) {
     const p = Math.fround(x[i] * inv);
     const c = p > lo ? (p < hi ? p : hi) : lo;

@@ -9,6 +9,7 @@
 
 import { bnb4Scheme } from "./_bnb4.ts";
 import { wgslF32 } from "./_wgsl.ts";
+import { nf4Simd } from "../simd/kernels.ts";
 import type { QuantScheme } from "./scheme.ts";
 
 /** The 16 NF4 values, code order. */
@@ -87,6 +88,7 @@ export const NF4_SCHEME: QuantScheme = bnb4Scheme({
     }
   },
   dequant: (c, absmax) => Math.fround(NF4_VALUES[c] * absmax),
+  simdBlocks: nf4Simd,
   wgslCode: `
 fn code(x: f32) -> u32 {
   if (is_nan(x)) { return 0u; }

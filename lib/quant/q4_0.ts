@@ -57,6 +57,7 @@ export const Q4_0_SCHEME: QuantScheme = ggmlScheme({
   description: "ggml 4-bit blocks of 32, symmetric, fp16 scale (4.5 bits/weight)",
   blockBytes: 18,
   quantizeRow: quantizeRowQ4_0,
+  simd: "q4_0",
   wgslBlock: `
 fn block(blk: u32, off: u32) {
   let base = blk * 32u;

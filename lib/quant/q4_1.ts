@@ -57,6 +57,7 @@ export const Q4_1_SCHEME: QuantScheme = ggmlScheme({
   description: "ggml 4-bit blocks of 32 with fp16 scale and minimum (5 bits/weight)",
   blockBytes: 20,
   quantizeRow: quantizeRowQ4_1,
+  simd: "q4_1",
   wgslBlock: `
 fn block(blk: u32, off: u32) {
   let base = blk * 32u;

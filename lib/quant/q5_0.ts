@@ -64,6 +64,7 @@ export const Q5_0_SCHEME: QuantScheme = ggmlScheme({
   description: "ggml 5-bit blocks of 32, symmetric, fp16 scale (5.5 bits/weight)",
   blockBytes: 22,
   quantizeRow: quantizeRowQ5_0,
+  simd: "q5_0",
   wgslBlock: `
 fn block(blk: u32, off: u32) {
   let base = blk * 32u;

@@ -70,6 +70,7 @@ export const Q5_1_SCHEME: QuantScheme = ggmlScheme({
   description: "ggml 5-bit blocks of 32 with fp16 scale and minimum (6 bits/weight)",
   blockBytes: 24,
   quantizeRow: quantizeRowQ5_1,
+  simd: "q5_1",
   wgslBlock: `
 fn to_u8(x: f32) -> u32 {
   if (!is_fin(x)) { return 0u; }

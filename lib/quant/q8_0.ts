@@ -57,6 +57,7 @@ export const Q8_0_SCHEME: QuantScheme = ggmlScheme({
   description: "ggml 8-bit blocks of 32 with an fp16 scale (8.5 bits/weight)",
   blockBytes: 34,
   quantizeRow: quantizeRowQ8_0,
+  simd: "q8_0",
   wgslBlock: `
 fn block(blk: u32, off: u32) {
   let base = blk * 32u;

@@ -158,12 +158,15 @@ export function quantize(spec: QuantizeSpec, options: QuantizeOptions = {}): Tra
 
       const compute = async (first: Group): Promise<void> => {
         const backend = (await chooseDevice()).backend;
-        // On a backend (a GPU, CPU workers), batch the next groups not yet started, up to batchBytes.
+        // On a backend (a GPU, CPU workers), batch the next groups not yet started, up to
+        // batchBytes: only those after `first`, since earlier ones not started were dropped
+        // (and are read again later), and results set now but unread are not counted.
         const batch = [first];
         if (backend) {
           let bytes = first.plan.count * 4;
-          for (const g of groups) {
-            if (g === first || g.started || g.finished) continue;
+          for (let k = groups.indexOf(first) + 1; k > 0 && k < groups.length; k++) {
+            const g = groups[k];
+            if (g.started || g.finished) continue;
             if (bytes + g.plan.count * 4 > batchBytes || batch.length >= MAX_BATCH_TENSORS) break;
             batch.push(g);
             bytes += g.plan.count * 4;

@@ -1,0 +1,811 @@
+;; WebAssembly SIMD kernels for the CPU references in lib/cast.ts and
+;; lib/quant/*.ts. Each must write exactly the bytes of its TypeScript
+;; reference (tests/simd_kernels_test.ts holds them to it). Blocks the vector
+;; path cannot match exactly (NaN, Inf, a zero extreme whose sign decides a
+;; stored byte, a scale whose reciprocal overflows) are not finished: their
+;; indices go to `flags` and the caller redoes them with the reference.
+;;
+;; Rebuild: deno run -A lib/simd/build.ts (pinned wabt; writes kernels.wasm
+;; and _wasm.ts). All arithmetic is IEEE float32 with round to nearest even,
+;; one rounding per operation and no fused multiply-add, as the references.
+(module
+  (memory (export "memory") 32)
+
+  ;; 32 bytes the ggml kernels keep per group of 4 blocks (reciprocals, minima),
+  ;; at the top of memory, away from the caller's buffers.
+  (global $scratch i32 (i32.const 2097120))
+
+  ;; ---- helpers ----
+
+;; The reductions use pmin/pmax (one instruction each; pmax(acc, v) =
+  ;; acc < v ? v : acc, so a NaN v is skipped exactly as the references'
+  ;; `if (v > max)` skips it) and integer max on |x| bits, where NaN ranks
+  ;; above Inf and so shows up.
+
+  ;; Largest lane of each of four NaN-free vectors: [max a, max b, max c, max d].
+  (func $hmax4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (local.set $a (f32x4.pmax
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b))))
+    (local.set $c (f32x4.pmax
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d))))
+    (f32x4.pmax
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $c))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $c))))
+
+  ;; Smallest lane of each of four NaN-free vectors.
+  (func $hmin4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (local.set $a (f32x4.pmin
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b))))
+    (local.set $c (f32x4.pmin
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d))))
+    (f32x4.pmin
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $c))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $c))))
+
+  ;; Largest int32 lane of each of four vectors.
+  (func $hmaxi4 (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (local.set $a (i32x4.max_s
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $a) (local.get $b))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $a) (local.get $b))))
+    (local.set $c (i32x4.max_s
+      (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c) (local.get $d))
+      (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c) (local.get $d))))
+    (i32x4.max_s
+      (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $c))
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $c))))
+
+  ;; Lane-wise max of the |x| bits over the 8 vectors of a block of 32 at $s
+  ;; (as float32: max |x|, or a NaN when there is one).
+  (func $absmax8 (param $s i32) (result v128)
+    (local $m v128)
+    (local.set $m (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+    (i32x4.max_s
+      (i32x4.max_s
+        (i32x4.max_s (v128.and (v128.load offset=0 (local.get $s)) (local.get $m)) (v128.and (v128.load offset=16 (local.get $s)) (local.get $m)))
+        (i32x4.max_s (v128.and (v128.load offset=32 (local.get $s)) (local.get $m)) (v128.and (v128.load offset=48 (local.get $s)) (local.get $m))))
+      (i32x4.max_s
+        (i32x4.max_s (v128.and (v128.load offset=64 (local.get $s)) (local.get $m)) (v128.and (v128.load offset=80 (local.get $s)) (local.get $m)))
+        (i32x4.max_s (v128.and (v128.load offset=96 (local.get $s)) (local.get $m)) (v128.and (v128.load offset=112 (local.get $s)) (local.get $m))))))
+
+  ;; [max, min] lane-wise over a block of 32 at $s, each vector loaded once:
+  ;; from ∓FLT_MAX with NaN skipped (the references' scan, per lane), as two
+  ;; chains of four.
+  (func $mm8 (param $s i32) (result v128 v128)
+    (local $lo v128) (local $hi v128) (local $lo2 v128) (local $hi2 v128) (local $v v128)
+    (local.set $hi (v128.const i32x4 0xff7fffff 0xff7fffff 0xff7fffff 0xff7fffff))
+    (local.set $lo (v128.const i32x4 0x7f7fffff 0x7f7fffff 0x7f7fffff 0x7f7fffff))
+    (local.set $hi2 (local.get $hi))
+    (local.set $lo2 (local.get $lo))
+    (local.set $v (v128.load offset=0 (local.get $s)))
+    (local.set $hi (f32x4.pmax (local.get $hi) (local.get $v)))
+    (local.set $lo (f32x4.pmin (local.get $lo) (local.get $v)))
+    (local.set $v (v128.load offset=16 (local.get $s)))
+    (local.set $hi (f32x4.pmax (local.get $hi) (local.get $v)))
+    (local.set $lo (f32x4.pmin (local.get $lo) (local.get $v)))
+    (local.set $v (v128.load offset=32 (local.get $s)))
+    (local.set $hi (f32x4.pmax (local.get $hi) (local.get $v)))
+    (local.set $lo (f32x4.pmin (local.get $lo) (local.get $v)))
+    (local.set $v (v128.load offset=48 (local.get $s)))
+    (local.set $hi (f32x4.pmax (local.get $hi) (local.get $v)))
+    (local.set $lo (f32x4.pmin (local.get $lo) (local.get $v)))
+    (local.set $v (v128.load offset=64 (local.get $s)))
+    (local.set $hi2 (f32x4.pmax (local.get $hi2) (local.get $v)))
+    (local.set $lo2 (f32x4.pmin (local.get $lo2) (local.get $v)))
+    (local.set $v (v128.load offset=80 (local.get $s)))
+    (local.set $hi2 (f32x4.pmax (local.get $hi2) (local.get $v)))
+    (local.set $lo2 (f32x4.pmin (local.get $lo2) (local.get $v)))
+    (local.set $v (v128.load offset=96 (local.get $s)))
+    (local.set $hi2 (f32x4.pmax (local.get $hi2) (local.get $v)))
+    (local.set $lo2 (f32x4.pmin (local.get $lo2) (local.get $v)))
+    (local.set $v (v128.load offset=112 (local.get $s)))
+    (local.set $hi2 (f32x4.pmax (local.get $hi2) (local.get $v)))
+    (local.set $lo2 (f32x4.pmin (local.get $lo2) (local.get $v)))
+    (f32x4.pmax (local.get $hi) (local.get $hi2))
+    (f32x4.pmin (local.get $lo) (local.get $lo2)))
+
+  ;; And with the |x| bits' integer max too: [|x| max, max, min] (for Q4_0/Q5_0).
+  (func $amm8 (param $s i32) (result v128 v128 v128)
+    (local $lo v128) (local $hi v128) (local $lo2 v128) (local $hi2 v128) (local $a v128) (local $a2 v128)
+    (local $v v128)
+    (local.set $hi (v128.const i32x4 0xff7fffff 0xff7fffff 0xff7fffff 0xff7fffff))
+    (local.set $lo (v128.const i32x4 0x7f7fffff 0x7f7fffff 0x7f7fffff 0x7f7fffff))
+    (local.set $hi2 (local.get $hi))
+    (local.set $lo2 (local.get $lo))
+    (local.set $v (v128.load offset=0 (local.get $s)))
+    (local.set $hi (f32x4.pmax (local.get $hi) (local.get $v)))
+    (local.set $lo (f32x4.pmin (local.get $lo) (local.get $v)))
+    (local.set $a (i32x4.max_s (local.get $a) (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))
+    (local.set $v (v128.load offset=16 (local.get $s)))
+    (local.set $hi2 (f32x4.pmax (local.get $hi2) (local.get $v)))
+    (local.set $lo2 (f32x4.pmin (local.get $lo2) (local.get $v)))
+    (local.set $a2 (i32x4.max_s (local.get $a2) (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))
+    (local.set $v (v128.load offset=32 (local.get $s)))
+    (local.set $hi (f32x4.pmax (local.get $hi) (local.get $v)))
+    (local.set $lo (f32x4.pmin (local.get $lo) (local.get $v)))
+    (local.set $a (i32x4.max_s (local.get $a) (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))
+    (local.set $v (v128.load offset=48 (local.get $s)))
+    (local.set $hi2 (f32x4.pmax (local.get $hi2) (local.get $v)))
+    (local.set $lo2 (f32x4.pmin (local.get $lo2) (local.get $v)))
+    (local.set $a2 (i32x4.max_s (local.get $a2) (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))
+    (local.set $v (v128.load offset=64 (local.get $s)))
+    (local.set $hi (f32x4.pmax (local.get $hi) (local.get $v)))
+    (local.set $lo (f32x4.pmin (local.get $lo) (local.get $v)))
+    (local.set $a (i32x4.max_s (local.get $a) (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))
+    (local.set $v (v128.load offset=80 (local.get $s)))
+    (local.set $hi2 (f32x4.pmax (local.get $hi2) (local.get $v)))
+    (local.set $lo2 (f32x4.pmin (local.get $lo2) (local.get $v)))
+    (local.set $a2 (i32x4.max_s (local.get $a2) (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))
+    (local.set $v (v128.load offset=96 (local.get $s)))
+    (local.set $hi (f32x4.pmax (local.get $hi) (local.get $v)))
+    (local.set $lo (f32x4.pmin (local.get $lo) (local.get $v)))
+    (local.set $a (i32x4.max_s (local.get $a) (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))
+    (local.set $v (v128.load offset=112 (local.get $s)))
+    (local.set $hi2 (f32x4.pmax (local.get $hi2) (local.get $v)))
+    (local.set $lo2 (f32x4.pmin (local.get $lo2) (local.get $v)))
+    (local.set $a2 (i32x4.max_s (local.get $a2) (v128.and (local.get $v) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))))
+    (i32x4.max_s (local.get $a) (local.get $a2))
+    (f32x4.pmax (local.get $hi) (local.get $hi2))
+    (f32x4.pmin (local.get $lo) (local.get $lo2)))
+
+  ;; All-ones lanes where x is NaN or ±Inf.
+  (func $nonfinite4 (param $x v128) (result v128)
+    (v128.not (f32x4.lt (f32x4.abs (local.get $x)) (v128.const f32x4 inf inf inf inf))))
+
+  ;; 1/d where d ≠ 0, else +0 (the references' `id = d ? 1/d : 0`).
+  (func $recip4 (param $d v128) (result v128)
+    (v128.and (f32x4.div (v128.const f32x4 1 1 1 1) (local.get $d))
+              (f32x4.ne (local.get $d) (v128.const f32x4 0 0 0 0))))
+
+  ;; IEEE half bits (in the low 16 bits of each lane) of four float32, round to
+  ;; nearest even, as Float16Array: with a = |u|, from 2^-14 up rebias the
+  ;; exponent and round the mantissa (+ 0xfff + lsb), capped at 0x7c00 (Inf)
+  ;; for everything ≥ 65520; below, adding 0.5 rounds to a multiple of 2^-24,
+  ;; the subnormal step; NaN gets 0x7e00; the sign is put back. Signed
+  ;; compares suffice as a < 2^31. (The "f16" cast below writes this out inline.)
+  (func $f16x4 (param $u v128) (result v128)
+    (local $a v128)
+    (local.set $a (v128.and (local.get $u) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+    (v128.or
+      (v128.or
+        (v128.bitselect
+          (i32x4.min_u
+            (i32x4.shr_u
+              (i32x4.add
+                (i32x4.add (local.get $a) (v128.const i32x4 0xc8000fff 0xc8000fff 0xc8000fff 0xc8000fff))
+                (v128.and (i32x4.shr_u (local.get $a) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
+              (i32.const 13))
+            (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00))
+          (i32x4.sub (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                     (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000))
+          (i32x4.gt_s (local.get $a) (v128.const i32x4 0x387fffff 0x387fffff 0x387fffff 0x387fffff)))
+        (v128.and (i32x4.gt_s (local.get $a) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))
+                  (v128.const i32x4 0x200 0x200 0x200 0x200)))
+      (v128.and (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000))))
+
+  ;; Store lane b of the half bits $h (b = 0…3) at $o + b·$bb.
+  (func $store4x16 (param $o i32) (param $bb i32) (param $h v128)
+    (v128.store16_lane align=1 0 (local.get $o) (local.get $h))
+    (v128.store16_lane align=1 2 (i32.add (local.get $o) (local.get $bb)) (local.get $h))
+    (v128.store16_lane align=1 4 (i32.add (local.get $o) (i32.shl (local.get $bb) (i32.const 1))) (local.get $h))
+    (v128.store16_lane align=1 6 (i32.add (local.get $o) (i32.mul (local.get $bb) (i32.const 3))) (local.get $h)))
+
+  ;; The value of largest magnitude in a block of 32, the first one on ties
+  ;; (what the references' `if (amax < |v|)` scan keeps), given amax > 0.
+  (func $firstmax32 (param $s i32) (param $amax f32) (result f32)
+    (local $m v128) (local $bits i32) (local $k i32)
+    (local.set $m (f32x4.splat (local.get $amax)))
+    (loop $vec
+      (local.set $bits (i32.or (local.get $bits)
+        (i32.shl (i32x4.bitmask (f32x4.eq (f32x4.abs (v128.load (i32.add (local.get $s) (i32.shl (local.get $k) (i32.const 4))))) (local.get $m)))
+                 (i32.shl (local.get $k) (i32.const 2)))))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $vec (i32.lt_u (local.get $k) (i32.const 8))))
+    (f32.load (i32.add (local.get $s) (i32.shl (i32.ctz (local.get $bits)) (i32.const 2)))))
+
+  ;; Record block $i as left for the reference; returns the new count.
+  (func $flag (param $flags i32) (param $n i32) (param $i i32) (result i32)
+    (i32.store (i32.add (local.get $flags) (i32.shl (local.get $n) (i32.const 2))) (local.get $i))
+    (i32.add (local.get $n) (i32.const 1)))
+
+  ;; 16 int32 lanes (4 vectors) of values 0..255 to 16 bytes.
+  (func $bytes (param $a v128) (param $b v128) (param $c v128) (param $d v128) (result v128)
+    (i8x16.narrow_i16x8_u (i16x8.narrow_i32x4_s (local.get $a) (local.get $b))
+                          (i16x8.narrow_i32x4_s (local.get $c) (local.get $d))))
+
+  ;; ---- ggml blocks of 32 (lib/quant/q*.ts) ----
+  ;; (src, dst, blocks (a multiple of 4), flags) → number of flagged blocks.
+  ;; Four blocks at a time: their scales are reduced, divided and converted to
+  ;; fp16 as one vector; then each block's codes, two vectors a turn, written
+  ;; out inline. Codes stay floats (small integers, exact) until one magic
+  ;; add turns them into int32: for 0 ≤ c < 2^23, the bits of c + 2^23 are
+  ;; 0x4b000000 + c (for |c| < 2^22, c + 1.5·2^23 gives 0x4b400000 + c).
+
+  (func (export "q8_0") (param $src i32) (param $dst i32) (param $nb i32) (param $flags i32) (result i32)
+    (local $g i32) (local $n i32) (local $b i32) (local $k i32) (local $s i32) (local $o i32) (local $bad i32)
+    (local $amax v128) (local $d v128) (local $id v128) (local $v v128)
+    (local $p0 v128) (local $p1 v128) (local $t0 v128) (local $t1 v128)
+    (block $done (loop $group
+      (br_if $done (i32.ge_u (local.get $g) (local.get $nb)))
+      (local.set $s (i32.add (local.get $src) (i32.shl (local.get $g) (i32.const 7))))
+      (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $g) (i32.const 34))))
+      ;; amax is exact for finite blocks and NaN or Inf otherwise (flagged).
+      (local.set $amax (call $hmaxi4
+        (call $absmax8 (local.get $s)) (call $absmax8 (i32.add (local.get $s) (i32.const 128)))
+        (call $absmax8 (i32.add (local.get $s) (i32.const 256))) (call $absmax8 (i32.add (local.get $s) (i32.const 384)))))
+      (local.set $d (f32x4.div (local.get $amax) (v128.const f32x4 127 127 127 127)))
+      (local.set $id (call $recip4 (local.get $d)))
+      (local.set $bad (i32x4.bitmask (v128.or (call $nonfinite4 (local.get $amax)) (call $nonfinite4 (local.get $id)))))
+      (call $store4x16 (local.get $o) (i32.const 34) (call $f16x4 (local.get $d)))
+      (v128.store (global.get $scratch) (local.get $id))
+      (local.set $b (i32.const 0))
+      (loop $block
+        (if (i32.and (local.get $bad) (i32.shl (i32.const 1) (local.get $b)))
+          (then (local.set $n (call $flag (local.get $flags) (local.get $n) (i32.add (local.get $g) (local.get $b)))))
+          (else
+            (local.set $v (v128.load32_splat (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2)))))
+            (local.set $k (i32.const 0))
+            (loop $vec
+              ;; roundf, ties away from zero: trunc(p), plus copysign(1, p) where
+              ;; |p − trunc(p)| ≥ 0.5 (that difference is exact). |x·id| ≤
+              ;; 127·(1 + 2^-22), so the codes fit int8 without saturating.
+              (local.set $p0 (f32x4.mul (v128.load (local.get $s)) (local.get $v)))
+              (local.set $p1 (f32x4.mul (v128.load offset=16 (local.get $s)) (local.get $v)))
+              (local.set $t0 (f32x4.trunc (local.get $p0)))
+              (local.set $t1 (f32x4.trunc (local.get $p1)))
+              (local.set $t0 (f32x4.add (local.get $t0) (v128.and
+                (f32x4.ge (f32x4.abs (f32x4.sub (local.get $p0) (local.get $t0))) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                (v128.or (v128.and (local.get $p0) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+                         (v128.const f32x4 1 1 1 1)))))
+              (local.set $t1 (f32x4.add (local.get $t1) (v128.and
+                (f32x4.ge (f32x4.abs (f32x4.sub (local.get $p1) (local.get $t1))) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                (v128.or (v128.and (local.get $p1) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+                         (v128.const f32x4 1 1 1 1)))))
+              (local.set $t0 (i16x8.narrow_i32x4_s
+                (i32x4.sub (f32x4.add (local.get $t0) (v128.const f32x4 12582912 12582912 12582912 12582912))
+                           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000))
+                (i32x4.sub (f32x4.add (local.get $t1) (v128.const f32x4 12582912 12582912 12582912 12582912))
+                           (v128.const i32x4 0x4b400000 0x4b400000 0x4b400000 0x4b400000))))
+              (v128.store64_lane offset=2 align=1 0 (i32.add (local.get $o) (i32.shl (local.get $k) (i32.const 3)))
+                (i8x16.narrow_i16x8_s (local.get $t0) (local.get $t0)))
+              (local.set $s (i32.add (local.get $s) (i32.const 32)))
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br_if $vec (i32.lt_u (local.get $k) (i32.const 4))))
+            (local.set $s (i32.sub (local.get $s) (i32.const 128)))))
+        (local.set $s (i32.add (local.get $s) (i32.const 128)))
+        (local.set $o (i32.add (local.get $o) (i32.const 34)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br_if $block (i32.lt_u (local.get $b) (i32.const 4))))
+      (local.set $g (i32.add (local.get $g) (i32.const 4)))
+      (br $group)))
+    (local.get $n))
+
+  ;; One block's codes, four turns of two vectors (k and k + 4), for the four
+  ;; kinds: Q4_0/Q5_0 codes min(top, trunc(x·id + add)); Q4_1/Q5_1 codes
+  ;; max(0, trunc((x − min)·id + 0.5)) (Q4_1's min(15, …) never binds: five
+  ;; roundings keep (x − min)·id ≤ 15·(1 + 2^-22); max(0, …) is for NaN). $qs is where the nibbles
+  ;; go; the 5-bit ones return qh. Separate loops, so none branches per turn.
+  (func $block_sym4 (param $s i32) (param $qs i32) (param $v v128) (param $add v128)
+    (local $k i32) (local $lo v128)
+    (loop $vec
+      ;; lo + 16·hi, to int32 by the magic add, to 4 bytes.
+      (local.set $lo (i32x4.sub
+        (f32x4.add
+          (f32x4.add
+            (f32x4.pmin (v128.const f32x4 15 15 15 15) (f32x4.trunc
+              (f32x4.add (f32x4.mul (v128.load (local.get $s)) (local.get $v)) (local.get $add))))
+            (f32x4.mul (v128.const f32x4 16 16 16 16) (f32x4.pmin (v128.const f32x4 15 15 15 15) (f32x4.trunc
+              (f32x4.add (f32x4.mul (v128.load offset=64 (local.get $s)) (local.get $v)) (local.get $add))))))
+          (v128.const f32x4 8388608 8388608 8388608 8388608))
+        (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000)))
+      (local.set $lo (i16x8.narrow_i32x4_s (local.get $lo) (local.get $lo)))
+      (v128.store32_lane align=1 0 (i32.add (local.get $qs) (i32.shl (local.get $k) (i32.const 2)))
+        (i8x16.narrow_i16x8_u (local.get $lo) (local.get $lo)))
+      (local.set $s (i32.add (local.get $s) (i32.const 16)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $vec (i32.lt_u (local.get $k) (i32.const 4)))))
+
+  (func $block_sym5 (param $s i32) (param $qs i32) (param $v v128) (param $add v128) (result i32)
+    (local $k i32) (local $qh i32) (local $lo v128) (local $hi v128) (local $mlo v128) (local $mhi v128)
+    (loop $vec
+      (local.set $lo (f32x4.pmin (v128.const f32x4 31 31 31 31) (f32x4.trunc
+        (f32x4.add (f32x4.mul (v128.load (local.get $s)) (local.get $v)) (local.get $add)))))
+      (local.set $hi (f32x4.pmin (v128.const f32x4 31 31 31 31) (f32x4.trunc
+        (f32x4.add (f32x4.mul (v128.load offset=64 (local.get $s)) (local.get $v)) (local.get $add)))))
+      (local.set $mlo (f32x4.ge (local.get $lo) (v128.const f32x4 16 16 16 16)))
+      (local.set $mhi (f32x4.ge (local.get $hi) (v128.const f32x4 16 16 16 16)))
+      ;; Fifth bits to bits 4k… and 16 + 4k… of qh; then (lo mod 16) + 16·(hi mod 16).
+      (local.set $qh (i32.or (local.get $qh) (i32.shl
+        (i32.or (i32x4.bitmask (local.get $mlo)) (i32.shl (i32x4.bitmask (local.get $mhi)) (i32.const 16)))
+        (i32.shl (local.get $k) (i32.const 2)))))
+      (local.set $lo (i32x4.sub
+        (f32x4.add
+          (f32x4.add
+            (f32x4.sub (local.get $lo) (v128.and (local.get $mlo) (v128.const f32x4 16 16 16 16)))
+            (f32x4.mul (f32x4.sub (local.get $hi) (v128.and (local.get $mhi) (v128.const f32x4 16 16 16 16)))
+                       (v128.const f32x4 16 16 16 16)))
+          (v128.const f32x4 8388608 8388608 8388608 8388608))
+        (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000)))
+      (local.set $lo (i16x8.narrow_i32x4_s (local.get $lo) (local.get $lo)))
+      (v128.store32_lane align=1 0 (i32.add (local.get $qs) (i32.shl (local.get $k) (i32.const 2)))
+        (i8x16.narrow_i16x8_u (local.get $lo) (local.get $lo)))
+      (local.set $s (i32.add (local.get $s) (i32.const 16)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $vec (i32.lt_u (local.get $k) (i32.const 4))))
+    (local.get $qh))
+
+  (func $block_asym4 (param $s i32) (param $qs i32) (param $v v128) (param $m v128)
+    (local $k i32) (local $lo v128)
+    (loop $vec
+      (local.set $lo (i32x4.sub
+        (f32x4.add
+          (f32x4.add
+            (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.trunc
+              (f32x4.add (f32x4.mul (f32x4.sub (v128.load (local.get $s)) (local.get $m)) (local.get $v))
+                         (v128.const f32x4 0.5 0.5 0.5 0.5))))
+            (f32x4.mul (v128.const f32x4 16 16 16 16)
+              (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.trunc
+                (f32x4.add (f32x4.mul (f32x4.sub (v128.load offset=64 (local.get $s)) (local.get $m)) (local.get $v))
+                           (v128.const f32x4 0.5 0.5 0.5 0.5))))))
+          (v128.const f32x4 8388608 8388608 8388608 8388608))
+        (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000)))
+      (local.set $lo (i16x8.narrow_i32x4_s (local.get $lo) (local.get $lo)))
+      (v128.store32_lane align=1 0 (i32.add (local.get $qs) (i32.shl (local.get $k) (i32.const 2)))
+        (i8x16.narrow_i16x8_u (local.get $lo) (local.get $lo)))
+      (local.set $s (i32.add (local.get $s) (i32.const 16)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $vec (i32.lt_u (local.get $k) (i32.const 4)))))
+
+  (func $block_asym5 (param $s i32) (param $qs i32) (param $v v128) (param $m v128) (result i32)
+    (local $k i32) (local $qh i32) (local $lo v128) (local $hi v128) (local $mlo v128) (local $mhi v128)
+    (loop $vec
+      ;; Q5_1's reference has no clamp; its codes are ≤ 31 anyway.
+      (local.set $lo (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.trunc
+        (f32x4.add (f32x4.mul (f32x4.sub (v128.load (local.get $s)) (local.get $m)) (local.get $v))
+                   (v128.const f32x4 0.5 0.5 0.5 0.5)))))
+      (local.set $hi (f32x4.pmax (v128.const f32x4 0 0 0 0) (f32x4.trunc
+        (f32x4.add (f32x4.mul (f32x4.sub (v128.load offset=64 (local.get $s)) (local.get $m)) (local.get $v))
+                   (v128.const f32x4 0.5 0.5 0.5 0.5)))))
+      (local.set $mlo (f32x4.ge (local.get $lo) (v128.const f32x4 16 16 16 16)))
+      (local.set $mhi (f32x4.ge (local.get $hi) (v128.const f32x4 16 16 16 16)))
+      ;; Fifth bits to bits 4k… and 16 + 4k… of qh; then (lo mod 16) + 16·(hi mod 16).
+      (local.set $qh (i32.or (local.get $qh) (i32.shl
+        (i32.or (i32x4.bitmask (local.get $mlo)) (i32.shl (i32x4.bitmask (local.get $mhi)) (i32.const 16)))
+        (i32.shl (local.get $k) (i32.const 2)))))
+      (local.set $lo (i32x4.sub
+        (f32x4.add
+          (f32x4.add
+            (f32x4.sub (local.get $lo) (v128.and (local.get $mlo) (v128.const f32x4 16 16 16 16)))
+            (f32x4.mul (f32x4.sub (local.get $hi) (v128.and (local.get $mhi) (v128.const f32x4 16 16 16 16)))
+                       (v128.const f32x4 16 16 16 16)))
+          (v128.const f32x4 8388608 8388608 8388608 8388608))
+        (v128.const i32x4 0x4b000000 0x4b000000 0x4b000000 0x4b000000)))
+      (local.set $lo (i16x8.narrow_i32x4_s (local.get $lo) (local.get $lo)))
+      (v128.store32_lane align=1 0 (i32.add (local.get $qs) (i32.shl (local.get $k) (i32.const 2)))
+        (i8x16.narrow_i16x8_u (local.get $lo) (local.get $lo)))
+      (local.set $s (i32.add (local.get $s) (i32.const 16)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $vec (i32.lt_u (local.get $k) (i32.const 4))))
+    (local.get $qh))
+
+  ;; Q4_0 ($five 0) and Q5_0 ($five 1): d = m/−8 (−16), m the value of largest
+  ;; magnitude (the first on ties), codes min(15 (31), trunc(x·id + 8.5 (16.5))).
+  (func $sym (param $src i32) (param $dst i32) (param $nb i32) (param $flags i32) (param $five i32) (result i32)
+    (local $g i32) (local $n i32) (local $b i32) (local $k i32) (local $s i32) (local $o i32) (local $bad i32)
+    (local $bb i32) (local $tie i32)
+    (local $mx v128) (local $mn v128) (local $nmn v128) (local $amax v128) (local $m v128) (local $d v128)
+    (local $id v128) (local $v v128) (local $add v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
+    (local $n0 v128) (local $n1 v128) (local $n2 v128) (local $n3 v128)
+    (local.set $bb (select (i32.const 22) (i32.const 18) (local.get $five)))
+    (local.set $add (select (v128.const f32x4 16.5 16.5 16.5 16.5) (v128.const f32x4 8.5 8.5 8.5 8.5) (local.get $five)))
+    (block $done (loop $group
+      (br_if $done (i32.ge_u (local.get $g) (local.get $nb)))
+      (local.set $s (i32.add (local.get $src) (i32.shl (local.get $g) (i32.const 7))))
+      (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $g) (local.get $bb))))
+      (call $amm8 (local.get $s))
+      (local.set $n0)
+      (local.set $x0)
+      (local.set $a0)
+      (call $amm8 (i32.add (local.get $s) (i32.const 128)))
+      (local.set $n1)
+      (local.set $x1)
+      (local.set $a1)
+      (call $amm8 (i32.add (local.get $s) (i32.const 256)))
+      (local.set $n2)
+      (local.set $x2)
+      (local.set $a2)
+      (call $amm8 (i32.add (local.get $s) (i32.const 384)))
+      (local.set $n3)
+      (local.set $x3)
+      (local.set $a3)
+      (local.set $amax (call $hmaxi4 (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3)))
+      (local.set $mx (call $hmax4 (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3)))
+      (local.set $mn (call $hmin4 (local.get $n0) (local.get $n1) (local.get $n2) (local.get $n3)))
+      ;; For a finite block m is max where max > −min, min where −min > max, +0
+      ;; when all are zero, and on a tie (+a and −a both there) the first,
+      ;; found by $firstmax32.
+      (local.set $nmn (f32x4.neg (local.get $mn)))
+      (local.set $m (v128.andnot
+        (v128.bitselect (local.get $mx) (local.get $mn) (f32x4.gt (local.get $mx) (local.get $nmn)))
+        (f32x4.eq (local.get $amax) (v128.const f32x4 0 0 0 0))))
+      (local.set $tie (i32x4.bitmask (v128.and (f32x4.eq (local.get $mx) (local.get $nmn))
+                                               (f32x4.ne (local.get $amax) (v128.const f32x4 0 0 0 0)))))
+      (if (local.get $tie)
+        (then
+          (v128.store (global.get $scratch) (local.get $amax))
+          (v128.store offset=16 (global.get $scratch) (local.get $m))
+          (local.set $b (i32.const 0))
+          (loop $ties
+            (if (i32.and (local.get $tie) (i32.shl (i32.const 1) (local.get $b)))
+              (then (f32.store offset=16 (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2)))
+                (call $firstmax32 (i32.add (local.get $s) (i32.shl (local.get $b) (i32.const 7)))
+                                  (f32.load (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2))))))))
+            (local.set $b (i32.add (local.get $b) (i32.const 1)))
+            (br_if $ties (i32.lt_u (local.get $b) (i32.const 4))))
+          (local.set $m (v128.load offset=16 (global.get $scratch)))))
+      (local.set $d (f32x4.div (local.get $m)
+        (select (v128.const f32x4 -16 -16 -16 -16) (v128.const f32x4 -8 -8 -8 -8) (local.get $five))))
+      (local.set $id (call $recip4 (local.get $d)))
+      (local.set $bad (i32x4.bitmask (v128.or (call $nonfinite4 (local.get $amax)) (call $nonfinite4 (local.get $id)))))
+      (call $store4x16 (local.get $o) (local.get $bb) (call $f16x4 (local.get $d)))
+      (v128.store (global.get $scratch) (local.get $id))
+      (local.set $b (i32.const 0))
+      (loop $block
+        (if (i32.and (local.get $bad) (i32.shl (i32.const 1) (local.get $b)))
+          (then (local.set $n (call $flag (local.get $flags) (local.get $n) (i32.add (local.get $g) (local.get $b)))))
+          (else
+            (local.set $v (v128.load32_splat (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2)))))
+            ;; x·id ≥ −8 (−16)·(1 + 2^-22), so x·id + 8.5 (16.5) > 0 and trunc is floor.
+            (if (local.get $five)
+              (then (i32.store offset=2 align=1 (local.get $o)
+                (call $block_sym5 (local.get $s) (i32.add (local.get $o) (i32.const 6)) (local.get $v) (local.get $add))))
+              (else (call $block_sym4 (local.get $s) (i32.add (local.get $o) (i32.const 2)) (local.get $v) (local.get $add))))))
+        (local.set $s (i32.add (local.get $s) (i32.const 128)))
+        (local.set $o (i32.add (local.get $o) (local.get $bb)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br_if $block (i32.lt_u (local.get $b) (i32.const 4))))
+      (local.set $g (i32.add (local.get $g) (i32.const 4)))
+      (br $group)))
+    (local.get $n))
+
+  (func (export "q4_0") (param i32 i32 i32 i32) (result i32)
+    (call $sym (local.get 0) (local.get 1) (local.get 2) (local.get 3) (i32.const 0)))
+  (func (export "q5_0") (param i32 i32 i32 i32) (result i32)
+    (call $sym (local.get 0) (local.get 1) (local.get 2) (local.get 3) (i32.const 1)))
+
+  ;; Q4_1 ($five 0) and Q5_1 ($five 1): d = (max − min)/15 (31), fp16 min,
+  ;; codes trunc((x − min)·id + 0.5) (min 15 for Q4_1, as its reference). A
+  ;; NaN x is skipped by min and max, as in the references, and its code is 0
+  ;; (their (int8_t)/(uint8_t) of NaN): pmax(0, NaN) = 0.
+  (func $asym (param $src i32) (param $dst i32) (param $nb i32) (param $flags i32) (param $five i32) (result i32)
+    (local $g i32) (local $n i32) (local $b i32) (local $k i32) (local $s i32) (local $o i32) (local $bad i32)
+    (local $bb i32)
+    (local $mx v128) (local $mn v128) (local $d v128) (local $id v128) (local $v v128) (local $m v128)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128)
+    (local $n0 v128) (local $n1 v128) (local $n2 v128) (local $n3 v128)
+    (local.set $bb (select (i32.const 24) (i32.const 20) (local.get $five)))
+    (block $done (loop $group
+      (br_if $done (i32.ge_u (local.get $g) (local.get $nb)))
+      (local.set $s (i32.add (local.get $src) (i32.shl (local.get $g) (i32.const 7))))
+      (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $g) (local.get $bb))))
+      (call $mm8 (local.get $s))
+      (local.set $n0)
+      (local.set $x0)
+      (call $mm8 (i32.add (local.get $s) (i32.const 128)))
+      (local.set $n1)
+      (local.set $x1)
+      (call $mm8 (i32.add (local.get $s) (i32.const 256)))
+      (local.set $n2)
+      (local.set $x2)
+      (call $mm8 (i32.add (local.get $s) (i32.const 384)))
+      (local.set $n3)
+      (local.set $x3)
+      (local.set $mx (call $hmax4 (local.get $x0) (local.get $x1) (local.get $x2) (local.get $x3)))
+      (local.set $mn (call $hmin4 (local.get $n0) (local.get $n1) (local.get $n2) (local.get $n3)))
+      (local.set $d (f32x4.div (f32x4.sub (local.get $mx) (local.get $mn))
+        (select (v128.const f32x4 31 31 31 31) (v128.const f32x4 15 15 15 15) (local.get $five))))
+      (local.set $id (call $recip4 (local.get $d)))
+      ;; A zero extreme is flagged: the scan keeps the first of ±0, whose sign is stored.
+      (local.set $bad (i32x4.bitmask (v128.or
+        (v128.or (call $nonfinite4 (local.get $mn)) (call $nonfinite4 (local.get $mx)))
+        (v128.or
+          (v128.or (f32x4.eq (local.get $mn) (v128.const f32x4 0 0 0 0)) (f32x4.eq (local.get $mx) (v128.const f32x4 0 0 0 0)))
+          (v128.or (call $nonfinite4 (local.get $d)) (call $nonfinite4 (local.get $id)))))))
+      (call $store4x16 (local.get $o) (local.get $bb) (call $f16x4 (local.get $d)))
+      (call $store4x16 (i32.add (local.get $o) (i32.const 2)) (local.get $bb) (call $f16x4 (local.get $mn)))
+      (v128.store (global.get $scratch) (local.get $id))
+      (v128.store offset=16 (global.get $scratch) (local.get $mn))
+      (local.set $b (i32.const 0))
+      (loop $block
+        (if (i32.and (local.get $bad) (i32.shl (i32.const 1) (local.get $b)))
+          (then (local.set $n (call $flag (local.get $flags) (local.get $n) (i32.add (local.get $g) (local.get $b)))))
+          (else
+            (local.set $v (v128.load32_splat (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2)))))
+            (local.set $m (v128.load32_splat offset=16 (i32.add (global.get $scratch) (i32.shl (local.get $b) (i32.const 2)))))
+            ;; 0 ≤ (x − min)·id ≤ 15 (31)·(1 + 2^-22), so trunc is floor.
+            (if (local.get $five)
+              (then (i32.store offset=4 align=1 (local.get $o)
+                (call $block_asym5 (local.get $s) (i32.add (local.get $o) (i32.const 8)) (local.get $v) (local.get $m))))
+              (else (call $block_asym4 (local.get $s) (i32.add (local.get $o) (i32.const 4)) (local.get $v) (local.get $m))))))
+        (local.set $s (i32.add (local.get $s) (i32.const 128)))
+        (local.set $o (i32.add (local.get $o) (local.get $bb)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br_if $block (i32.lt_u (local.get $b) (i32.const 4))))
+      (local.set $g (i32.add (local.get $g) (i32.const 4)))
+      (br $group)))
+    (local.get $n))
+
+  (func (export "q4_1") (param i32 i32 i32 i32) (result i32)
+    (call $asym (local.get 0) (local.get 1) (local.get 2) (local.get 3) (i32.const 0)))
+  (func (export "q5_1") (param i32 i32 i32 i32) (result i32)
+    (call $asym (local.get 0) (local.get 1) (local.get 2) (local.get 3) (i32.const 1)))
+
+  ;; ---- int8 (lib/quant/int8.ts) ----
+
+  ;; max |x| of the non-NaN values of n (a multiple of 16) floats, from $init.
+  (func (export "absmax") (param $src i32) (param $n i32) (param $init f32) (result f32)
+    (local $end i32) (local $a v128) (local $b v128) (local $c v128) (local $d v128)
+    (local.set $a (f32x4.splat (local.get $init)))
+    (local.set $b (local.get $a)) (local.set $c (local.get $a)) (local.set $d (local.get $a))
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+      ;; pmax(acc, v) = acc < v ? v : acc: the references' `if (v > hi) hi = v`, NaN skipped.
+      (local.set $a (f32x4.pmax (local.get $a) (f32x4.abs (v128.load offset=0 (local.get $src)))))
+      (local.set $b (f32x4.pmax (local.get $b) (f32x4.abs (v128.load offset=16 (local.get $src)))))
+      (local.set $c (f32x4.pmax (local.get $c) (f32x4.abs (v128.load offset=32 (local.get $src)))))
+      (local.set $d (f32x4.pmax (local.get $d) (f32x4.abs (v128.load offset=48 (local.get $src)))))
+      (local.set $src (i32.add (local.get $src) (i32.const 64)))
+      (br $next)))
+    (local.set $a (f32x4.pmax (f32x4.pmax (local.get $a) (local.get $b)) (f32x4.pmax (local.get $c) (local.get $d))))
+    (local.set $a (f32x4.pmax (local.get $a)
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a) (local.get $a))))
+    (local.set $a (f32x4.pmax (local.get $a)
+      (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $a) (local.get $a))))
+    (f32x4.extract_lane 0 (local.get $a)))
+
+  ;; min and max of the non-NaN values of n (a multiple of 16) floats, from
+  ;; the two floats at $io, written back there.
+  (func (export "minmax") (param $src i32) (param $n i32) (param $io i32)
+    (local $end i32) (local $lo v128) (local $hi v128) (local $lo2 v128) (local $hi2 v128) (local $v v128)
+    (local.set $lo (f32x4.splat (f32.load (local.get $io))))
+    (local.set $hi (f32x4.splat (f32.load offset=4 (local.get $io))))
+    (local.set $lo2 (local.get $lo)) (local.set $hi2 (local.get $hi))
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+      ;; pmin(acc, v) = v < acc ? v : acc; pmax(acc, v) = acc < v ? v : acc.
+      (local.set $v (v128.load offset=0 (local.get $src)))
+      (local.set $lo (f32x4.pmin (local.get $lo) (local.get $v)))
+      (local.set $hi (f32x4.pmax (local.get $hi) (local.get $v)))
+      (local.set $v (v128.load offset=16 (local.get $src)))
+      (local.set $lo2 (f32x4.pmin (local.get $lo2) (local.get $v)))
+      (local.set $hi2 (f32x4.pmax (local.get $hi2) (local.get $v)))
+      (local.set $v (v128.load offset=32 (local.get $src)))
+      (local.set $lo (f32x4.pmin (local.get $lo) (local.get $v)))
+      (local.set $hi (f32x4.pmax (local.get $hi) (local.get $v)))
+      (local.set $v (v128.load offset=48 (local.get $src)))
+      (local.set $lo2 (f32x4.pmin (local.get $lo2) (local.get $v)))
+      (local.set $hi2 (f32x4.pmax (local.get $hi2) (local.get $v)))
+      (local.set $src (i32.add (local.get $src) (i32.const 64)))
+      (br $next)))
+    (local.set $lo (f32x4.pmin (local.get $lo) (local.get $lo2)))
+    (local.set $hi (f32x4.pmax (local.get $hi) (local.get $hi2)))
+    (local.set $lo (f32x4.pmin (local.get $lo)
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $lo) (local.get $lo))))
+    (local.set $lo (f32x4.pmin (local.get $lo)
+      (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $lo) (local.get $lo))))
+    (local.set $hi (f32x4.pmax (local.get $hi)
+      (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $hi) (local.get $hi))))
+    (local.set $hi (f32x4.pmax (local.get $hi)
+      (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $hi) (local.get $hi))))
+    (f32.store (local.get $io) (f32x4.extract_lane 0 (local.get $lo)))
+    (f32.store offset=4 (local.get $io) (f32x4.extract_lane 0 (local.get $hi))))
+
+  ;; q = zp + rne(clamp(x·inv, lo, hi)) (NaN → lo) for n (a multiple of 16)
+  ;; floats, stored as int8 ($unsigned 0) or uint8 ($unsigned 1). pmax(lo, p)
+  ;; = lo < p ? p : lo (NaN → lo), then pmin(hi, c) = c < hi ? c : hi; adding
+  ;; 1.5·2^23 rounds the clamped value (|c| ≤ 256) to an integer, half to even,
+  ;; in the low bits: subtracting 0x4b400000 − zp from them gives q.
+  (func (export "int8") (param $src i32) (param $dst i32) (param $n i32) (param $inv f32) (param $zp i32)
+    (param $lo f32) (param $hi f32) (param $unsigned i32)
+    (local $end i32) (local $iv v128) (local $lv v128) (local $hv v128) (local $zv v128)
+    (local $a v128) (local $b v128) (local $c v128) (local $d v128)
+    (local.set $iv (f32x4.splat (local.get $inv)))
+    (local.set $lv (f32x4.splat (local.get $lo)))
+    (local.set $hv (f32x4.splat (local.get $hi)))
+    (local.set $zv (i32x4.splat (i32.sub (i32.const 0x4b400000) (local.get $zp))))
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+      (local.set $a (i32x4.sub (f32x4.add (f32x4.pmin (local.get $hv)
+        (f32x4.pmax (local.get $lv) (f32x4.mul (v128.load offset=0 (local.get $src)) (local.get $iv))))
+        (v128.const f32x4 12582912 12582912 12582912 12582912)) (local.get $zv)))
+      (local.set $b (i32x4.sub (f32x4.add (f32x4.pmin (local.get $hv)
+        (f32x4.pmax (local.get $lv) (f32x4.mul (v128.load offset=16 (local.get $src)) (local.get $iv))))
+        (v128.const f32x4 12582912 12582912 12582912 12582912)) (local.get $zv)))
+      (local.set $c (i32x4.sub (f32x4.add (f32x4.pmin (local.get $hv)
+        (f32x4.pmax (local.get $lv) (f32x4.mul (v128.load offset=32 (local.get $src)) (local.get $iv))))
+        (v128.const f32x4 12582912 12582912 12582912 12582912)) (local.get $zv)))
+      (local.set $d (i32x4.sub (f32x4.add (f32x4.pmin (local.get $hv)
+        (f32x4.pmax (local.get $lv) (f32x4.mul (v128.load offset=48 (local.get $src)) (local.get $iv))))
+        (v128.const f32x4 12582912 12582912 12582912 12582912)) (local.get $zv)))
+      (if (local.get $unsigned)
+        (then (v128.store align=1 (local.get $dst) (call $bytes (local.get $a) (local.get $b) (local.get $c) (local.get $d))))
+        (else (v128.store align=1 (local.get $dst)
+          (i8x16.narrow_i16x8_s (i16x8.narrow_i32x4_s (local.get $a) (local.get $b))
+                                (i16x8.narrow_i32x4_s (local.get $c) (local.get $d))))))
+      (local.set $src (i32.add (local.get $src) (i32.const 64)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+      (br $next))))
+
+  ;; ---- NF4 (lib/quant/nf4.ts, _bnb4.ts): whole blocks of 64 ----
+
+  ;; The NF4 code of 4 values: how many of the 15 sorted thresholds (the float32
+  ;; midpoints nf4.ts sorts from dQuantizeNF4's tree, as bits M0…M14) each
+  ;; exceeds. In two steps: the quarter q = how many of M3, M7, M11 it
+  ;; exceeds, then 4q + how many of M(4q), M(4q+1), M(4q+2), those three
+  ;; gathered per lane from tables by a byte swizzle. NaN exceeds none: 0.
+  (func $nf4code (param $p v128) (result v128)
+    (local $q v128) (local $idx v128)
+    ;; Each true comparison is −1: subtracting counts up.
+    (local.set $q (i32x4.sub (i32x4.sub (i32x4.sub (v128.const i32x4 0 0 0 0)
+      (f32x4.gt (local.get $p) (v128.const i32x4 0xbeadea76 0xbeadea76 0xbeadea76 0xbeadea76)))
+      (f32x4.gt (local.get $p) (v128.const i32x4 0x3d22faff 0x3d22faff 0x3d22faff 0x3d22faff)))
+      (f32x4.gt (local.get $p) (v128.const i32x4 0x3ec753f9 0x3ec753f9 0x3ec753f9 0x3ec753f9))))
+    (local.set $q (i32x4.shl (local.get $q) (i32.const 2)))
+    ;; Byte indices 4q, 4q+1, 4q+2, 4q+3 in each lane: lane q of a table.
+    (local.set $idx (i8x16.add
+      (i8x16.shuffle 0 0 0 0 4 4 4 4 8 8 8 8 12 12 12 12 (local.get $q) (local.get $q))
+      (v128.const i8x16 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3)))
+    (i32x4.sub (i32x4.sub (i32x4.sub (local.get $q)
+      (f32x4.gt (local.get $p) (i8x16.swizzle (v128.const i32x4 0xbf591cd8 0xbe703cec 0x3df64862 0x3f006d04) (local.get $idx))))
+      (f32x4.gt (local.get $p) (i8x16.swizzle (v128.const i32x4 0xbf1c5270 0xbe0d38bc 0x3e5067e0 0x3f248daf) (local.get $idx))))
+      (f32x4.gt (local.get $p) (i8x16.swizzle (v128.const i32x4 0xbeeb8480 0xbd3a7871 0x3e9582d4 0x3f5c89da) (local.get $idx)))))
+
+  ;; 16 values at $s times inv → 8 bytes (first of a pair in the high nibble),
+  ;; as the low 8 lanes of an i16x8 holding byte values.
+  (func $nf4pairs (param $s i32) (param $iv v128) (result v128)
+    (local $w v128)
+    (local.set $w (call $bytes
+      (call $nf4code (f32x4.mul (v128.load offset=0 (local.get $s)) (local.get $iv)))
+      (call $nf4code (f32x4.mul (v128.load offset=16 (local.get $s)) (local.get $iv)))
+      (call $nf4code (f32x4.mul (v128.load offset=32 (local.get $s)) (local.get $iv)))
+      (call $nf4code (f32x4.mul (v128.load offset=48 (local.get $s)) (local.get $iv)))))
+    ;; i16 lane k holds code 2k (low byte) and 2k+1 (high byte).
+    (v128.or (v128.and (i16x8.shl (local.get $w) (i32.const 4)) (v128.const i16x8 0xf0 0xf0 0xf0 0xf0 0xf0 0xf0 0xf0 0xf0))
+             (i16x8.shr_u (local.get $w) (i32.const 8))))
+
+  (func (export "nf4") (param $src i32) (param $dst i32) (param $nb i32) (param $absmax i32)
+    (local $i i32) (local $s i32) (local $o i32) (local $a v128) (local $am f32) (local $iv v128)
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $nb)))
+      (local.set $s (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 8))))
+      (local.set $o (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 5))))
+      ;; absmax from −FLT_MAX with NaN skipped (pmax), as the reference.
+      (local.set $a (v128.const i32x4 0xff7fffff 0xff7fffff 0xff7fffff 0xff7fffff))
+      (local.set $a (f32x4.pmax (local.get $a) (f32x4.abs (v128.load offset=0 (local.get $s)))))
+      (local.set $a (f32x4.pmax (local.get $a) (f32x4.abs (v128.load offset=16 (local.get $s)))))
+      (local.set $a (f32x4.pmax (local.get $a) (f32x4.abs (v128.load offset=32 (local.get $s)))))
+      (local.set $a (f32x4.pmax (local.get $a) (f32x4.abs (v128.load offset=48 (local.get $s)))))
+      (local.set $a (f32x4.pmax (local.get $a) (f32x4.abs (v128.load offset=64 (local.get $s)))))
+      (local.set $a (f32x4.pmax (local.get $a) (f32x4.abs (v128.load offset=80 (local.get $s)))))
+      (local.set $a (f32x4.pmax (local.get $a) (f32x4.abs (v128.load offset=96 (local.get $s)))))
+      (local.set $a (f32x4.pmax (local.get $a) (f32x4.abs (v128.load offset=112 (local.get $s)))))
+      (local.set $a (f32x4.pmax (local.get $a) (f32x4.abs (v128.load offset=128 (local.get $s)))))
+      (local.set $a (f32x4.pmax (local.get $a) (f32x4.abs (v128.load offset=144 (local.get $s)))))
+      (local.set $a (f32x4.pmax (local.get $a) (f32x4.abs (v128.load offset=160 (local.get $s)))))
+      (local.set $a (f32x4.pmax (local.get $a) (f32x4.abs (v128.load offset=176 (local.get $s)))))
+      (local.set $a (f32x4.pmax (local.get $a) (f32x4.abs (v128.load offset=192 (local.get $s)))))
+      (local.set $a (f32x4.pmax (local.get $a) (f32x4.abs (v128.load offset=208 (local.get $s)))))
+      (local.set $a (f32x4.pmax (local.get $a) (f32x4.abs (v128.load offset=224 (local.get $s)))))
+      (local.set $a (f32x4.pmax (local.get $a) (f32x4.abs (v128.load offset=240 (local.get $s)))))
+      (local.set $a (f32x4.pmax (local.get $a)
+        (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a) (local.get $a))))
+      (local.set $a (f32x4.pmax (local.get $a)
+        (i8x16.shuffle 4 5 6 7 0 1 2 3 12 13 14 15 8 9 10 11 (local.get $a) (local.get $a))))
+      (local.set $am (f32x4.extract_lane 0 (local.get $a)))
+      (f32.store (i32.add (local.get $absmax) (i32.shl (local.get $i) (i32.const 2))) (local.get $am))
+      (local.set $iv (f32x4.splat (f32.div (f32.const 1) (local.get $am))))
+      (v128.store align=1 (local.get $o) (i8x16.narrow_i16x8_u
+        (call $nf4pairs (local.get $s) (local.get $iv))
+        (call $nf4pairs (i32.add (local.get $s) (i32.const 64)) (local.get $iv))))
+      (v128.store offset=16 align=1 (local.get $o) (i8x16.narrow_i16x8_u
+        (call $nf4pairs (i32.add (local.get $s) (i32.const 128)) (local.get $iv))
+        (call $nf4pairs (i32.add (local.get $s) (i32.const 192)) (local.get $iv))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next))))
+
+  ;; ---- casts (lib/cast.ts): n a multiple of 8 ----
+
+;; float32 → IEEE half, round to nearest even, as Float16Array. With a = |u|:
+  ;; from 2^-14 up, rebias the exponent and round the mantissa (RNE: + 0xfff +
+  ;; lsb), capped at 0x7c00 (Inf) for everything ≥ 65520; below, adding 0.5
+  ;; rounds to a multiple of 2^-24, the subnormal step; NaN gets 0x7e00.
+  ;; Signed compares suffice as a < 2^31. Written out (no calls) for speed.
+  ;; The cast, $f16x4 rearranged without a select: the normal-range formula
+  ;; on max(a, 2^-14) is 0x400 below 2^-14, where the subnormal path is ≤ 0x400,
+  ;; and from 2^-14 up never above the subnormal path's value, so the smaller
+  ;; of the two is the half.
+  (func (export "f16") (param $src i32) (param $dst i32) (param $n i32)
+    (local $end i32) (local $u v128) (local $a v128) (local $m v128)
+    (local $r0 v128) (local $r1 v128) (local $r2 v128) (local $r3 v128)
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+      (local.set $u (v128.load offset=0 (local.get $src)))
+      (local.set $a (v128.and (local.get $u) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+      (local.set $m (i32x4.max_u (local.get $a) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000)))
+      (local.set $r0 (v128.or
+        (v128.or
+          (i32x4.min_u
+            (i32x4.min_u
+              (i32x4.shr_u
+                (i32x4.add
+                  (i32x4.add (local.get $m) (v128.const i32x4 0xc8000fff 0xc8000fff 0xc8000fff 0xc8000fff))
+                  (v128.and (i32x4.shr_u (local.get $m) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
+                (i32.const 13))
+              (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00))
+            (i32x4.sub (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                       (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000)))
+          (v128.and (i32x4.gt_s (local.get $a) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))
+                    (v128.const i32x4 0x200 0x200 0x200 0x200)))
+        (v128.and (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000))))
+      (local.set $u (v128.load offset=16 (local.get $src)))
+      (local.set $a (v128.and (local.get $u) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+      (local.set $m (i32x4.max_u (local.get $a) (v128.const i32x4 0x38800000 0x38800000 0x38800000 0x38800000)))
+      (local.set $r1 (v128.or
+        (v128.or
+          (i32x4.min_u
+            (i32x4.min_u
+              (i32x4.shr_u
+                (i32x4.add
+                  (i32x4.add (local.get $m) (v128.const i32x4 0xc8000fff 0xc8000fff 0xc8000fff 0xc8000fff))
+                  (v128.and (i32x4.shr_u (local.get $m) (i32.const 13)) (v128.const i32x4 1 1 1 1)))
+                (i32.const 13))
+              (v128.const i32x4 0x7c00 0x7c00 0x7c00 0x7c00))
+            (i32x4.sub (f32x4.add (local.get $a) (v128.const f32x4 0.5 0.5 0.5 0.5))
+                       (v128.const i32x4 0x3f000000 0x3f000000 0x3f000000 0x3f000000)))
+          (v128.and (i32x4.gt_s (local.get $a) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))
+                    (v128.const i32x4 0x200 0x200 0x200 0x200)))
+        (v128.and (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 0x8000 0x8000 0x8000 0x8000))))
+      ;; Every lane is ≤ 0xffff, so the unsigned saturating narrow packs exactly.
+      (v128.store align=1 (local.get $dst) (i16x8.narrow_i32x4_u (local.get $r0) (local.get $r1)))
+      (local.set $src (i32.add (local.get $src) (i32.const 32)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+      (br $next))))
+
+  ;; float32 → bfloat16: (u + 0x7fff + lsb) >> 16, NaN → (u >> 16) | 0x40.
+  (func (export "bf16") (param $src i32) (param $dst i32) (param $n i32)
+    (local $end i32) (local $u v128) (local $r0 v128) (local $r1 v128)
+    (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
+      (local.set $u (v128.load offset=0 (local.get $src)))
+      (local.set $r0 (i32x4.shr_u
+        (v128.bitselect
+          (v128.or (local.get $u) (v128.const i32x4 0x400000 0x400000 0x400000 0x400000))
+          (i32x4.add (i32x4.add (local.get $u) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+                     (v128.and (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 1 1 1 1)))
+          (i32x4.gt_s (v128.and (local.get $u) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+                      (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000)))
+        (i32.const 16)))
+      (local.set $u (v128.load offset=16 (local.get $src)))
+      (local.set $r1 (i32x4.shr_u
+        (v128.bitselect
+          (v128.or (local.get $u) (v128.const i32x4 0x400000 0x400000 0x400000 0x400000))
+          (i32x4.add (i32x4.add (local.get $u) (v128.const i32x4 0x7fff 0x7fff 0x7fff 0x7fff))
+                     (v128.and (i32x4.shr_u (local.get $u) (i32.const 16)) (v128.const i32x4 1 1 1 1)))
+          (i32x4.gt_s (v128.and (local.get $u) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+                      (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000)))
+        (i32.const 16)))
+      (v128.store align=1 (local.get $dst) (i16x8.narrow_i32x4_u (local.get $r0) (local.get $r1)))
+      (local.set $src (i32.add (local.get $src) (i32.const 32)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+      (br $next))))
+)
