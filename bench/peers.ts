@@ -110,6 +110,14 @@ async function child(task: string, args: string[]): Promise<void> {
 
 // ---- parent ----
 
+// What a Python user does to halve a safetensors checkpoint: load it whole, .half() each tensor, save.
+const PY_HALF = PY_PEAK + `
+import sys
+from safetensors.torch import load_file, save_file
+tensors = load_file(sys.argv[1])
+save_file({k: v.half() for k, v in tensors.items()}, sys.argv[2])
+`;
+
 const PY_TIMER = PY_PEAK + `
 import time, json, statistics
 def _time(runs, fn):
@@ -291,6 +299,70 @@ async function main(): Promise<void> {
       "dd (copy, fsync)",
     ),
   );
+
+  // 1b. F32 → F16 convert of a 1 GiB safetensors file, against safetensors + torch `.half()` (the oracle venv).
+  const venvPython = `${Deno.env.get("CKPT_ORACLES") ?? `${REPO}/.oracles`}/venv/bin/python`;
+  if (await exists(venvPython)) {
+    const f32Path = `${DATA}/peers_f32_${quick ? 128 : 1024}m.safetensors`;
+    if (!(await exists(f32Path))) {
+      log(`making ${f32Path}…`);
+      const { writeTensorFile } = await import("../formats/write_tensor_file.ts");
+      const { tensorFromBytes } = await import("../lib/tensor.ts");
+      const count = quick ? 8 : 64;
+      const tensors = Array.from({ length: count }, (_, i) => {
+        const values = new Float32Array(4 * 2 ** 20).map((_, j) => Math.sin(j * 0.001 + i));
+        return tensorFromBytes(`layer.${i}.weight`, "F32", [4096, 1024], new Uint8Array(values.buffer));
+      });
+      await writeTensorFile({ metadata: {}, tensors }, f32Path);
+    }
+    const f32Bytes = (await Deno.stat(f32Path)).size;
+    const f16Out = `${DATA}/peers_out_f16.safetensors`;
+    const castRoutes: [string, string[]][] = [
+      ["python safetensors + torch .half()", [
+        venvPython,
+        "-c",
+        PY_HALF,
+        f32Path,
+        `${DATA}/peers_out_f16.py.safetensors`,
+      ]],
+      ["ckpt convert --dtype F16", [
+        Deno.execPath(),
+        "run",
+        "--quiet",
+        "--allow-read",
+        "--allow-write",
+        `${REPO}/cli/ckpt.ts`,
+        "convert",
+        f32Path,
+        f16Out,
+        "--dtype",
+        "F16",
+        "--quiet",
+      ]],
+    ];
+    const castRows: Row[] = [];
+    for (const [route, cmd] of castRoutes) {
+      log(`convert F16: ${route}`);
+      const ms: Measure[] = [];
+      for (let i = 0; i < runs; i++) {
+        await Deno.remove(f16Out).catch(() => {});
+        ms.push(await measureProcess(cmd));
+      }
+      castRows.push({
+        route,
+        seconds: median(ms.map((m) => m.seconds)),
+        peakMiB: Math.max(...ms.map((m) => m.peakMiB)),
+      });
+    }
+    sections.push(
+      table(
+        `Conversion: ${(f32Bytes / 2 ** 30).toFixed(2)} GiB F32 safetensors → F16 safetensors`,
+        castRows,
+        f32Bytes,
+        "python safetensors + torch .half()",
+      ),
+    );
+  }
 
   // 2. safetensors decode
   const stBytes = (await Deno.stat(st)).size;
