@@ -11,6 +11,10 @@
 // Schemes: the casts, int8, Q8_0, Q4_0, NF4 and any K-quant scheme
 // registered in lib/quant/schemes.ts when it runs.
 
+// Probing WebGPU on a headless machine makes the display libraries log
+// "XDG_RUNTIME_DIR is invalid" unless it is set to an absolute path (as the CLI does).
+if (!Deno.env.get("XDG_RUNTIME_DIR")?.startsWith("/")) Deno.env.set("XDG_RUNTIME_DIR", "/nonexistent");
+
 import { SCHEMES } from "../lib/quant/schemes.ts";
 import { DEFAULT_SETTINGS } from "../lib/quant/_plan.ts";
 import type { QuantPlan, QuantScheme, UnitKernel } from "../lib/quant/scheme.ts";
