@@ -808,4 +808,588 @@
       (local.set $src (i32.add (local.get $src) (i32.const 32)))
       (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
       (br $next))))
+
+  ;; ---- K-quants: float32 ports of lib/quant/_kquant.ts and q4_k.ts, q6_k.ts ----
+  ;; The same operations in the same order as the references (their comments
+  ;; say why the skipped steps change nothing). Super-blocks holding a NaN or
+  ;; an Inf are flagged for the reference; from finite input the only NaNs are
+  ;; the canonical ones arithmetic makes, which nearest_int reads as 0, as the
+  ;; reference does.
+  ;;
+  ;; Scratch at 1 MiB: L (256 bytes), Laux (32), weights (32 f32), x − min
+  ;; (32 f32), scales and mins (16 f32 each), x² and x³ (32 f32 each), codes (32 i32).
+  (global $kL i32 (i32.const 0x100000))
+  (global $kLaux i32 (i32.const 0x100100))
+  (global $kW i32 (i32.const 0x100200))
+  (global $kDiff i32 (i32.const 0x100280))
+  (global $kSc i32 (i32.const 0x100300))
+  (global $kMn i32 (i32.const 0x100340))
+  (global $kX2 i32 (i32.const 0x100380))
+  (global $kX3 i32 (i32.const 0x100400))
+  (global $kCodes i32 (i32.const 0x100480))
+  ;; make_qkx2_quants' second result, the min (as −min).
+  (global $kMin (mut f32) (f32.const 0))
+
+  ;; nearest_int: add 1.5·2^23, keep the low 23 bits, less 2^22.
+  (func $nint (param $f f32) (result i32)
+    (i32.sub
+      (i32.and (i32.reinterpret_f32 (f32.add (local.get $f) (f32.const 12582912))) (i32.const 0x7fffff))
+      (i32.const 0x400000)))
+
+  (func $clamp (param $v i32) (param $lo i32) (param $hi i32) (result i32)
+    (select (local.get $lo)
+      (select (local.get $hi) (local.get $v) (i32.gt_s (local.get $v) (local.get $hi)))
+      (i32.lt_s (local.get $v) (local.get $lo))))
+
+  ;; float32 → half bits, round to nearest even, overflow to ±Inf, NaN → sign | 0x7e00.
+  (func $f16bits (param $x f32) (result i32)
+    (local $a i32) (local $s i32)
+    (local.set $a (i32.reinterpret_f32 (local.get $x)))
+    (local.set $s (i32.and (i32.shr_u (local.get $a) (i32.const 16)) (i32.const 0x8000)))
+    (local.set $a (i32.and (local.get $a) (i32.const 0x7fffffff)))
+    (if (i32.gt_u (local.get $a) (i32.const 0x7f800000))
+      (then (return (i32.or (local.get $s) (i32.const 0x7e00)))))
+    (if (i32.ge_u (local.get $a) (i32.const 0x477ff000)) ;; 65520 and up round to Inf
+      (then (return (i32.or (local.get $s) (i32.const 0x7c00)))))
+    (if (i32.lt_u (local.get $a) (i32.const 0x38800000)) ;; below 2^-14: adding 0.5 rounds to 2^-24
+      (then (return (i32.or (local.get $s)
+        (i32.sub (i32.reinterpret_f32 (f32.add (f32.reinterpret_i32 (local.get $a)) (f32.const 0.5)))
+                 (i32.const 0x3f000000))))))
+    (i32.or (local.get $s)
+      (i32.shr_u
+        (i32.add (i32.sub (local.get $a) (i32.const 0x38000000))
+                 (i32.add (i32.const 0xfff) (i32.and (i32.shr_u (local.get $a) (i32.const 13)) (i32.const 1))))
+        (i32.const 13))))
+
+  ;; half bits → float32.
+  (func $f16val (param $h i32) (result f32)
+    (local $s i32) (local $e i32) (local $m i32)
+    (local.set $s (i32.shl (i32.and (local.get $h) (i32.const 0x8000)) (i32.const 16)))
+    (local.set $e (i32.and (i32.shr_u (local.get $h) (i32.const 10)) (i32.const 31)))
+    (local.set $m (i32.and (local.get $h) (i32.const 0x3ff)))
+    (if (i32.eqz (local.get $e))
+      (then (return (f32.reinterpret_i32 (i32.or (local.get $s)
+        (i32.reinterpret_f32 (f32.mul (f32.convert_i32_u (local.get $m)) (f32.const 0x1p-24))))))))
+    (if (i32.eq (local.get $e) (i32.const 31))
+      (then (return (f32.reinterpret_i32
+        (i32.or (i32.or (local.get $s) (i32.const 0x7f800000)) (i32.shl (local.get $m) (i32.const 13)))))))
+    (f32.reinterpret_i32 (i32.or (local.get $s)
+      (i32.or (i32.shl (i32.add (local.get $e) (i32.const 112)) (i32.const 23))
+              (i32.shl (local.get $m) (i32.const 13))))))
+
+  ;; 1 when any of the $n values at $s is a NaN or an Inf ($n a multiple of 32).
+  (func $nonfinite (param $s i32) (param $n i32) (result i32)
+    (local $m v128) (local $end i32)
+    (local.set $end (i32.add (local.get $s) (i32.shl (local.get $n) (i32.const 2))))
+    (loop $next
+      (local.set $m (i32x4.max_s (local.get $m) (call $absmax8 (local.get $s))))
+      (local.set $s (i32.add (local.get $s) (i32.const 128)))
+      (br_if $next (i32.lt_u (local.get $s) (local.get $end))))
+    (v128.any_true (i32x4.ge_s (local.get $m) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
+
+  ;; makeQkx2Quants: codes 0..nmax at $L (bytes) for the $n values at $x with
+  ;; the weights at $w; returns the scale and leaves −min in $kMin.
+  (func $qkx2 (param $n i32) (param $nmax i32) (param $x i32) (param $w i32) (param $L i32)
+        (param $rmin f32) (param $rdelta f32) (param $nstep i32) (param $mad i32) (result f32)
+    (local $i i32) (local $is i32) (local $q i32) (local $same i32) (local $p i32)
+    (local $fn f32) (local $xi f32) (local $wi f32) (local $min f32) (local $max f32)
+    (local $sumW f32) (local $sumX f32) (local $iscale f32) (local $scale f32) (local $best f32)
+    (local $diff f32) (local $diffMin f32) (local $sumL f32) (local $sumL2 f32) (local $sumXL f32)
+    (local $wl f32) (local $ql f32) (local $D f32) (local $ts f32) (local $tm f32) (local $cur f32)
+    (local.set $fn (f32.convert_i32_s (local.get $nmax)))
+    (local.set $min (f32.load (local.get $x)))
+    (local.set $max (local.get $min))
+    (local.set $sumW (f32.load (local.get $w)))
+    (local.set $sumX (f32.mul (local.get $sumW) (local.get $min)))
+    (local.set $i (i32.const 1))
+    (block $e1 (loop $l1
+      (br_if $e1 (i32.ge_s (local.get $i) (local.get $n)))
+      (local.set $p (i32.shl (local.get $i) (i32.const 2)))
+      (local.set $xi (f32.load (i32.add (local.get $x) (local.get $p))))
+      (if (f32.lt (local.get $xi) (local.get $min)) (then (local.set $min (local.get $xi))))
+      (if (f32.gt (local.get $xi) (local.get $max)) (then (local.set $max (local.get $xi))))
+      (local.set $wi (f32.load (i32.add (local.get $w) (local.get $p))))
+      (local.set $sumW (f32.add (local.get $sumW) (local.get $wi)))
+      (local.set $sumX (f32.add (local.get $sumX) (f32.mul (local.get $wi) (local.get $xi))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l1)))
+    (if (f32.gt (local.get $min) (f32.const 0)) (then (local.set $min (f32.const 0))))
+    (if (f32.eq (local.get $max) (local.get $min))
+      (then
+        (memory.fill (local.get $L) (i32.const 0) (local.get $n))
+        (global.set $kMin (f32.neg (local.get $min)))
+        (return (f32.const 0))))
+    (local.set $iscale (f32.div (local.get $fn) (f32.sub (local.get $max) (local.get $min))))
+    (local.set $scale (f32.div (f32.const 1) (local.get $iscale)))
+    (local.set $i (i32.const 0))
+    (block $e2 (loop $l2
+      (br_if $e2 (i32.ge_s (local.get $i) (local.get $n)))
+      (local.set $p (i32.shl (local.get $i) (i32.const 2)))
+      (local.set $xi (f32.load (i32.add (local.get $x) (local.get $p))))
+      (local.set $q (call $clamp
+        (call $nint (f32.mul (local.get $iscale) (f32.sub (local.get $xi) (local.get $min))))
+        (i32.const 0) (local.get $nmax)))
+      (i32.store8 (i32.add (local.get $L) (local.get $i)) (local.get $q))
+      (local.set $diff (f32.sub
+        (f32.add (f32.mul (local.get $scale) (f32.convert_i32_s (local.get $q))) (local.get $min))
+        (local.get $xi)))
+      (local.set $diff (select (f32.abs (local.get $diff)) (f32.mul (local.get $diff) (local.get $diff))
+        (local.get $mad)))
+      (local.set $best (f32.add (local.get $best)
+        (f32.mul (f32.load (i32.add (local.get $w) (local.get $p))) (local.get $diff))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l2)))
+    (if (i32.lt_s (local.get $nstep) (i32.const 1))
+      (then
+        (global.set $kMin (f32.neg (local.get $min)))
+        (return (local.get $scale))))
+    (local.set $diffMin (local.get $min))
+    (local.set $is (i32.const 0))
+    (block $e3 (loop $l3
+      (br_if $e3 (i32.gt_s (local.get $is) (local.get $nstep)))
+      (local.set $iscale (f32.div
+        (f32.add (f32.add (local.get $rmin) (f32.mul (local.get $rdelta) (f32.convert_i32_s (local.get $is))))
+                 (local.get $fn))
+        (f32.sub (local.get $max) (local.get $min))))
+      (if (i32.or (i32.eqz (local.get $is)) (f32.ne (local.get $min) (local.get $diffMin)))
+        (then
+          (local.set $i (i32.const 0))
+          (block $e4 (loop $l4
+            (br_if $e4 (i32.ge_s (local.get $i) (local.get $n)))
+            (local.set $p (i32.shl (local.get $i) (i32.const 2)))
+            (f32.store (i32.add (global.get $kDiff) (local.get $p))
+              (f32.sub (f32.load (i32.add (local.get $x) (local.get $p))) (local.get $min)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l4)))
+          (local.set $diffMin (local.get $min))))
+      (local.set $same (i32.gt_s (local.get $is) (i32.const 0)))
+      (local.set $i (i32.const 0))
+      (block $e5 (loop $l5
+        (br_if $e5 (i32.ge_s (local.get $i) (local.get $n)))
+        (local.set $q (call $clamp
+          (call $nint (f32.mul (local.get $iscale)
+            (f32.load (i32.add (global.get $kDiff) (i32.shl (local.get $i) (i32.const 2))))))
+          (i32.const 0) (local.get $nmax)))
+        (if (i32.ne (i32.load8_u (i32.add (global.get $kLaux) (local.get $i))) (local.get $q))
+          (then
+            (i32.store8 (i32.add (global.get $kLaux) (local.get $i)) (local.get $q))
+            (local.set $same (i32.const 0))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l5)))
+      (if (i32.eqz (local.get $same))
+        (then
+          (local.set $sumL (f32.const 0))
+          (local.set $sumL2 (f32.const 0))
+          (local.set $sumXL (f32.const 0))
+          (local.set $i (i32.const 0))
+          (block $e6 (loop $l6
+            (br_if $e6 (i32.ge_s (local.get $i) (local.get $n)))
+            (local.set $p (i32.shl (local.get $i) (i32.const 2)))
+            (local.set $ql (f32.convert_i32_u (i32.load8_u (i32.add (global.get $kLaux) (local.get $i)))))
+            (local.set $wl (f32.mul (f32.load (i32.add (local.get $w) (local.get $p))) (local.get $ql)))
+            (local.set $sumL (f32.add (local.get $sumL) (local.get $wl)))
+            (local.set $sumL2 (f32.add (local.get $sumL2) (f32.mul (local.get $wl) (local.get $ql))))
+            (local.set $sumXL (f32.add (local.get $sumXL)
+              (f32.mul (local.get $wl) (f32.load (i32.add (local.get $x) (local.get $p))))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l6)))
+          (local.set $D (f32.sub (f32.mul (local.get $sumW) (local.get $sumL2))
+                                 (f32.mul (local.get $sumL) (local.get $sumL))))
+          (if (f32.gt (local.get $D) (f32.const 0))
+            (then
+              (local.set $ts (f32.div
+                (f32.sub (f32.mul (local.get $sumW) (local.get $sumXL)) (f32.mul (local.get $sumX) (local.get $sumL)))
+                (local.get $D)))
+              (local.set $tm (f32.div
+                (f32.sub (f32.mul (local.get $sumL2) (local.get $sumX)) (f32.mul (local.get $sumL) (local.get $sumXL)))
+                (local.get $D)))
+              (if (f32.gt (local.get $tm) (f32.const 0))
+                (then
+                  (local.set $tm (f32.const 0))
+                  (local.set $ts (f32.div (local.get $sumXL) (local.get $sumL2)))))
+              (local.set $cur (f32.const 0))
+              (local.set $i (i32.const 0))
+              (block $e7 (loop $l7
+                (br_if $e7 (i32.ge_s (local.get $i) (local.get $n)))
+                (br_if $e7 (f32.ge (local.get $cur) (local.get $best)))
+                (local.set $p (i32.shl (local.get $i) (i32.const 2)))
+                (local.set $diff (f32.sub
+                  (f32.add
+                    (f32.mul (local.get $ts)
+                      (f32.convert_i32_u (i32.load8_u (i32.add (global.get $kLaux) (local.get $i)))))
+                    (local.get $tm))
+                  (f32.load (i32.add (local.get $x) (local.get $p)))))
+                (local.set $diff (select (f32.abs (local.get $diff)) (f32.mul (local.get $diff) (local.get $diff))
+                  (local.get $mad)))
+                (local.set $cur (f32.add (local.get $cur)
+                  (f32.mul (f32.load (i32.add (local.get $w) (local.get $p))) (local.get $diff))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $l7)))
+              (if (f32.lt (local.get $cur) (local.get $best))
+                (then
+                  (memory.copy (local.get $L) (global.get $kLaux) (local.get $n))
+                  (local.set $best (local.get $cur))
+                  (local.set $scale (local.get $ts))
+                  (local.set $min (local.get $tm))))))))
+      (local.set $is (i32.add (local.get $is) (i32.const 1)))
+      (br $l3)))
+    (global.set $kMin (f32.neg (local.get $min)))
+    (local.get $scale))
+
+  ;; makeQxQuants (rmse_type 1, no importance): codes 0..2·nmax−1 at $L for
+  ;; the $n values at $x; returns the scale.
+  (func $qx (param $n i32) (param $nmax i32) (param $x i32) (param $L i32) (result f32)
+    (local $i i32) (local $is i32) (local $l i32) (local $p i32) (local $same i32)
+    (local $fn f32) (local $xi f32) (local $ax f32) (local $max f32) (local $amax f32) (local $iscale f32)
+    (local $w f32) (local $fl f32) (local $sumlx f32) (local $suml2 f32) (local $scale f32) (local $best f32)
+    (local.set $fn (f32.convert_i32_s (local.get $nmax)))
+    (block $e1 (loop $l1
+      (br_if $e1 (i32.ge_s (local.get $i) (local.get $n)))
+      (local.set $xi (f32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $ax (f32.abs (local.get $xi)))
+      (if (f32.gt (local.get $ax) (local.get $amax))
+        (then (local.set $amax (local.get $ax)) (local.set $max (local.get $xi))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l1)))
+    (if (f32.lt (local.get $amax) (f32.const 1e-15))
+      (then
+        (memory.fill (local.get $L) (i32.const 0) (local.get $n))
+        (return (f32.const 0))))
+    (local.set $iscale (f32.div (f32.neg (local.get $fn)) (local.get $max)))
+    (local.set $i (i32.const 0))
+    (block $e2 (loop $l2
+      (br_if $e2 (i32.ge_s (local.get $i) (local.get $n)))
+      (local.set $p (i32.shl (local.get $i) (i32.const 2)))
+      (local.set $xi (f32.load (i32.add (local.get $x) (local.get $p))))
+      (local.set $w (f32.mul (local.get $xi) (local.get $xi)))
+      (f32.store (i32.add (global.get $kX2) (local.get $p)) (local.get $w))
+      (f32.store (i32.add (global.get $kX3) (local.get $p)) (f32.mul (local.get $w) (local.get $xi)))
+      (local.set $l (call $clamp (call $nint (f32.mul (local.get $iscale) (local.get $xi)))
+        (i32.sub (i32.const 0) (local.get $nmax)) (i32.sub (local.get $nmax) (i32.const 1))))
+      (i32.store8 (i32.add (local.get $L) (local.get $i)) (i32.add (local.get $l) (local.get $nmax)))
+      (local.set $fl (f32.convert_i32_s (local.get $l)))
+      (local.set $sumlx (f32.add (local.get $sumlx)
+        (f32.mul (f32.load (i32.add (global.get $kX3) (local.get $p))) (local.get $fl))))
+      (local.set $suml2 (f32.add (local.get $suml2)
+        (f32.mul (f32.mul (local.get $w) (local.get $fl)) (local.get $fl))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l2)))
+    (local.set $scale (select (f32.div (local.get $sumlx) (local.get $suml2)) (f32.const 0)
+      (f32.ne (local.get $suml2) (f32.const 0))))
+    (local.set $best (f32.mul (local.get $scale) (local.get $sumlx)))
+    (local.set $is (i32.const -9))
+    (block $e3 (loop $l3
+      (br_if $e3 (i32.gt_s (local.get $is) (i32.const 9)))
+      (if (local.get $is)
+        (then
+          (local.set $iscale (f32.div
+            (f32.neg (f32.add (local.get $fn) (f32.mul (f32.const 0.1) (f32.convert_i32_s (local.get $is)))))
+            (local.get $max)))
+          (local.set $same (i32.ne (local.get $is) (i32.const -9)))
+          (local.set $i (i32.const 0))
+          (block $e4 (loop $l4
+            (br_if $e4 (i32.ge_s (local.get $i) (local.get $n)))
+            (local.set $p (i32.shl (local.get $i) (i32.const 2)))
+            (local.set $l (call $clamp
+              (call $nint (f32.mul (local.get $iscale) (f32.load (i32.add (local.get $x) (local.get $p)))))
+              (i32.sub (i32.const 0) (local.get $nmax)) (i32.sub (local.get $nmax) (i32.const 1))))
+            (if (i32.ne (i32.load (i32.add (global.get $kCodes) (local.get $p))) (local.get $l))
+              (then
+                (i32.store (i32.add (global.get $kCodes) (local.get $p)) (local.get $l))
+                (local.set $same (i32.const 0))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $l4)))
+          (if (i32.eqz (local.get $same))
+            (then
+              (local.set $sumlx (f32.const 0))
+              (local.set $suml2 (f32.const 0))
+              (local.set $i (i32.const 0))
+              (block $e5 (loop $l5
+                (br_if $e5 (i32.ge_s (local.get $i) (local.get $n)))
+                (local.set $p (i32.shl (local.get $i) (i32.const 2)))
+                (local.set $fl (f32.convert_i32_s (i32.load (i32.add (global.get $kCodes) (local.get $p)))))
+                (local.set $sumlx (f32.add (local.get $sumlx)
+                  (f32.mul (f32.load (i32.add (global.get $kX3) (local.get $p))) (local.get $fl))))
+                (local.set $suml2 (f32.add (local.get $suml2)
+                  (f32.mul (f32.mul (f32.load (i32.add (global.get $kX2) (local.get $p))) (local.get $fl))
+                           (local.get $fl))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $l5)))
+              (if (i32.and (f32.gt (local.get $suml2) (f32.const 0))
+                           (f32.gt (f32.mul (local.get $sumlx) (local.get $sumlx))
+                                   (f32.mul (local.get $best) (local.get $suml2))))
+                (then
+                  (local.set $i (i32.const 0))
+                  (block $e6 (loop $l6
+                    (br_if $e6 (i32.ge_s (local.get $i) (local.get $n)))
+                    (i32.store8 (i32.add (local.get $L) (local.get $i))
+                      (i32.add (local.get $nmax)
+                        (i32.load (i32.add (global.get $kCodes) (i32.shl (local.get $i) (i32.const 2))))))
+                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br $l6)))
+                  (local.set $scale (f32.div (local.get $sumlx) (local.get $suml2)))
+                  (local.set $best (f32.mul (local.get $scale) (local.get $sumlx)))))))))
+      (local.set $is (i32.add (local.get $is) (i32.const 1)))
+      (br $l3)))
+    (local.get $scale))
+
+  ;; packScalesMinsK4: the 8 scales and mins at $kSc/$kMn as d, dmin and 12 bytes at $o.
+  (func $packk4 (param $o i32)
+    (local $j i32) (local $ls i32) (local $lm i32) (local $v f32)
+    (local $maxS f32) (local $maxM f32) (local $invS f32) (local $invM f32)
+    (block $e1 (loop $l1
+      (br_if $e1 (i32.ge_s (local.get $j) (i32.const 8)))
+      (local.set $v (f32.load (i32.add (global.get $kSc) (i32.shl (local.get $j) (i32.const 2)))))
+      (if (f32.gt (local.get $v) (local.get $maxS)) (then (local.set $maxS (local.get $v))))
+      (local.set $v (f32.load (i32.add (global.get $kMn) (i32.shl (local.get $j) (i32.const 2)))))
+      (if (f32.gt (local.get $v) (local.get $maxM)) (then (local.set $maxM (local.get $v))))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $l1)))
+    (if (f32.gt (local.get $maxS) (f32.const 0))
+      (then (local.set $invS (f32.div (f32.const 63) (local.get $maxS)))))
+    (if (f32.gt (local.get $maxM) (f32.const 0))
+      (then (local.set $invM (f32.div (f32.const 63) (local.get $maxM)))))
+    (local.set $j (i32.const 0))
+    (block $e2 (loop $l2
+      (br_if $e2 (i32.ge_s (local.get $j) (i32.const 8)))
+      (local.set $ls (i32.and (call $nint (f32.mul (local.get $invS)
+        (f32.load (i32.add (global.get $kSc) (i32.shl (local.get $j) (i32.const 2)))))) (i32.const 255)))
+      (local.set $lm (i32.and (call $nint (f32.mul (local.get $invM)
+        (f32.load (i32.add (global.get $kMn) (i32.shl (local.get $j) (i32.const 2)))))) (i32.const 255)))
+      (if (i32.gt_u (local.get $ls) (i32.const 63)) (then (local.set $ls (i32.const 63))))
+      (if (i32.gt_u (local.get $lm) (i32.const 63)) (then (local.set $lm (i32.const 63))))
+      (if (i32.lt_s (local.get $j) (i32.const 4))
+        (then
+          (i32.store8 offset=4 (i32.add (local.get $o) (local.get $j)) (local.get $ls))
+          (i32.store8 offset=8 (i32.add (local.get $o) (local.get $j)) (local.get $lm)))
+        (else
+          (i32.store8 offset=8 (i32.add (local.get $o) (local.get $j))
+            (i32.or (i32.and (local.get $ls) (i32.const 15)) (i32.shl (i32.and (local.get $lm) (i32.const 15)) (i32.const 4))))
+          (i32.store8 (i32.add (local.get $o) (local.get $j))
+            (i32.or (i32.load8_u (i32.add (local.get $o) (local.get $j)))
+                    (i32.shl (i32.shr_u (local.get $ls) (i32.const 4)) (i32.const 6))))
+          (i32.store8 offset=4 (i32.add (local.get $o) (local.get $j))
+            (i32.or (i32.load8_u offset=4 (i32.add (local.get $o) (local.get $j)))
+                    (i32.shl (i32.shr_u (local.get $lm) (i32.const 4)) (i32.const 6))))))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $l2)))
+    (i32.store16 (local.get $o) (call $f16bits (f32.div (local.get $maxS) (f32.const 63))))
+    (i32.store16 offset=2 (local.get $o) (call $f16bits (f32.div (local.get $maxM) (f32.const 63)))))
+
+  ;; get_scale_min_k4 of the 12 bytes at $q: scale | min << 8.
+  (func $scmink4 (param $j i32) (param $q i32) (result i32)
+    (local $p i32)
+    (local.set $p (i32.add (local.get $q) (local.get $j)))
+    (if (result i32) (i32.lt_s (local.get $j) (i32.const 4))
+      (then (i32.or (i32.and (i32.load8_u (local.get $p)) (i32.const 63))
+                    (i32.shl (i32.and (i32.load8_u offset=4 (local.get $p)) (i32.const 63)) (i32.const 8))))
+      (else (i32.or
+        (i32.or (i32.and (i32.load8_u offset=4 (local.get $p)) (i32.const 15))
+                (i32.shl (i32.shr_u (i32.load8_u (i32.sub (local.get $p) (i32.const 4))) (i32.const 6)) (i32.const 4)))
+        (i32.shl
+          (i32.or (i32.shr_u (i32.load8_u offset=4 (local.get $p)) (i32.const 4))
+                  (i32.shl (i32.shr_u (i32.load8_u (local.get $p)) (i32.const 6)) (i32.const 4)))
+          (i32.const 8))))))
+
+  ;; The sub-block scales and mins of Q4_K/Q5_K for the super-block at $s:
+  ;; weights √(mean x²) + |x|, make_qkx2_quants with nmax, rmin, nstep.
+  (func $k4scales (param $s i32) (param $nmax i32) (param $rmin f32) (param $nstep i32)
+    (local $j i32) (local $l i32) (local $xo i32) (local $v f32) (local $sum f32) (local $av f32)
+    (block $e1 (loop $l1
+      (br_if $e1 (i32.ge_s (local.get $j) (i32.const 8)))
+      (local.set $xo (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 7))))
+      (local.set $sum (f32.const 0))
+      (local.set $l (i32.const 0))
+      (block $e2 (loop $l2
+        (br_if $e2 (i32.ge_s (local.get $l) (i32.const 32)))
+        (local.set $v (f32.load (i32.add (local.get $xo) (i32.shl (local.get $l) (i32.const 2)))))
+        (local.set $sum (f32.add (local.get $sum) (f32.mul (local.get $v) (local.get $v))))
+        (local.set $l (i32.add (local.get $l) (i32.const 1)))
+        (br $l2)))
+      (local.set $av (f32.sqrt (f32.div (local.get $sum) (f32.const 32))))
+      (local.set $l (i32.const 0))
+      (block $e3 (loop $l3
+        (br_if $e3 (i32.ge_s (local.get $l) (i32.const 32)))
+        (f32.store (i32.add (global.get $kW) (i32.shl (local.get $l) (i32.const 2)))
+          (f32.add (local.get $av)
+            (f32.abs (f32.load (i32.add (local.get $xo) (i32.shl (local.get $l) (i32.const 2)))))))
+        (local.set $l (i32.add (local.get $l) (i32.const 1)))
+        (br $l3)))
+      (f32.store (i32.add (global.get $kSc) (i32.shl (local.get $j) (i32.const 2)))
+        (call $qkx2 (i32.const 32) (local.get $nmax) (local.get $xo) (global.get $kW)
+          (i32.add (global.get $kL) (i32.shl (local.get $j) (i32.const 5)))
+          (local.get $rmin) (f32.const 0.1) (local.get $nstep) (i32.const 0)))
+      (f32.store (i32.add (global.get $kMn) (i32.shl (local.get $j) (i32.const 2))) (global.get $kMin))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $l1))))
+
+  ;; The final codes 0..nmax of Q4_K/Q5_K at $kL against the packed scales at $o.
+  (func $k4codes (param $s i32) (param $o i32) (param $nmax i32)
+    (local $j i32) (local $ii i32) (local $sm i32) (local $xo i32) (local $d0 f32) (local $m0 f32)
+    (local $d f32) (local $dm f32)
+    (local.set $d0 (call $f16val (i32.load16_u (local.get $o))))
+    (local.set $m0 (call $f16val (i32.load16_u offset=2 (local.get $o))))
+    (block $e1 (loop $l1
+      (br_if $e1 (i32.ge_s (local.get $j) (i32.const 8)))
+      (local.set $sm (call $scmink4 (local.get $j) (i32.add (local.get $o) (i32.const 4))))
+      (local.set $d (f32.mul (local.get $d0) (f32.convert_i32_u (i32.and (local.get $sm) (i32.const 255)))))
+      (if (f32.ne (local.get $d) (f32.const 0)) ;; C: !d is false for NaN
+        (then
+          (local.set $dm (f32.mul (local.get $m0) (f32.convert_i32_u (i32.shr_u (local.get $sm) (i32.const 8)))))
+          (local.set $xo (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 7))))
+          (local.set $ii (i32.const 0))
+          (block $e2 (loop $l2
+            (br_if $e2 (i32.ge_s (local.get $ii) (i32.const 32)))
+            (i32.store8
+              (i32.add (global.get $kL) (i32.add (i32.shl (local.get $j) (i32.const 5)) (local.get $ii)))
+              (call $clamp
+                (call $nint (f32.div
+                  (f32.add (f32.load (i32.add (local.get $xo) (i32.shl (local.get $ii) (i32.const 2)))) (local.get $dm))
+                  (local.get $d)))
+                (i32.const 0) (local.get $nmax)))
+            (local.set $ii (i32.add (local.get $ii) (i32.const 1)))
+            (br $l2)))))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $l1))))
+
+  ;; quantizeRowQ4_K over $nb super-blocks of 144 bytes; returns how many were flagged.
+  (func (export "q4_k") (param $src i32) (param $dst i32) (param $nb i32) (param $flags i32) (result i32)
+    (local $b i32) (local $s i32) (local $o i32) (local $nf i32) (local $j i32) (local $l i32) (local $q i32)
+    (block $e1 (loop $l1
+      (br_if $e1 (i32.ge_s (local.get $b) (local.get $nb)))
+      (local.set $s (i32.add (local.get $src) (i32.shl (local.get $b) (i32.const 10))))
+      (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $b) (i32.const 144))))
+      (if (call $nonfinite (local.get $s) (i32.const 256))
+        (then
+          (i32.store (i32.add (local.get $flags) (i32.shl (local.get $nf) (i32.const 2))) (local.get $b))
+          (local.set $nf (i32.add (local.get $nf) (i32.const 1))))
+        (else
+          (call $k4scales (local.get $s) (i32.const 15) (f32.const -1) (i32.const 20))
+          (call $packk4 (local.get $o))
+          (call $k4codes (local.get $s) (local.get $o) (i32.const 15))
+          ;; qs: 32 bytes per 64 codes, low nibble the first 32.
+          (local.set $j (i32.const 0))
+          (local.set $q (i32.add (local.get $o) (i32.const 16)))
+          (block $e2 (loop $l2
+            (br_if $e2 (i32.ge_s (local.get $j) (i32.const 256)))
+            (local.set $l (i32.const 0))
+            (block $e3 (loop $l3
+              (br_if $e3 (i32.ge_s (local.get $l) (i32.const 32)))
+              (i32.store8 (i32.add (local.get $q) (local.get $l))
+                (i32.or
+                  (i32.load8_u (i32.add (global.get $kL) (i32.add (local.get $j) (local.get $l))))
+                  (i32.shl (i32.load8_u offset=32 (i32.add (global.get $kL) (i32.add (local.get $j) (local.get $l))))
+                           (i32.const 4))))
+              (local.set $l (i32.add (local.get $l) (i32.const 1)))
+              (br $l3)))
+            (local.set $j (i32.add (local.get $j) (i32.const 64)))
+            (local.set $q (i32.add (local.get $q) (i32.const 32)))
+            (br $l2)))))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $l1)))
+    (local.get $nf))
+
+  ;; quantizeRowQ6_K over $nb super-blocks of 210 bytes; returns how many were flagged.
+  (func (export "q6_k") (param $src i32) (param $dst i32) (param $nb i32) (param $flags i32) (result i32)
+    (local $b i32) (local $s i32) (local $o i32) (local $nf i32) (local $ib i32) (local $ii i32) (local $q i32)
+    (local $j i32) (local $l i32) (local $ql i32) (local $qh i32) (local $p i32)
+    (local $a i32) (local $bb i32) (local $c i32) (local $e i32)
+    (local $scale f32) (local $abs f32) (local $maxS f32) (local $maxA f32) (local $iscale f32)
+    (local $d0 f32) (local $d f32) (local $db i32)
+    (block $e1 (loop $l1
+      (br_if $e1 (i32.ge_s (local.get $b) (local.get $nb)))
+      (local.set $s (i32.add (local.get $src) (i32.shl (local.get $b) (i32.const 10))))
+      (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $b) (i32.const 210))))
+      (block $next
+        (if (call $nonfinite (local.get $s) (i32.const 256))
+          (then
+            (i32.store (i32.add (local.get $flags) (i32.shl (local.get $nf) (i32.const 2))) (local.get $b))
+            (local.set $nf (i32.add (local.get $nf) (i32.const 1)))
+            (br $next)))
+        (local.set $maxS (f32.const 0))
+        (local.set $maxA (f32.const 0))
+        (local.set $ib (i32.const 0))
+        (block $e2 (loop $l2
+          (br_if $e2 (i32.ge_s (local.get $ib) (i32.const 16)))
+          (local.set $scale (call $qx (i32.const 16) (i32.const 32)
+            (i32.add (local.get $s) (i32.shl (local.get $ib) (i32.const 6)))
+            (i32.add (global.get $kL) (i32.shl (local.get $ib) (i32.const 4)))))
+          (f32.store (i32.add (global.get $kSc) (i32.shl (local.get $ib) (i32.const 2))) (local.get $scale))
+          (local.set $abs (f32.abs (local.get $scale)))
+          (if (f32.gt (local.get $abs) (local.get $maxA))
+            (then (local.set $maxA (local.get $abs)) (local.set $maxS (local.get $scale))))
+          (local.set $ib (i32.add (local.get $ib) (i32.const 1)))
+          (br $l2)))
+        (if (f32.lt (local.get $maxA) (f32.const 1e-15))
+          (then
+            (memory.fill (local.get $o) (i32.const 0) (i32.const 210))
+            (br $next)))
+        (local.set $iscale (f32.div (f32.const -128) (local.get $maxS)))
+        (local.set $db (call $f16bits (f32.div (f32.const 1) (local.get $iscale))))
+        (i32.store16 offset=208 (local.get $o) (local.get $db))
+        (local.set $d0 (call $f16val (local.get $db)))
+        (local.set $ib (i32.const 0))
+        (block $e3 (loop $l3
+          (br_if $e3 (i32.ge_s (local.get $ib) (i32.const 16)))
+          (local.set $q (call $nint (f32.mul (local.get $iscale)
+            (f32.load (i32.add (global.get $kSc) (i32.shl (local.get $ib) (i32.const 2)))))))
+          (i32.store8 offset=192 (i32.add (local.get $o) (local.get $ib))
+            (select (local.get $q) (i32.const 127) (i32.lt_s (local.get $q) (i32.const 127))))
+          (local.set $ib (i32.add (local.get $ib) (i32.const 1)))
+          (br $l3)))
+        (local.set $j (i32.const 0))
+        (block $e4 (loop $l4
+          (br_if $e4 (i32.ge_s (local.get $j) (i32.const 16)))
+          (local.set $d (f32.mul (local.get $d0)
+            (f32.convert_i32_s (i32.load8_s offset=192 (i32.add (local.get $o) (local.get $j))))))
+          (if (f32.ne (local.get $d) (f32.const 0)) ;; C: !d is false for NaN
+            (then
+              (local.set $p (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 6))))
+              (local.set $ii (i32.const 0))
+              (block $e5 (loop $l5
+                (br_if $e5 (i32.ge_s (local.get $ii) (i32.const 16)))
+                (i32.store8
+                  (i32.add (global.get $kL) (i32.add (i32.shl (local.get $j) (i32.const 4)) (local.get $ii)))
+                  (i32.add
+                    (call $clamp
+                      (call $nint (f32.div (f32.load (i32.add (local.get $p) (i32.shl (local.get $ii) (i32.const 2))))
+                                           (local.get $d)))
+                      (i32.const -32) (i32.const 31))
+                    (i32.const 32)))
+                (local.set $ii (i32.add (local.get $ii) (i32.const 1)))
+                (br $l5)))))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $l4)))
+        ;; ql: low nibbles, qh: high bit pairs, per half of 128.
+        (local.set $j (i32.const 0))
+        (local.set $ql (local.get $o))
+        (local.set $qh (i32.add (local.get $o) (i32.const 128)))
+        (block $e6 (loop $l6
+          (br_if $e6 (i32.ge_s (local.get $j) (i32.const 256)))
+          (local.set $l (i32.const 0))
+          (block $e7 (loop $l7
+            (br_if $e7 (i32.ge_s (local.get $l) (i32.const 32)))
+            (local.set $p (i32.add (global.get $kL) (i32.add (local.get $j) (local.get $l))))
+            (local.set $a (i32.load8_u (local.get $p)))
+            (local.set $bb (i32.load8_u offset=32 (local.get $p)))
+            (local.set $c (i32.load8_u offset=64 (local.get $p)))
+            (local.set $e (i32.load8_u offset=96 (local.get $p)))
+            (i32.store8 (i32.add (local.get $ql) (local.get $l))
+              (i32.or (i32.and (local.get $a) (i32.const 15)) (i32.shl (i32.and (local.get $c) (i32.const 15)) (i32.const 4))))
+            (i32.store8 offset=32 (i32.add (local.get $ql) (local.get $l))
+              (i32.or (i32.and (local.get $bb) (i32.const 15)) (i32.shl (i32.and (local.get $e) (i32.const 15)) (i32.const 4))))
+            (i32.store8 (i32.add (local.get $qh) (local.get $l))
+              (i32.or
+                (i32.or (i32.shr_u (local.get $a) (i32.const 4)) (i32.shl (i32.shr_u (local.get $bb) (i32.const 4)) (i32.const 2)))
+                (i32.or (i32.shl (i32.shr_u (local.get $c) (i32.const 4)) (i32.const 4))
+                        (i32.shl (i32.shr_u (local.get $e) (i32.const 4)) (i32.const 6)))))
+            (local.set $l (i32.add (local.get $l) (i32.const 1)))
+            (br $l7)))
+          (local.set $j (i32.add (local.get $j) (i32.const 128)))
+          (local.set $ql (i32.add (local.get $ql) (i32.const 64)))
+          (local.set $qh (i32.add (local.get $qh) (i32.const 32)))
+          (br $l6))))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $l1)))
+    (local.get $nf))
 )
