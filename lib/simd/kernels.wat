@@ -816,10 +816,10 @@
   ;; the canonical ones arithmetic makes, which nearest_int reads as 0, as the
   ;; reference does.
   ;;
-  ;; Scratch at 1 MiB: L (256 bytes), Laux (32), weights (32 f32), x − min
-  ;; (32 f32), scales and mins (16 f32 each), x² and x³ (32 f32 each), codes (32 i32).
+  ;; Scratch at 1 MiB: L (256 bytes), weights (32 f32), x − min (32 f32),
+  ;; scales and mins (16 f32 each), x² and x³ (32 f32 each), codes and Laux (32 i32 each).
   (global $kL i32 (i32.const 0x100000))
-  (global $kLaux i32 (i32.const 0x100100))
+  (global $kLaux i32 (i32.const 0x100500))
   (global $kW i32 (i32.const 0x100200))
   (global $kDiff i32 (i32.const 0x100280))
   (global $kSc i32 (i32.const 0x100300))
@@ -887,16 +887,46 @@
       (br_if $next (i32.lt_u (local.get $s) (local.get $end))))
     (v128.any_true (i32x4.ge_s (local.get $m) (v128.const i32x4 0x7f800000 0x7f800000 0x7f800000 0x7f800000))))
 
-  ;; makeQkx2Quants: codes 0..nmax at $L (bytes) for the $n values at $x with
-  ;; the weights at $w; returns the scale and leaves −min in $kMin.
+  ;; nearest_int of four lanes, and their clamp to [lo, hi].
+  (func $vnint (param $v v128) (result v128)
+    (i32x4.sub
+      (v128.and (f32x4.add (local.get $v) (v128.const f32x4 12582912 12582912 12582912 12582912))
+                (v128.const i32x4 0x7fffff 0x7fffff 0x7fffff 0x7fffff))
+      (v128.const i32x4 0x400000 0x400000 0x400000 0x400000)))
+
+  (func $vclamp (param $v v128) (param $lo v128) (param $hi v128) (result v128)
+    (i32x4.min_s (i32x4.max_s (local.get $v) (local.get $lo)) (local.get $hi)))
+
+  ;; acc + lane 0 + lane 1 + lane 2 + lane 3, left to right as the scalar loops add.
+  (func $hadd (param $acc f32) (param $v v128) (result f32)
+    (f32.add
+      (f32.add
+        (f32.add (f32.add (local.get $acc) (f32x4.extract_lane 0 (local.get $v))) (f32x4.extract_lane 1 (local.get $v)))
+        (f32x4.extract_lane 2 (local.get $v)))
+      (f32x4.extract_lane 3 (local.get $v))))
+
+  ;; Four int32 lanes (0..255) as four bytes at $p.
+  (func $store4 (param $p i32) (param $v v128)
+    (v128.store32_lane 0 (local.get $p)
+      (i8x16.narrow_i16x8_u (i16x8.narrow_i32x4_s (local.get $v) (local.get $v))
+                            (i16x8.narrow_i32x4_s (local.get $v) (local.get $v)))))
+
+  ;; makeQkx2Quants: codes 0..nmax at $L (bytes) for the $n values at $x ($n
+  ;; a multiple of 4) with the weights at $w; returns the scale and leaves
+  ;; −min in $kMin. The codes, the products and the error terms are computed
+  ;; four lanes at a time; every sum is still added one term at a time, in order.
   (func $qkx2 (param $n i32) (param $nmax i32) (param $x i32) (param $w i32) (param $L i32)
         (param $rmin f32) (param $rdelta f32) (param $nstep i32) (param $mad i32) (result f32)
-    (local $i i32) (local $is i32) (local $q i32) (local $same i32) (local $p i32)
+    (local $i i32) (local $is i32) (local $p i32) (local $nb i32) (local $same v128)
     (local $fn f32) (local $xi f32) (local $wi f32) (local $min f32) (local $max f32)
     (local $sumW f32) (local $sumX f32) (local $iscale f32) (local $scale f32) (local $best f32)
-    (local $diff f32) (local $diffMin f32) (local $sumL f32) (local $sumL2 f32) (local $sumXL f32)
-    (local $wl f32) (local $ql f32) (local $D f32) (local $ts f32) (local $tm f32) (local $cur f32)
+    (local $diffMin f32) (local $sumL f32) (local $sumL2 f32) (local $sumXL f32)
+    (local $D f32) (local $ts f32) (local $tm f32) (local $cur f32)
+    (local $vi v128) (local $vmin v128) (local $vs v128) (local $vhi v128) (local $vx v128) (local $vq v128)
+    (local $vf v128) (local $vd v128) (local $vwl v128)
     (local.set $fn (f32.convert_i32_s (local.get $nmax)))
+    (local.set $nb (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $vhi (i32x4.splat (local.get $nmax)))
     (local.set $min (f32.load (local.get $x)))
     (local.set $max (local.get $min))
     (local.set $sumW (f32.load (local.get $w)))
@@ -921,23 +951,25 @@
         (return (f32.const 0))))
     (local.set $iscale (f32.div (local.get $fn) (f32.sub (local.get $max) (local.get $min))))
     (local.set $scale (f32.div (f32.const 1) (local.get $iscale)))
-    (local.set $i (i32.const 0))
+    (local.set $vi (f32x4.splat (local.get $iscale)))
+    (local.set $vmin (f32x4.splat (local.get $min)))
+    (local.set $vs (f32x4.splat (local.get $scale)))
+    (local.set $p (i32.const 0))
     (block $e2 (loop $l2
-      (br_if $e2 (i32.ge_s (local.get $i) (local.get $n)))
-      (local.set $p (i32.shl (local.get $i) (i32.const 2)))
-      (local.set $xi (f32.load (i32.add (local.get $x) (local.get $p))))
-      (local.set $q (call $clamp
-        (call $nint (f32.mul (local.get $iscale) (f32.sub (local.get $xi) (local.get $min))))
-        (i32.const 0) (local.get $nmax)))
-      (i32.store8 (i32.add (local.get $L) (local.get $i)) (local.get $q))
-      (local.set $diff (f32.sub
-        (f32.add (f32.mul (local.get $scale) (f32.convert_i32_s (local.get $q))) (local.get $min))
-        (local.get $xi)))
-      (local.set $diff (select (f32.abs (local.get $diff)) (f32.mul (local.get $diff) (local.get $diff))
-        (local.get $mad)))
-      (local.set $best (f32.add (local.get $best)
-        (f32.mul (f32.load (i32.add (local.get $w) (local.get $p))) (local.get $diff))))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $e2 (i32.ge_s (local.get $p) (local.get $nb)))
+      (local.set $vx (v128.load (i32.add (local.get $x) (local.get $p))))
+      (local.set $vq (call $vclamp
+        (call $vnint (f32x4.mul (local.get $vi) (f32x4.sub (local.get $vx) (local.get $vmin))))
+        (v128.const i32x4 0 0 0 0) (local.get $vhi)))
+      (call $store4 (i32.add (local.get $L) (i32.shr_u (local.get $p) (i32.const 2))) (local.get $vq))
+      (local.set $vd (f32x4.sub
+        (f32x4.add (f32x4.mul (local.get $vs) (f32x4.convert_i32x4_s (local.get $vq))) (local.get $vmin))
+        (local.get $vx)))
+      (local.set $vd (if (result v128) (local.get $mad)
+        (then (f32x4.abs (local.get $vd))) (else (f32x4.mul (local.get $vd) (local.get $vd)))))
+      (local.set $best (call $hadd (local.get $best)
+        (f32x4.mul (v128.load (i32.add (local.get $w) (local.get $p))) (local.get $vd))))
+      (local.set $p (i32.add (local.get $p) (i32.const 16)))
       (br $l2)))
     (if (i32.lt_s (local.get $nstep) (i32.const 1))
       (then
@@ -951,47 +983,46 @@
         (f32.add (f32.add (local.get $rmin) (f32.mul (local.get $rdelta) (f32.convert_i32_s (local.get $is))))
                  (local.get $fn))
         (f32.sub (local.get $max) (local.get $min))))
+      (local.set $vi (f32x4.splat (local.get $iscale)))
       (if (i32.or (i32.eqz (local.get $is)) (f32.ne (local.get $min) (local.get $diffMin)))
         (then
-          (local.set $i (i32.const 0))
+          (local.set $vmin (f32x4.splat (local.get $min)))
+          (local.set $p (i32.const 0))
           (block $e4 (loop $l4
-            (br_if $e4 (i32.ge_s (local.get $i) (local.get $n)))
-            (local.set $p (i32.shl (local.get $i) (i32.const 2)))
-            (f32.store (i32.add (global.get $kDiff) (local.get $p))
-              (f32.sub (f32.load (i32.add (local.get $x) (local.get $p))) (local.get $min)))
-            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $e4 (i32.ge_s (local.get $p) (local.get $nb)))
+            (v128.store (i32.add (global.get $kDiff) (local.get $p))
+              (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $p))) (local.get $vmin)))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
             (br $l4)))
           (local.set $diffMin (local.get $min))))
-      (local.set $same (i32.gt_s (local.get $is) (i32.const 0)))
-      (local.set $i (i32.const 0))
+      ;; Codes as int32 lanes at $kLaux; $same keeps the lanes equal to the step before's.
+      (local.set $same (v128.const i32x4 -1 -1 -1 -1))
+      (local.set $p (i32.const 0))
       (block $e5 (loop $l5
-        (br_if $e5 (i32.ge_s (local.get $i) (local.get $n)))
-        (local.set $q (call $clamp
-          (call $nint (f32.mul (local.get $iscale)
-            (f32.load (i32.add (global.get $kDiff) (i32.shl (local.get $i) (i32.const 2))))))
-          (i32.const 0) (local.get $nmax)))
-        (if (i32.ne (i32.load8_u (i32.add (global.get $kLaux) (local.get $i))) (local.get $q))
-          (then
-            (i32.store8 (i32.add (global.get $kLaux) (local.get $i)) (local.get $q))
-            (local.set $same (i32.const 0))))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $e5 (i32.ge_s (local.get $p) (local.get $nb)))
+        (local.set $vq (call $vclamp
+          (call $vnint (f32x4.mul (local.get $vi) (v128.load (i32.add (global.get $kDiff) (local.get $p)))))
+          (v128.const i32x4 0 0 0 0) (local.get $vhi)))
+        (local.set $same (v128.and (local.get $same)
+          (i32x4.eq (local.get $vq) (v128.load (i32.add (global.get $kLaux) (local.get $p))))))
+        (v128.store (i32.add (global.get $kLaux) (local.get $p)) (local.get $vq))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
         (br $l5)))
-      (if (i32.eqz (local.get $same))
+      (if (i32.eqz (i32.and (i32.gt_s (local.get $is) (i32.const 0)) (i32x4.all_true (local.get $same))))
         (then
           (local.set $sumL (f32.const 0))
           (local.set $sumL2 (f32.const 0))
           (local.set $sumXL (f32.const 0))
-          (local.set $i (i32.const 0))
+          (local.set $p (i32.const 0))
           (block $e6 (loop $l6
-            (br_if $e6 (i32.ge_s (local.get $i) (local.get $n)))
-            (local.set $p (i32.shl (local.get $i) (i32.const 2)))
-            (local.set $ql (f32.convert_i32_u (i32.load8_u (i32.add (global.get $kLaux) (local.get $i)))))
-            (local.set $wl (f32.mul (f32.load (i32.add (local.get $w) (local.get $p))) (local.get $ql)))
-            (local.set $sumL (f32.add (local.get $sumL) (local.get $wl)))
-            (local.set $sumL2 (f32.add (local.get $sumL2) (f32.mul (local.get $wl) (local.get $ql))))
-            (local.set $sumXL (f32.add (local.get $sumXL)
-              (f32.mul (local.get $wl) (f32.load (i32.add (local.get $x) (local.get $p))))))
-            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $e6 (i32.ge_s (local.get $p) (local.get $nb)))
+            (local.set $vf (f32x4.convert_i32x4_s (v128.load (i32.add (global.get $kLaux) (local.get $p)))))
+            (local.set $vwl (f32x4.mul (v128.load (i32.add (local.get $w) (local.get $p))) (local.get $vf)))
+            (local.set $sumL (call $hadd (local.get $sumL) (local.get $vwl)))
+            (local.set $sumL2 (call $hadd (local.get $sumL2) (f32x4.mul (local.get $vwl) (local.get $vf))))
+            (local.set $sumXL (call $hadd (local.get $sumXL)
+              (f32x4.mul (local.get $vwl) (v128.load (i32.add (local.get $x) (local.get $p))))))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
             (br $l6)))
           (local.set $D (f32.sub (f32.mul (local.get $sumW) (local.get $sumL2))
                                  (f32.mul (local.get $sumL) (local.get $sumL))))
@@ -1007,27 +1038,36 @@
                 (then
                   (local.set $tm (f32.const 0))
                   (local.set $ts (f32.div (local.get $sumXL) (local.get $sumL2)))))
+              ;; The terms are >= 0 (or NaN), so the sum never falls: once it
+              ;; reaches the best error (checked every four terms) it cannot beat it.
+              (local.set $vs (f32x4.splat (local.get $ts)))
+              (local.set $vmin (f32x4.splat (local.get $tm)))
               (local.set $cur (f32.const 0))
-              (local.set $i (i32.const 0))
+              (local.set $p (i32.const 0))
               (block $e7 (loop $l7
-                (br_if $e7 (i32.ge_s (local.get $i) (local.get $n)))
+                (br_if $e7 (i32.ge_s (local.get $p) (local.get $nb)))
                 (br_if $e7 (f32.ge (local.get $cur) (local.get $best)))
-                (local.set $p (i32.shl (local.get $i) (i32.const 2)))
-                (local.set $diff (f32.sub
-                  (f32.add
-                    (f32.mul (local.get $ts)
-                      (f32.convert_i32_u (i32.load8_u (i32.add (global.get $kLaux) (local.get $i)))))
-                    (local.get $tm))
-                  (f32.load (i32.add (local.get $x) (local.get $p)))))
-                (local.set $diff (select (f32.abs (local.get $diff)) (f32.mul (local.get $diff) (local.get $diff))
-                  (local.get $mad)))
-                (local.set $cur (f32.add (local.get $cur)
-                  (f32.mul (f32.load (i32.add (local.get $w) (local.get $p))) (local.get $diff))))
-                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (local.set $vd (f32x4.sub
+                  (f32x4.add
+                    (f32x4.mul (local.get $vs)
+                      (f32x4.convert_i32x4_s (v128.load (i32.add (global.get $kLaux) (local.get $p)))))
+                    (local.get $vmin))
+                  (v128.load (i32.add (local.get $x) (local.get $p)))))
+                (local.set $vd (if (result v128) (local.get $mad)
+                  (then (f32x4.abs (local.get $vd))) (else (f32x4.mul (local.get $vd) (local.get $vd)))))
+                (local.set $cur (call $hadd (local.get $cur)
+                  (f32x4.mul (v128.load (i32.add (local.get $w) (local.get $p))) (local.get $vd))))
+                (local.set $p (i32.add (local.get $p) (i32.const 16)))
                 (br $l7)))
               (if (f32.lt (local.get $cur) (local.get $best))
                 (then
-                  (memory.copy (local.get $L) (global.get $kLaux) (local.get $n))
+                  (local.set $p (i32.const 0))
+                  (block $e8 (loop $l8
+                    (br_if $e8 (i32.ge_s (local.get $p) (local.get $nb)))
+                    (call $store4 (i32.add (local.get $L) (i32.shr_u (local.get $p) (i32.const 2)))
+                      (v128.load (i32.add (global.get $kLaux) (local.get $p))))
+                    (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                    (br $l8)))
                   (local.set $best (local.get $cur))
                   (local.set $scale (local.get $ts))
                   (local.set $min (local.get $tm))))))))
@@ -1037,12 +1077,18 @@
     (local.get $scale))
 
   ;; makeQxQuants (rmse_type 1, no importance): codes 0..2·nmax−1 at $L for
-  ;; the $n values at $x; returns the scale.
+  ;; the $n values at $x ($n a multiple of 4); returns the scale.
   (func $qx (param $n i32) (param $nmax i32) (param $x i32) (param $L i32) (result f32)
-    (local $i i32) (local $is i32) (local $l i32) (local $p i32) (local $same i32)
+    (local $i i32) (local $is i32) (local $p i32) (local $nb i32) (local $same v128)
     (local $fn f32) (local $xi f32) (local $ax f32) (local $max f32) (local $amax f32) (local $iscale f32)
-    (local $w f32) (local $fl f32) (local $sumlx f32) (local $suml2 f32) (local $scale f32) (local $best f32)
+    (local $sumlx f32) (local $suml2 f32) (local $scale f32) (local $best f32)
+    (local $vi v128) (local $vlo v128) (local $vhi v128) (local $vn v128) (local $vx v128) (local $vw v128)
+    (local $vl v128) (local $vf v128)
     (local.set $fn (f32.convert_i32_s (local.get $nmax)))
+    (local.set $nb (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $vn (i32x4.splat (local.get $nmax)))
+    (local.set $vlo (i32x4.splat (i32.sub (i32.const 0) (local.get $nmax))))
+    (local.set $vhi (i32x4.splat (i32.sub (local.get $nmax) (i32.const 1))))
     (block $e1 (loop $l1
       (br_if $e1 (i32.ge_s (local.get $i) (local.get $n)))
       (local.set $xi (f32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))
@@ -1055,24 +1101,24 @@
       (then
         (memory.fill (local.get $L) (i32.const 0) (local.get $n))
         (return (f32.const 0))))
-    (local.set $iscale (f32.div (f32.neg (local.get $fn)) (local.get $max)))
-    (local.set $i (i32.const 0))
+    (local.set $vi (f32x4.splat (f32.div (f32.neg (local.get $fn)) (local.get $max))))
+    (local.set $p (i32.const 0))
     (block $e2 (loop $l2
-      (br_if $e2 (i32.ge_s (local.get $i) (local.get $n)))
-      (local.set $p (i32.shl (local.get $i) (i32.const 2)))
-      (local.set $xi (f32.load (i32.add (local.get $x) (local.get $p))))
-      (local.set $w (f32.mul (local.get $xi) (local.get $xi)))
-      (f32.store (i32.add (global.get $kX2) (local.get $p)) (local.get $w))
-      (f32.store (i32.add (global.get $kX3) (local.get $p)) (f32.mul (local.get $w) (local.get $xi)))
-      (local.set $l (call $clamp (call $nint (f32.mul (local.get $iscale) (local.get $xi)))
-        (i32.sub (i32.const 0) (local.get $nmax)) (i32.sub (local.get $nmax) (i32.const 1))))
-      (i32.store8 (i32.add (local.get $L) (local.get $i)) (i32.add (local.get $l) (local.get $nmax)))
-      (local.set $fl (f32.convert_i32_s (local.get $l)))
-      (local.set $sumlx (f32.add (local.get $sumlx)
-        (f32.mul (f32.load (i32.add (global.get $kX3) (local.get $p))) (local.get $fl))))
-      (local.set $suml2 (f32.add (local.get $suml2)
-        (f32.mul (f32.mul (local.get $w) (local.get $fl)) (local.get $fl))))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $e2 (i32.ge_s (local.get $p) (local.get $nb)))
+      (local.set $vx (v128.load (i32.add (local.get $x) (local.get $p))))
+      (local.set $vw (f32x4.mul (local.get $vx) (local.get $vx)))
+      (v128.store (i32.add (global.get $kX2) (local.get $p)) (local.get $vw))
+      (v128.store (i32.add (global.get $kX3) (local.get $p)) (f32x4.mul (local.get $vw) (local.get $vx)))
+      (local.set $vl (call $vclamp (call $vnint (f32x4.mul (local.get $vi) (local.get $vx)))
+        (local.get $vlo) (local.get $vhi)))
+      (call $store4 (i32.add (local.get $L) (i32.shr_u (local.get $p) (i32.const 2)))
+        (i32x4.add (local.get $vl) (local.get $vn)))
+      (local.set $vf (f32x4.convert_i32x4_s (local.get $vl)))
+      (local.set $sumlx (call $hadd (local.get $sumlx)
+        (f32x4.mul (v128.load (i32.add (global.get $kX3) (local.get $p))) (local.get $vf))))
+      (local.set $suml2 (call $hadd (local.get $suml2)
+        (f32x4.mul (f32x4.mul (local.get $vw) (local.get $vf)) (local.get $vf))))
+      (local.set $p (i32.add (local.get $p) (i32.const 16)))
       (br $l2)))
     (local.set $scale (select (f32.div (local.get $sumlx) (local.get $suml2)) (f32.const 0)
       (f32.ne (local.get $suml2) (f32.const 0))))
@@ -1082,50 +1128,46 @@
       (br_if $e3 (i32.gt_s (local.get $is) (i32.const 9)))
       (if (local.get $is)
         (then
-          (local.set $iscale (f32.div
+          (local.set $vi (f32x4.splat (f32.div
             (f32.neg (f32.add (local.get $fn) (f32.mul (f32.const 0.1) (f32.convert_i32_s (local.get $is)))))
-            (local.get $max)))
-          (local.set $same (i32.ne (local.get $is) (i32.const -9)))
-          (local.set $i (i32.const 0))
+            (local.get $max))))
+          (local.set $same (v128.const i32x4 -1 -1 -1 -1))
+          (local.set $p (i32.const 0))
           (block $e4 (loop $l4
-            (br_if $e4 (i32.ge_s (local.get $i) (local.get $n)))
-            (local.set $p (i32.shl (local.get $i) (i32.const 2)))
-            (local.set $l (call $clamp
-              (call $nint (f32.mul (local.get $iscale) (f32.load (i32.add (local.get $x) (local.get $p)))))
-              (i32.sub (i32.const 0) (local.get $nmax)) (i32.sub (local.get $nmax) (i32.const 1))))
-            (if (i32.ne (i32.load (i32.add (global.get $kCodes) (local.get $p))) (local.get $l))
-              (then
-                (i32.store (i32.add (global.get $kCodes) (local.get $p)) (local.get $l))
-                (local.set $same (i32.const 0))))
-            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $e4 (i32.ge_s (local.get $p) (local.get $nb)))
+            (local.set $vl (call $vclamp
+              (call $vnint (f32x4.mul (local.get $vi) (v128.load (i32.add (local.get $x) (local.get $p)))))
+              (local.get $vlo) (local.get $vhi)))
+            (local.set $same (v128.and (local.get $same)
+              (i32x4.eq (local.get $vl) (v128.load (i32.add (global.get $kCodes) (local.get $p))))))
+            (v128.store (i32.add (global.get $kCodes) (local.get $p)) (local.get $vl))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
             (br $l4)))
-          (if (i32.eqz (local.get $same))
+          (if (i32.eqz (i32.and (i32.ne (local.get $is) (i32.const -9)) (i32x4.all_true (local.get $same))))
             (then
               (local.set $sumlx (f32.const 0))
               (local.set $suml2 (f32.const 0))
-              (local.set $i (i32.const 0))
+              (local.set $p (i32.const 0))
               (block $e5 (loop $l5
-                (br_if $e5 (i32.ge_s (local.get $i) (local.get $n)))
-                (local.set $p (i32.shl (local.get $i) (i32.const 2)))
-                (local.set $fl (f32.convert_i32_s (i32.load (i32.add (global.get $kCodes) (local.get $p)))))
-                (local.set $sumlx (f32.add (local.get $sumlx)
-                  (f32.mul (f32.load (i32.add (global.get $kX3) (local.get $p))) (local.get $fl))))
-                (local.set $suml2 (f32.add (local.get $suml2)
-                  (f32.mul (f32.mul (f32.load (i32.add (global.get $kX2) (local.get $p))) (local.get $fl))
-                           (local.get $fl))))
-                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br_if $e5 (i32.ge_s (local.get $p) (local.get $nb)))
+                (local.set $vf (f32x4.convert_i32x4_s (v128.load (i32.add (global.get $kCodes) (local.get $p)))))
+                (local.set $sumlx (call $hadd (local.get $sumlx)
+                  (f32x4.mul (v128.load (i32.add (global.get $kX3) (local.get $p))) (local.get $vf))))
+                (local.set $suml2 (call $hadd (local.get $suml2)
+                  (f32x4.mul (f32x4.mul (v128.load (i32.add (global.get $kX2) (local.get $p))) (local.get $vf))
+                             (local.get $vf))))
+                (local.set $p (i32.add (local.get $p) (i32.const 16)))
                 (br $l5)))
               (if (i32.and (f32.gt (local.get $suml2) (f32.const 0))
                            (f32.gt (f32.mul (local.get $sumlx) (local.get $sumlx))
                                    (f32.mul (local.get $best) (local.get $suml2))))
                 (then
-                  (local.set $i (i32.const 0))
+                  (local.set $p (i32.const 0))
                   (block $e6 (loop $l6
-                    (br_if $e6 (i32.ge_s (local.get $i) (local.get $n)))
-                    (i32.store8 (i32.add (local.get $L) (local.get $i))
-                      (i32.add (local.get $nmax)
-                        (i32.load (i32.add (global.get $kCodes) (i32.shl (local.get $i) (i32.const 2))))))
-                    (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                    (br_if $e6 (i32.ge_s (local.get $p) (local.get $nb)))
+                    (call $store4 (i32.add (local.get $L) (i32.shr_u (local.get $p) (i32.const 2)))
+                      (i32x4.add (local.get $vn) (v128.load (i32.add (global.get $kCodes) (local.get $p)))))
+                    (local.set $p (i32.add (local.get $p) (i32.const 16)))
                     (br $l6)))
                   (local.set $scale (f32.div (local.get $sumlx) (local.get $suml2)))
                   (local.set $best (f32.mul (local.get $scale) (local.get $sumlx)))))))))
