@@ -1434,4 +1434,162 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $l1)))
     (local.get $nf))
+
+  ;; quantizeRowQ5_K over $nb super-blocks of 176 bytes; returns how many were flagged.
+  (func (export "q5_k") (param $src i32) (param $dst i32) (param $nb i32) (param $flags i32) (result i32)
+    (local $b i32) (local $s i32) (local $o i32) (local $nf i32) (local $h i32) (local $k i32) (local $p i32)
+    (local $va v128) (local $vb v128) (local $qh v128)
+    (block $e1 (loop $l1
+      (br_if $e1 (i32.ge_s (local.get $b) (local.get $nb)))
+      (local.set $s (i32.add (local.get $src) (i32.shl (local.get $b) (i32.const 10))))
+      (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $b) (i32.const 176))))
+      (if (call $nonfinite (local.get $s) (i32.const 256))
+        (then
+          (i32.store (i32.add (local.get $flags) (i32.shl (local.get $nf) (i32.const 2))) (local.get $b))
+          (local.set $nf (i32.add (local.get $nf) (i32.const 1))))
+        (else
+          (call $k4scales (local.get $s) (i32.const 31) (f32.const -0.5) (i32.const 15))
+          (call $packk4 (local.get $o))
+          (call $k4codes (local.get $s) (local.get $o) (i32.const 31))
+          ;; Per 64 codes k: low nibbles of the two halves in qs, their bit 4
+          ;; (a code above 15) as bits 2k and 2k + 1 of qh; 16 bytes at a time.
+          (local.set $h (i32.const 0))
+          (block $e2 (loop $l2
+            (br_if $e2 (i32.ge_s (local.get $h) (i32.const 32)))
+            (local.set $qh (v128.const i32x4 0 0 0 0))
+            (local.set $k (i32.const 0))
+            (block $e3 (loop $l3
+              (br_if $e3 (i32.ge_s (local.get $k) (i32.const 4)))
+              (local.set $p (i32.add (global.get $kL) (i32.add (i32.shl (local.get $k) (i32.const 6)) (local.get $h))))
+              (local.set $va (v128.load (local.get $p)))
+              (local.set $vb (v128.load offset=32 (local.get $p)))
+              (local.set $qh (v128.or (local.get $qh)
+                (v128.or
+                  (i8x16.shl (i8x16.shr_u (local.get $va) (i32.const 4)) (i32.shl (local.get $k) (i32.const 1)))
+                  (i8x16.shl (i8x16.shr_u (local.get $vb) (i32.const 4))
+                             (i32.add (i32.shl (local.get $k) (i32.const 1)) (i32.const 1))))))
+              (v128.store offset=48
+                (i32.add (local.get $o) (i32.add (i32.shl (local.get $k) (i32.const 5)) (local.get $h)))
+                (v128.or (v128.and (local.get $va) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
+                         (i8x16.shl (v128.and (local.get $vb) (v128.const i8x16 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15 15))
+                                    (i32.const 4))))
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br $l3)))
+            (v128.store offset=16 (i32.add (local.get $o) (local.get $h)) (local.get $qh))
+            (local.set $h (i32.add (local.get $h) (i32.const 16)))
+            (br $l2)))))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $l1)))
+    (local.get $nf))
+
+  ;; quantizeRowQ2_K over $nb super-blocks of 84 bytes; returns how many were flagged.
+  (func (export "q2_k") (param $src i32) (param $dst i32) (param $nb i32) (param $flags i32) (result i32)
+    (local $b i32) (local $s i32) (local $o i32) (local $nf i32) (local $j i32) (local $l i32) (local $xo i32)
+    (local $p i32) (local $q i32) (local $sc i32)
+    (local $scale f32) (local $mn f32) (local $maxS f32) (local $maxM f32) (local $iscale f32)
+    (local $d0 f32) (local $m0 f32) (local $d f32) (local $dm f32) (local $vd v128) (local $vm v128)
+    (block $e1 (loop $l1
+      (br_if $e1 (i32.ge_s (local.get $b) (local.get $nb)))
+      (local.set $s (i32.add (local.get $src) (i32.shl (local.get $b) (i32.const 10))))
+      (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $b) (i32.const 84))))
+      (if (call $nonfinite (local.get $s) (i32.const 256))
+        (then
+          (i32.store (i32.add (local.get $flags) (i32.shl (local.get $nf) (i32.const 2))) (local.get $b))
+          (local.set $nf (i32.add (local.get $nf) (i32.const 1))))
+        (else
+          (local.set $maxS (f32.const 0))
+          (local.set $maxM (f32.const 0))
+          (local.set $j (i32.const 0))
+          (block $e2 (loop $l2
+            (br_if $e2 (i32.ge_s (local.get $j) (i32.const 16)))
+            (local.set $xo (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 6))))
+            (local.set $p (i32.const 0))
+            (block $e3 (loop $l3
+              (br_if $e3 (i32.ge_s (local.get $p) (i32.const 64)))
+              (v128.store (i32.add (global.get $kW) (local.get $p))
+                (f32x4.abs (v128.load (i32.add (local.get $xo) (local.get $p)))))
+              (local.set $p (i32.add (local.get $p) (i32.const 16)))
+              (br $l3)))
+            (local.set $scale (call $qkx2 (i32.const 16) (i32.const 3) (local.get $xo) (global.get $kW)
+              (i32.add (global.get $kL) (i32.shl (local.get $j) (i32.const 4)))
+              (f32.const -0.5) (f32.const 0.1) (i32.const 15) (i32.const 1)))
+            (local.set $mn (global.get $kMin))
+            (f32.store (i32.add (global.get $kSc) (i32.shl (local.get $j) (i32.const 2))) (local.get $scale))
+            (f32.store (i32.add (global.get $kMn) (i32.shl (local.get $j) (i32.const 2))) (local.get $mn))
+            (if (f32.gt (local.get $scale) (local.get $maxS)) (then (local.set $maxS (local.get $scale))))
+            (if (f32.gt (local.get $mn) (local.get $maxM)) (then (local.set $maxM (local.get $mn))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $l2)))
+          (if (f32.gt (local.get $maxS) (f32.const 0))
+            (then
+              (local.set $iscale (f32.div (f32.const 15) (local.get $maxS)))
+              (local.set $j (i32.const 0))
+              (block $e4 (loop $l4
+                (br_if $e4 (i32.ge_s (local.get $j) (i32.const 16)))
+                (i32.store8 (i32.add (local.get $o) (local.get $j))
+                  (call $nint (f32.mul (local.get $iscale)
+                    (f32.load (i32.add (global.get $kSc) (i32.shl (local.get $j) (i32.const 2)))))))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $l4)))
+              (i32.store16 offset=80 (local.get $o) (call $f16bits (f32.div (local.get $maxS) (f32.const 15)))))
+            (else
+              (v128.store (local.get $o) (v128.const i32x4 0 0 0 0))
+              (i32.store16 offset=80 (local.get $o) (i32.const 0))))
+          (if (f32.gt (local.get $maxM) (f32.const 0))
+            (then
+              (local.set $iscale (f32.div (f32.const 15) (local.get $maxM)))
+              (local.set $j (i32.const 0))
+              (block $e5 (loop $l5
+                (br_if $e5 (i32.ge_s (local.get $j) (i32.const 16)))
+                (i32.store8 (i32.add (local.get $o) (local.get $j))
+                  (i32.or (i32.load8_u (i32.add (local.get $o) (local.get $j)))
+                    (i32.shl (call $nint (f32.mul (local.get $iscale)
+                      (f32.load (i32.add (global.get $kMn) (i32.shl (local.get $j) (i32.const 2))))))
+                      (i32.const 4))))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $l5)))
+              (i32.store16 offset=82 (local.get $o) (call $f16bits (f32.div (local.get $maxM) (f32.const 15)))))
+            (else (i32.store16 offset=82 (local.get $o) (i32.const 0))))
+          (local.set $d0 (call $f16val (i32.load16_u offset=80 (local.get $o))))
+          (local.set $m0 (call $f16val (i32.load16_u offset=82 (local.get $o))))
+          (local.set $j (i32.const 0))
+          (block $e6 (loop $l6
+            (br_if $e6 (i32.ge_s (local.get $j) (i32.const 16)))
+            (local.set $sc (i32.load8_u (i32.add (local.get $o) (local.get $j))))
+            (local.set $d (f32.mul (local.get $d0) (f32.convert_i32_u (i32.and (local.get $sc) (i32.const 15)))))
+            (if (f32.ne (local.get $d) (f32.const 0)) ;; C: !d is false for NaN
+              (then
+                (local.set $vd (f32x4.splat (local.get $d)))
+                (local.set $vm (f32x4.splat
+                  (f32.mul (local.get $m0) (f32.convert_i32_u (i32.shr_u (local.get $sc) (i32.const 4))))))
+                (local.set $xo (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 6))))
+                (local.set $p (i32.const 0))
+                (block $e7 (loop $l7
+                  (br_if $e7 (i32.ge_s (local.get $p) (i32.const 64)))
+                  (call $store4
+                    (i32.add (global.get $kL) (i32.add (i32.shl (local.get $j) (i32.const 4)) (i32.shr_u (local.get $p) (i32.const 2))))
+                    (call $vclamp
+                      (call $vnint (f32x4.div (f32x4.add (v128.load (i32.add (local.get $xo) (local.get $p))) (local.get $vm))
+                                              (local.get $vd)))
+                      (v128.const i32x4 0 0 0 0) (v128.const i32x4 3 3 3 3)))
+                  (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                  (br $l7)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $l6)))
+          ;; qs: four codes a byte, 32 bytes per 128 codes, 16 at a time.
+          (local.set $q (i32.const 0))
+          (block $e8 (loop $l8
+            (br_if $e8 (i32.ge_s (local.get $q) (i32.const 64)))
+            (local.set $p (i32.add (global.get $kL)
+              (i32.add (i32.shl (i32.shr_u (local.get $q) (i32.const 5)) (i32.const 7)) (i32.and (local.get $q) (i32.const 31)))))
+            (v128.store offset=16 (i32.add (local.get $o) (local.get $q))
+              (v128.or
+                (v128.or (v128.load (local.get $p)) (i8x16.shl (v128.load offset=32 (local.get $p)) (i32.const 2)))
+                (v128.or (i8x16.shl (v128.load offset=64 (local.get $p)) (i32.const 4))
+                         (i8x16.shl (v128.load offset=96 (local.get $p)) (i32.const 6)))))
+            (local.set $q (i32.add (local.get $q) (i32.const 16)))
+            (br $l8)))))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $l1)))
+    (local.get $nf))
 )
