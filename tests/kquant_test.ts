@@ -115,7 +115,7 @@ Deno.test({
 });
 
 // The schemes with a WebAssembly kernel (lib/simd/kernels.wat) beside their TypeScript reference.
-const K_WASM = ["Q2_K", "Q4_K", "Q5_K", "Q6_K"];
+const K_WASM = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"];
 
 Deno.test("K-quant WebAssembly kernels write the TypeScript references' bytes", async (t) => {
   assert.equal(simdActive(), true);

@@ -24,6 +24,7 @@ interface Exports {
   q6_k(src: number, dst: number, blocks: number, flags: number): number;
   q5_k(src: number, dst: number, blocks: number, flags: number): number;
   q2_k(src: number, dst: number, blocks: number, flags: number): number;
+  q3_k(src: number, dst: number, blocks: number, flags: number): number;
   absmax(src: number, n: number, init: number): number;
   minmax(src: number, n: number, io: number): void;
   int8(
@@ -105,7 +106,17 @@ export function setSimdEnabled(on: boolean): void {
 }
 
 /** The ggml block kinds the module quantizes (the `_k` ones in super-blocks of 256). */
-export type GgmlSimdKind = "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1" | "q2_k" | "q4_k" | "q5_k" | "q6_k";
+export type GgmlSimdKind =
+  | "q8_0"
+  | "q4_0"
+  | "q4_1"
+  | "q5_0"
+  | "q5_1"
+  | "q2_k"
+  | "q3_k"
+  | "q4_k"
+  | "q5_k"
+  | "q6_k";
 
 /**
  * Quantize `x` (a multiple of 32 values, of 256 for the K-quants) into ggml

@@ -1592,4 +1592,216 @@
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $l1)))
     (local.get $nf))
+
+  ;; makeQ3Quants (do_rmse): codes 0..2·nmax−1 at $L for the $n values at
+  ;; $x; returns the scale. Each code's update feeds the next, so it stays scalar.
+  (func $q3 (param $n i32) (param $nmax i32) (param $x i32) (param $L i32) (result f32)
+    (local $i i32) (local $l i32) (local $li i32) (local $nl i32) (local $itry i32) (local $changed i32)
+    (local $lo i32) (local $hi i32)
+    (local $xi f32) (local $ax f32) (local $max f32) (local $amax f32) (local $iscale f32) (local $w f32)
+    (local $wx f32) (local $fl f32) (local $sumlx f32) (local $suml2 f32) (local $slx f32) (local $sl2 f32)
+    (local.set $lo (i32.sub (i32.const 0) (local.get $nmax)))
+    (local.set $hi (i32.sub (local.get $nmax) (i32.const 1)))
+    (block $e1 (loop $l1
+      (br_if $e1 (i32.ge_s (local.get $i) (local.get $n)))
+      (local.set $xi (f32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $ax (f32.abs (local.get $xi)))
+      (if (f32.gt (local.get $ax) (local.get $amax))
+        (then (local.set $amax (local.get $ax)) (local.set $max (local.get $xi))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l1)))
+    (if (f32.lt (local.get $amax) (f32.const 1e-15))
+      (then
+        (memory.fill (local.get $L) (i32.const 0) (local.get $n))
+        (return (f32.const 0))))
+    (local.set $iscale (f32.div (f32.neg (f32.convert_i32_s (local.get $nmax))) (local.get $max)))
+    (local.set $i (i32.const 0))
+    (block $e2 (loop $l2
+      (br_if $e2 (i32.ge_s (local.get $i) (local.get $n)))
+      (local.set $xi (f32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $l (call $clamp (call $nint (f32.mul (local.get $iscale) (local.get $xi)))
+        (local.get $lo) (local.get $hi)))
+      (i32.store8 (i32.add (local.get $L) (local.get $i)) (local.get $l))
+      (local.set $w (f32.mul (local.get $xi) (local.get $xi)))
+      (local.set $fl (f32.convert_i32_s (local.get $l)))
+      (local.set $sumlx (f32.add (local.get $sumlx) (f32.mul (f32.mul (local.get $w) (local.get $xi)) (local.get $fl))))
+      (local.set $suml2 (f32.add (local.get $suml2) (f32.mul (f32.mul (local.get $w) (local.get $fl)) (local.get $fl))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l2)))
+    (block $e3 (loop $l3
+      (br_if $e3 (i32.ge_s (local.get $itry) (i32.const 5)))
+      (local.set $changed (i32.const 0))
+      (local.set $i (i32.const 0))
+      (block $e4 (loop $l4
+        (br_if $e4 (i32.ge_s (local.get $i) (local.get $n)))
+        (local.set $xi (f32.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 2)))))
+        (local.set $w (f32.mul (local.get $xi) (local.get $xi)))
+        (local.set $wx (f32.mul (local.get $w) (local.get $xi)))
+        (local.set $li (i32.load8_s (i32.add (local.get $L) (local.get $i))))
+        (local.set $fl (f32.convert_i32_s (local.get $li)))
+        (local.set $slx (f32.sub (local.get $sumlx) (f32.mul (local.get $wx) (local.get $fl))))
+        (if (f32.gt (local.get $slx) (f32.const 0))
+          (then
+            (local.set $sl2 (f32.sub (local.get $suml2) (f32.mul (f32.mul (local.get $w) (local.get $fl)) (local.get $fl))))
+            (local.set $nl (call $clamp
+              (call $nint (f32.div (f32.mul (local.get $xi) (local.get $sl2)) (local.get $slx)))
+              (local.get $lo) (local.get $hi)))
+            (if (i32.ne (local.get $nl) (local.get $li))
+              (then
+                (local.set $fl (f32.convert_i32_s (local.get $nl)))
+                (local.set $slx (f32.add (local.get $slx) (f32.mul (local.get $wx) (local.get $fl))))
+                (local.set $sl2 (f32.add (local.get $sl2) (f32.mul (f32.mul (local.get $w) (local.get $fl)) (local.get $fl))))
+                (if (i32.and (f32.gt (local.get $sl2) (f32.const 0))
+                             (f32.gt (f32.mul (f32.mul (local.get $slx) (local.get $slx)) (local.get $suml2))
+                                     (f32.mul (f32.mul (local.get $sumlx) (local.get $sumlx)) (local.get $sl2))))
+                  (then
+                    (i32.store8 (i32.add (local.get $L) (local.get $i)) (local.get $nl))
+                    (local.set $sumlx (local.get $slx))
+                    (local.set $suml2 (local.get $sl2))
+                    (local.set $changed (i32.add (local.get $changed) (i32.const 1)))))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l4)))
+      (br_if $e3 (i32.eqz (local.get $changed)))
+      (local.set $itry (i32.add (local.get $itry) (i32.const 1)))
+      (br $l3)))
+    (local.set $i (i32.const 0))
+    (block $e5 (loop $l5
+      (br_if $e5 (i32.ge_s (local.get $i) (local.get $n)))
+      (i32.store8 (i32.add (local.get $L) (local.get $i))
+        (i32.add (i32.load8_s (i32.add (local.get $L) (local.get $i))) (local.get $nmax)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l5)))
+    (select (f32.div (local.get $sumlx) (local.get $suml2)) (f32.const 0)
+      (f32.gt (local.get $suml2) (f32.const 0))))
+
+  ;; quantizeRowQ3_K over $nb super-blocks of 110 bytes; returns how many were flagged.
+  (func (export "q3_k") (param $src i32) (param $dst i32) (param $nb i32) (param $flags i32) (result i32)
+    (local $b i32) (local $s i32) (local $o i32) (local $nf i32) (local $j i32) (local $l i32) (local $p i32)
+    (local $q i32) (local $h i32) (local $k i32) (local $sc i32)
+    (local $scale f32) (local $abs f32) (local $maxS f32) (local $amax f32) (local $iscale f32)
+    (local $d0 f32) (local $vd v128) (local $v v128) (local $hm v128)
+    (block $e1 (loop $l1
+      (br_if $e1 (i32.ge_s (local.get $b) (local.get $nb)))
+      (local.set $s (i32.add (local.get $src) (i32.shl (local.get $b) (i32.const 10))))
+      (local.set $o (i32.add (local.get $dst) (i32.mul (local.get $b) (i32.const 110))))
+      (local.set $sc (i32.add (local.get $o) (i32.const 96)))
+      (if (call $nonfinite (local.get $s) (i32.const 256))
+        (then
+          (i32.store (i32.add (local.get $flags) (i32.shl (local.get $nf) (i32.const 2))) (local.get $b))
+          (local.set $nf (i32.add (local.get $nf) (i32.const 1))))
+        (else
+          (local.set $maxS (f32.const 0))
+          (local.set $amax (f32.const 0))
+          (local.set $j (i32.const 0))
+          (block $e2 (loop $l2
+            (br_if $e2 (i32.ge_s (local.get $j) (i32.const 16)))
+            (local.set $scale (call $q3 (i32.const 16) (i32.const 4)
+              (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 6)))
+              (i32.add (global.get $kL) (i32.shl (local.get $j) (i32.const 4)))))
+            (f32.store (i32.add (global.get $kSc) (i32.shl (local.get $j) (i32.const 2))) (local.get $scale))
+            (local.set $abs (f32.abs (local.get $scale)))
+            (if (f32.gt (local.get $abs) (local.get $amax))
+              (then (local.set $amax (local.get $abs)) (local.set $maxS (local.get $scale))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $l2)))
+          (i64.store (local.get $sc) (i64.const 0))
+          (i32.store offset=8 (local.get $sc) (i32.const 0))
+          (if (f32.ne (local.get $maxS) (f32.const 0))
+            (then
+              (local.set $iscale (f32.div (f32.const -32) (local.get $maxS)))
+              (local.set $j (i32.const 0))
+              (block $e3 (loop $l3
+                (br_if $e3 (i32.ge_s (local.get $j) (i32.const 16)))
+                (local.set $l (i32.add (call $clamp
+                  (i32.extend8_s (call $nint (f32.mul (local.get $iscale)
+                    (f32.load (i32.add (global.get $kSc) (i32.shl (local.get $j) (i32.const 2)))))))
+                  (i32.const -32) (i32.const 31)) (i32.const 32)))
+                (if (i32.lt_s (local.get $j) (i32.const 8))
+                  (then (i32.store8 (i32.add (local.get $sc) (local.get $j)) (i32.and (local.get $l) (i32.const 15))))
+                  (else
+                    (local.set $p (i32.add (local.get $sc) (i32.sub (local.get $j) (i32.const 8))))
+                    (i32.store8 (local.get $p) (i32.or (i32.load8_u (local.get $p))
+                      (i32.shl (i32.and (local.get $l) (i32.const 15)) (i32.const 4))))))
+                (local.set $p (i32.add (local.get $sc) (i32.add (i32.const 8) (i32.and (local.get $j) (i32.const 3)))))
+                (i32.store8 (local.get $p) (i32.or (i32.load8_u (local.get $p))
+                  (i32.shl (i32.shr_s (local.get $l) (i32.const 4))
+                           (i32.shl (i32.shr_u (local.get $j) (i32.const 2)) (i32.const 1)))))
+                (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                (br $l3)))
+              (i32.store16 offset=108 (local.get $o) (call $f16bits (f32.div (f32.const 1) (local.get $iscale)))))
+            (else (i32.store16 offset=108 (local.get $o) (i32.const 0))))
+          (local.set $d0 (call $f16val (i32.load16_u offset=108 (local.get $o))))
+          (local.set $j (i32.const 0))
+          (block $e4 (loop $l4
+            (br_if $e4 (i32.ge_s (local.get $j) (i32.const 16)))
+            (local.set $l
+              (i32.sub
+                (i32.or
+                  (if (result i32) (i32.lt_s (local.get $j) (i32.const 8))
+                    (then (i32.and (i32.load8_u (i32.add (local.get $sc) (local.get $j))) (i32.const 15)))
+                    (else (i32.shr_u (i32.load8_u (i32.add (local.get $sc) (i32.sub (local.get $j) (i32.const 8))))
+                                     (i32.const 4))))
+                  (i32.shl
+                    (i32.and
+                      (i32.shr_u
+                        (i32.load8_u offset=8 (i32.add (local.get $sc) (i32.and (local.get $j) (i32.const 3))))
+                        (i32.shl (i32.shr_u (local.get $j) (i32.const 2)) (i32.const 1)))
+                      (i32.const 3))
+                    (i32.const 4)))
+                (i32.const 32)))
+            (local.set $scale (f32.mul (local.get $d0) (f32.convert_i32_s (local.get $l))))
+            (if (f32.ne (local.get $scale) (f32.const 0)) ;; C: !d is false for NaN
+              (then
+                (local.set $vd (f32x4.splat (local.get $scale)))
+                (local.set $p (i32.const 0))
+                (block $e5 (loop $l5
+                  (br_if $e5 (i32.ge_s (local.get $p) (i32.const 64)))
+                  (call $store4
+                    (i32.add (global.get $kL) (i32.add (i32.shl (local.get $j) (i32.const 4)) (i32.shr_u (local.get $p) (i32.const 2))))
+                    (i32x4.add
+                      (call $vclamp
+                        (call $vnint (f32x4.div
+                          (v128.load (i32.add (i32.add (local.get $s) (i32.shl (local.get $j) (i32.const 6))) (local.get $p)))
+                          (local.get $vd)))
+                        (v128.const i32x4 -4 -4 -4 -4) (v128.const i32x4 3 3 3 3))
+                      (v128.const i32x4 4 4 4 4)))
+                  (local.set $p (i32.add (local.get $p) (i32.const 16)))
+                  (br $l5)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $l4)))
+          ;; hmask: bit k of byte i for code 32k + i above 3 (bit 2 of a code 0..7), 16 bytes at a time.
+          (local.set $h (i32.const 0))
+          (block $e6 (loop $l6
+            (br_if $e6 (i32.ge_s (local.get $h) (i32.const 32)))
+            (local.set $hm (v128.const i32x4 0 0 0 0))
+            (local.set $k (i32.const 0))
+            (block $e7 (loop $l7
+              (br_if $e7 (i32.ge_s (local.get $k) (i32.const 8)))
+              (local.set $p (i32.add (global.get $kL) (i32.add (i32.shl (local.get $k) (i32.const 5)) (local.get $h))))
+              (local.set $v (v128.load (local.get $p)))
+              (local.set $hm (v128.or (local.get $hm)
+                (i8x16.shl (v128.and (i8x16.shr_u (local.get $v) (i32.const 2)) (v128.const i8x16 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1))
+                           (local.get $k))))
+              (v128.store (local.get $p) (v128.and (local.get $v) (v128.const i8x16 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3 3)))
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br $l7)))
+            (v128.store (i32.add (local.get $o) (local.get $h)) (local.get $hm))
+            (local.set $h (i32.add (local.get $h) (i32.const 16)))
+            (br $l6)))
+          ;; qs: four codes a byte, 32 bytes per 128 codes.
+          (local.set $q (i32.const 0))
+          (block $e8 (loop $l8
+            (br_if $e8 (i32.ge_s (local.get $q) (i32.const 64)))
+            (local.set $p (i32.add (global.get $kL)
+              (i32.add (i32.shl (i32.shr_u (local.get $q) (i32.const 5)) (i32.const 7)) (i32.and (local.get $q) (i32.const 31)))))
+            (v128.store offset=32 (i32.add (local.get $o) (local.get $q))
+              (v128.or
+                (v128.or (v128.load (local.get $p)) (i8x16.shl (v128.load offset=32 (local.get $p)) (i32.const 2)))
+                (v128.or (i8x16.shl (v128.load offset=64 (local.get $p)) (i32.const 4))
+                         (i8x16.shl (v128.load offset=96 (local.get $p)) (i32.const 6)))))
+            (local.set $q (i32.add (local.get $q) (i32.const 16)))
+            (br $l8)))))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $l1)))
+    (local.get $nf))
 )
