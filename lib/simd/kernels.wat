@@ -817,7 +817,8 @@
   ;; reference does.
   ;;
   ;; Scratch at 1 MiB: L (256 bytes), weights (32 f32), x − min (32 f32),
-  ;; scales and mins (16 f32 each), x² and x³ (32 f32 each), codes and Laux (32 i32 each).
+  ;; scales and mins (16 f32 each), x² and x³ (32 f32 each), Laux (32 i32),
+  ;; and make_qx_quants' inverse scales and sums (20 f32 each).
   (global $kL i32 (i32.const 0x100000))
   (global $kLaux i32 (i32.const 0x100500))
   (global $kW i32 (i32.const 0x100200))
@@ -826,7 +827,9 @@
   (global $kMn i32 (i32.const 0x100340))
   (global $kX2 i32 (i32.const 0x100380))
   (global $kX3 i32 (i32.const 0x100400))
-  (global $kCodes i32 (i32.const 0x100480))
+  (global $kIsc i32 (i32.const 0x100580))
+  (global $kSlx i32 (i32.const 0x100600))
+  (global $kSl2 i32 (i32.const 0x100680))
   ;; make_qkx2_quants' second result, the min (as −min).
   (global $kMin (mut f32) (f32.const 0))
 
@@ -1077,16 +1080,22 @@
     (local.get $scale))
 
   ;; makeQxQuants (rmse_type 1, no importance): codes 0..2·nmax−1 at $L for
-  ;; the $n values at $x ($n a multiple of 4); returns the scale.
+  ;; the $n values at $x; returns the scale. The first fit and the 18 steps
+  ;; depend only on max, so their sums are computed side by side, one step a
+  ;; lane (each lane adds its terms in order, as the scalar loop does); then
+  ;; the steps are weighed in order as the reference weighs them. (The
+  ;; reference skips a step whose codes repeat the step before's; weighing it
+  ;; again changes nothing, so both give the same result.)
+  ;; Scratch: the 20 inverse scales (first fit, steps −9..−1, 1..9, a spare
+  ;; lane) at $kIsc, their sums Σ x³·l and Σ x²·l² at $kSlx and $kSl2.
   (func $qx (param $n i32) (param $nmax i32) (param $x i32) (param $L i32) (result f32)
-    (local $i i32) (local $is i32) (local $p i32) (local $nb i32) (local $same v128)
-    (local $fn f32) (local $xi f32) (local $ax f32) (local $max f32) (local $amax f32) (local $iscale f32)
-    (local $sumlx f32) (local $suml2 f32) (local $scale f32) (local $best f32)
-    (local $vi v128) (local $vlo v128) (local $vhi v128) (local $vn v128) (local $vx v128) (local $vw v128)
-    (local $vl v128) (local $vf v128)
+    (local $i i32) (local $k i32) (local $p i32) (local $nb i32) (local $g i32) (local $bi i32)
+    (local $fn f32) (local $xi f32) (local $ax f32) (local $max f32) (local $amax f32)
+    (local $slx f32) (local $sl2 f32) (local $scale f32) (local $best f32)
+    (local $vi v128) (local $vlo v128) (local $vhi v128) (local $vx v128) (local $vw v128) (local $vf v128)
+    (local $a v128) (local $b v128)
     (local.set $fn (f32.convert_i32_s (local.get $nmax)))
     (local.set $nb (i32.shl (local.get $n) (i32.const 2)))
-    (local.set $vn (i32x4.splat (local.get $nmax)))
     (local.set $vlo (i32x4.splat (i32.sub (i32.const 0) (local.get $nmax))))
     (local.set $vhi (i32x4.splat (i32.sub (local.get $nmax) (i32.const 1))))
     (block $e1 (loop $l1
@@ -1101,78 +1110,94 @@
       (then
         (memory.fill (local.get $L) (i32.const 0) (local.get $n))
         (return (f32.const 0))))
-    (local.set $vi (f32x4.splat (f32.div (f32.neg (local.get $fn)) (local.get $max))))
-    (local.set $p (i32.const 0))
+    (f32.store (global.get $kIsc) (f32.div (f32.neg (local.get $fn)) (local.get $max)))
+    (local.set $k (i32.const 1))
     (block $e2 (loop $l2
-      (br_if $e2 (i32.ge_s (local.get $p) (local.get $nb)))
+      (br_if $e2 (i32.ge_s (local.get $k) (i32.const 20)))
+      (f32.store (i32.add (global.get $kIsc) (i32.shl (local.get $k) (i32.const 2)))
+        (f32.div
+          (f32.neg (f32.add (local.get $fn)
+            (f32.mul (f32.const 0.1)
+              (f32.convert_i32_s
+                (select (i32.sub (local.get $k) (i32.const 10))
+                        (select (i32.const 9) (i32.sub (local.get $k) (i32.const 9)) (i32.eq (local.get $k) (i32.const 19)))
+                        (i32.le_s (local.get $k) (i32.const 9)))))))
+          (local.get $max)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $l2)))
+    (local.set $p (i32.const 0))
+    (block $e3 (loop $l3
+      (br_if $e3 (i32.ge_s (local.get $p) (local.get $nb)))
       (local.set $vx (v128.load (i32.add (local.get $x) (local.get $p))))
       (local.set $vw (f32x4.mul (local.get $vx) (local.get $vx)))
       (v128.store (i32.add (global.get $kX2) (local.get $p)) (local.get $vw))
       (v128.store (i32.add (global.get $kX3) (local.get $p)) (f32x4.mul (local.get $vw) (local.get $vx)))
-      (local.set $vl (call $vclamp (call $vnint (f32x4.mul (local.get $vi) (local.get $vx)))
-        (local.get $vlo) (local.get $vhi)))
-      (call $store4 (i32.add (local.get $L) (i32.shr_u (local.get $p) (i32.const 2)))
-        (i32x4.add (local.get $vl) (local.get $vn)))
-      (local.set $vf (f32x4.convert_i32x4_s (local.get $vl)))
-      (local.set $sumlx (call $hadd (local.get $sumlx)
-        (f32x4.mul (v128.load (i32.add (global.get $kX3) (local.get $p))) (local.get $vf))))
-      (local.set $suml2 (call $hadd (local.get $suml2)
-        (f32x4.mul (f32x4.mul (local.get $vw) (local.get $vf)) (local.get $vf))))
       (local.set $p (i32.add (local.get $p) (i32.const 16)))
-      (br $l2)))
-    (local.set $scale (select (f32.div (local.get $sumlx) (local.get $suml2)) (f32.const 0)
-      (f32.ne (local.get $suml2) (f32.const 0))))
-    (local.set $best (f32.mul (local.get $scale) (local.get $sumlx)))
-    (local.set $is (i32.const -9))
-    (block $e3 (loop $l3
-      (br_if $e3 (i32.gt_s (local.get $is) (i32.const 9)))
-      (if (local.get $is)
-        (then
-          (local.set $vi (f32x4.splat (f32.div
-            (f32.neg (f32.add (local.get $fn) (f32.mul (f32.const 0.1) (f32.convert_i32_s (local.get $is)))))
-            (local.get $max))))
-          (local.set $same (v128.const i32x4 -1 -1 -1 -1))
-          (local.set $p (i32.const 0))
-          (block $e4 (loop $l4
-            (br_if $e4 (i32.ge_s (local.get $p) (local.get $nb)))
-            (local.set $vl (call $vclamp
-              (call $vnint (f32x4.mul (local.get $vi) (v128.load (i32.add (local.get $x) (local.get $p)))))
-              (local.get $vlo) (local.get $vhi)))
-            (local.set $same (v128.and (local.get $same)
-              (i32x4.eq (local.get $vl) (v128.load (i32.add (global.get $kCodes) (local.get $p))))))
-            (v128.store (i32.add (global.get $kCodes) (local.get $p)) (local.get $vl))
-            (local.set $p (i32.add (local.get $p) (i32.const 16)))
-            (br $l4)))
-          (if (i32.eqz (i32.and (i32.ne (local.get $is) (i32.const -9)) (i32x4.all_true (local.get $same))))
-            (then
-              (local.set $sumlx (f32.const 0))
-              (local.set $suml2 (f32.const 0))
-              (local.set $p (i32.const 0))
-              (block $e5 (loop $l5
-                (br_if $e5 (i32.ge_s (local.get $p) (local.get $nb)))
-                (local.set $vf (f32x4.convert_i32x4_s (v128.load (i32.add (global.get $kCodes) (local.get $p)))))
-                (local.set $sumlx (call $hadd (local.get $sumlx)
-                  (f32x4.mul (v128.load (i32.add (global.get $kX3) (local.get $p))) (local.get $vf))))
-                (local.set $suml2 (call $hadd (local.get $suml2)
-                  (f32x4.mul (f32x4.mul (v128.load (i32.add (global.get $kX2) (local.get $p))) (local.get $vf))
-                             (local.get $vf))))
-                (local.set $p (i32.add (local.get $p) (i32.const 16)))
-                (br $l5)))
-              (if (i32.and (f32.gt (local.get $suml2) (f32.const 0))
-                           (f32.gt (f32.mul (local.get $sumlx) (local.get $sumlx))
-                                   (f32.mul (local.get $best) (local.get $suml2))))
-                (then
-                  (local.set $p (i32.const 0))
-                  (block $e6 (loop $l6
-                    (br_if $e6 (i32.ge_s (local.get $p) (local.get $nb)))
-                    (call $store4 (i32.add (local.get $L) (i32.shr_u (local.get $p) (i32.const 2)))
-                      (i32x4.add (local.get $vn) (v128.load (i32.add (global.get $kCodes) (local.get $p)))))
-                    (local.set $p (i32.add (local.get $p) (i32.const 16)))
-                    (br $l6)))
-                  (local.set $scale (f32.div (local.get $sumlx) (local.get $suml2)))
-                  (local.set $best (f32.mul (local.get $scale) (local.get $sumlx)))))))))
-      (local.set $is (i32.add (local.get $is) (i32.const 1)))
       (br $l3)))
+    ;; Four steps at a time: lane j of $a and $b sums the codes of step 4g + j.
+    (local.set $g (i32.const 0))
+    (block $e4 (loop $l4
+      (br_if $e4 (i32.ge_s (local.get $g) (i32.const 80)))
+      (local.set $vi (v128.load (i32.add (global.get $kIsc) (local.get $g))))
+      (local.set $a (v128.const i32x4 0 0 0 0))
+      (local.set $b (v128.const i32x4 0 0 0 0))
+      (local.set $p (i32.const 0))
+      (block $e5 (loop $l5
+        (br_if $e5 (i32.ge_s (local.get $p) (local.get $nb)))
+        ;; nearest_int inline ((v + 1.5·2^23) bits & 0x7fffff, less 2^22), clamped to [−nmax, nmax − 1]
+        (local.set $vf (f32x4.convert_i32x4_s
+          (i32x4.min_s
+            (i32x4.max_s
+              (i32x4.sub
+                (v128.and
+                  (f32x4.add
+                    (f32x4.mul (local.get $vi) (v128.load32_splat (i32.add (local.get $x) (local.get $p))))
+                    (v128.const f32x4 12582912 12582912 12582912 12582912))
+                  (v128.const i32x4 0x7fffff 0x7fffff 0x7fffff 0x7fffff))
+                (v128.const i32x4 0x400000 0x400000 0x400000 0x400000))
+              (local.get $vlo))
+            (local.get $vhi))))
+        (local.set $a (f32x4.add (local.get $a)
+          (f32x4.mul (v128.load32_splat (i32.add (global.get $kX3) (local.get $p))) (local.get $vf))))
+        (local.set $b (f32x4.add (local.get $b)
+          (f32x4.mul (f32x4.mul (v128.load32_splat (i32.add (global.get $kX2) (local.get $p))) (local.get $vf))
+                     (local.get $vf))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $l5)))
+      (v128.store (i32.add (global.get $kSlx) (local.get $g)) (local.get $a))
+      (v128.store (i32.add (global.get $kSl2) (local.get $g)) (local.get $b))
+      (local.set $g (i32.add (local.get $g) (i32.const 16)))
+      (br $l4)))
+    (local.set $slx (f32.load (global.get $kSlx)))
+    (local.set $sl2 (f32.load (global.get $kSl2)))
+    (local.set $scale (select (f32.div (local.get $slx) (local.get $sl2)) (f32.const 0)
+      (f32.ne (local.get $sl2) (f32.const 0))))
+    (local.set $best (f32.mul (local.get $scale) (local.get $slx)))
+    (local.set $k (i32.const 1))
+    (block $e6 (loop $l6
+      (br_if $e6 (i32.ge_s (local.get $k) (i32.const 19)))
+      (local.set $p (i32.shl (local.get $k) (i32.const 2)))
+      (local.set $slx (f32.load (i32.add (global.get $kSlx) (local.get $p))))
+      (local.set $sl2 (f32.load (i32.add (global.get $kSl2) (local.get $p))))
+      (if (i32.and (f32.gt (local.get $sl2) (f32.const 0))
+                   (f32.gt (f32.mul (local.get $slx) (local.get $slx)) (f32.mul (local.get $best) (local.get $sl2))))
+        (then
+          (local.set $scale (f32.div (local.get $slx) (local.get $sl2)))
+          (local.set $best (f32.mul (local.get $scale) (local.get $slx)))
+          (local.set $bi (local.get $k))))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $l6)))
+    ;; The codes of the fit kept, redone from its inverse scale.
+    (local.set $vi (v128.load32_splat (i32.add (global.get $kIsc) (i32.shl (local.get $bi) (i32.const 2)))))
+    (local.set $p (i32.const 0))
+    (block $e7 (loop $l7
+      (br_if $e7 (i32.ge_s (local.get $p) (local.get $nb)))
+      (call $store4 (i32.add (local.get $L) (i32.shr_u (local.get $p) (i32.const 2)))
+        (i32x4.add (i32x4.splat (local.get $nmax))
+          (call $vclamp (call $vnint (f32x4.mul (local.get $vi) (v128.load (i32.add (local.get $x) (local.get $p)))))
+            (local.get $vlo) (local.get $vhi))))
+      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+      (br $l7)))
     (local.get $scale))
 
   ;; packScalesMinsK4: the 8 scales and mins at $kSc/$kMn as d, dmin and 12 bytes at $o.
