@@ -816,13 +816,12 @@
   ;; the canonical ones arithmetic makes, which nearest_int reads as 0, as the
   ;; reference does.
   ;;
-  ;; Scratch at 1 MiB: L (256 bytes), weights (32 f32), x − min (32 f32),
-  ;; scales and mins (16 f32 each), x² and x³ (32 f32 each), Laux (32 i32),
-  ;; and make_qx_quants' inverse scales and sums (20 f32 each).
+  ;; Scratch at 1 MiB: L (256 bytes), weights (32 f32), scales and mins (16
+  ;; f32 each), x² and x³ (32 f32 each), make_qx_quants' inverse scales and
+  ;; sums (20 f32 each), make_qkx2_quants' lane results (20 f32) and codes
+  ;; (32 × 4 f32).
   (global $kL i32 (i32.const 0x100000))
-  (global $kLaux i32 (i32.const 0x100500))
   (global $kW i32 (i32.const 0x100200))
-  (global $kDiff i32 (i32.const 0x100280))
   (global $kSc i32 (i32.const 0x100300))
   (global $kMn i32 (i32.const 0x100340))
   (global $kX2 i32 (i32.const 0x100380))
@@ -830,6 +829,8 @@
   (global $kIsc i32 (i32.const 0x100580))
   (global $kSlx i32 (i32.const 0x100600))
   (global $kSl2 i32 (i32.const 0x100680))
+  (global $kLane i32 (i32.const 0x100700))
+  (global $kQ i32 (i32.const 0x100800))
   ;; make_qkx2_quants' second result, the min (as −min).
   (global $kMin (mut f32) (f32.const 0))
 
@@ -916,17 +917,17 @@
 
   ;; makeQkx2Quants: codes 0..nmax at $L (bytes) for the $n values at $x ($n
   ;; a multiple of 4) with the weights at $w; returns the scale and leaves
-  ;; −min in $kMin. The codes, the products and the error terms are computed
-  ;; four lanes at a time; every sum is still added one term at a time, in order.
+  ;; −min in $kMin.
   (func $qkx2 (param $n i32) (param $nmax i32) (param $x i32) (param $w i32) (param $L i32)
         (param $rmin f32) (param $rdelta f32) (param $nstep i32) (param $mad i32) (result f32)
-    (local $i i32) (local $is i32) (local $p i32) (local $nb i32) (local $same v128)
+    (local $i i32) (local $is i32) (local $p i32) (local $nb i32)
     (local $fn f32) (local $xi f32) (local $wi f32) (local $min f32) (local $max f32)
     (local $sumW f32) (local $sumX f32) (local $iscale f32) (local $scale f32) (local $best f32)
-    (local $diffMin f32) (local $sumL f32) (local $sumL2 f32) (local $sumXL f32)
-    (local $D f32) (local $ts f32) (local $tm f32) (local $cur f32)
     (local $vi v128) (local $vmin v128) (local $vs v128) (local $vhi v128) (local $vx v128) (local $vq v128)
-    (local $vf v128) (local $vd v128) (local $vwl v128)
+    (local $vf v128) (local $vd v128) (local $vwl v128) (local $k i32) (local $kept i32)
+    (local $keptIscale f32) (local $keptMin f32) (local $vrd v128) (local $vrm v128) (local $vfn v128)
+    (local $vsw v128) (local $vsx v128) (local $sL v128) (local $sL2 v128) (local $sXL v128) (local $vD v128)
+    (local $vtm v128) (local $vpos v128) (local $vc v128)
     (local.set $fn (f32.convert_i32_s (local.get $nmax)))
     (local.set $nb (i32.shl (local.get $n) (i32.const 2)))
     (local.set $vhi (i32x4.splat (local.get $nmax)))
@@ -978,104 +979,124 @@
       (then
         (global.set $kMin (f32.neg (local.get $min)))
         (return (local.get $scale))))
-    (local.set $diffMin (local.get $min))
+    ;; The steps, four at a time, one a lane, from the current min: codes,
+    ;; sums, fit and error per lane (each lane adds its terms in order), then
+    ;; the lanes weighed in order. A step that is taken moves min, which the
+    ;; later steps start from: the next group then starts right after it.
+    ;; (The reference stops adding an error once it reaches the best; its
+    ;; terms are >= 0 or NaN, so the whole sum is then no better either. It
+    ;; skips a step whose codes repeat the step before's; weighing that step
+    ;; again changes nothing.)
+    (local.set $vrd (f32x4.splat (local.get $rdelta)))
+    (local.set $vrm (f32x4.splat (local.get $rmin)))
+    (local.set $vfn (f32x4.splat (local.get $fn)))
+    (local.set $vsw (f32x4.splat (local.get $sumW)))
+    (local.set $vsx (f32x4.splat (local.get $sumX)))
     (local.set $is (i32.const 0))
     (block $e3 (loop $l3
       (br_if $e3 (i32.gt_s (local.get $is) (local.get $nstep)))
-      (local.set $iscale (f32.div
-        (f32.add (f32.add (local.get $rmin) (f32.mul (local.get $rdelta) (f32.convert_i32_s (local.get $is))))
-                 (local.get $fn))
-        (f32.sub (local.get $max) (local.get $min))))
-      (local.set $vi (f32x4.splat (local.get $iscale)))
-      (if (i32.or (i32.eqz (local.get $is)) (f32.ne (local.get $min) (local.get $diffMin)))
-        (then
-          (local.set $vmin (f32x4.splat (local.get $min)))
-          (local.set $p (i32.const 0))
-          (block $e4 (loop $l4
-            (br_if $e4 (i32.ge_s (local.get $p) (local.get $nb)))
-            (v128.store (i32.add (global.get $kDiff) (local.get $p))
-              (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $p))) (local.get $vmin)))
-            (local.set $p (i32.add (local.get $p) (i32.const 16)))
-            (br $l4)))
-          (local.set $diffMin (local.get $min))))
-      ;; Codes as int32 lanes at $kLaux; $same keeps the lanes equal to the step before's.
-      (local.set $same (v128.const i32x4 -1 -1 -1 -1))
+      (local.set $vi (f32x4.div
+        (f32x4.add
+          (f32x4.add (local.get $vrm)
+            (f32x4.mul (local.get $vrd)
+              (f32x4.convert_i32x4_s (i32x4.add (i32x4.splat (local.get $is)) (v128.const i32x4 0 1 2 3)))))
+          (local.get $vfn))
+        (f32x4.splat (f32.sub (local.get $max) (local.get $min)))))
+      (local.set $vmin (f32x4.splat (local.get $min)))
+      (local.set $sL (v128.const i32x4 0 0 0 0))
+      (local.set $sL2 (v128.const i32x4 0 0 0 0))
+      (local.set $sXL (v128.const i32x4 0 0 0 0))
+      (local.set $p (i32.const 0))
+      (block $e4 (loop $l4
+        (br_if $e4 (i32.ge_s (local.get $p) (local.get $nb)))
+        (local.set $vx (v128.load32_splat (i32.add (local.get $x) (local.get $p))))
+        ;; nearest_int inline ((v + 1.5·2^23) bits & 0x7fffff, less 2^22), clamped to [0, nmax]
+        (local.set $vq
+          (i32x4.min_s
+            (i32x4.max_s
+              (i32x4.sub
+                (v128.and
+                  (f32x4.add
+                    (f32x4.mul (local.get $vi) (f32x4.sub (local.get $vx) (local.get $vmin)))
+                    (v128.const f32x4 12582912 12582912 12582912 12582912))
+                  (v128.const i32x4 0x7fffff 0x7fffff 0x7fffff 0x7fffff))
+                (v128.const i32x4 0x400000 0x400000 0x400000 0x400000))
+              (v128.const i32x4 0 0 0 0))
+            (local.get $vhi)))
+        (local.set $vf (f32x4.convert_i32x4_s (local.get $vq)))
+        (v128.store (i32.add (global.get $kQ) (i32.shl (local.get $p) (i32.const 2))) (local.get $vf))
+        (local.set $vwl (f32x4.mul (v128.load32_splat (i32.add (local.get $w) (local.get $p))) (local.get $vf)))
+        (local.set $sL (f32x4.add (local.get $sL) (local.get $vwl)))
+        (local.set $sL2 (f32x4.add (local.get $sL2) (f32x4.mul (local.get $vwl) (local.get $vf))))
+        (local.set $sXL (f32x4.add (local.get $sXL) (f32x4.mul (local.get $vwl) (local.get $vx))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $l4)))
+      (local.set $vD (f32x4.sub (f32x4.mul (local.get $vsw) (local.get $sL2)) (f32x4.mul (local.get $sL) (local.get $sL))))
+      (local.set $vs (f32x4.div
+        (f32x4.sub (f32x4.mul (local.get $vsw) (local.get $sXL)) (f32x4.mul (local.get $vsx) (local.get $sL)))
+        (local.get $vD)))
+      (local.set $vtm (f32x4.div
+        (f32x4.sub (f32x4.mul (local.get $sL2) (local.get $vsx)) (f32x4.mul (local.get $sL) (local.get $sXL)))
+        (local.get $vD)))
+      (local.set $vpos (f32x4.gt (local.get $vtm) (v128.const i32x4 0 0 0 0)))
+      (local.set $vs (v128.bitselect (f32x4.div (local.get $sXL) (local.get $sL2)) (local.get $vs) (local.get $vpos)))
+      (local.set $vtm (v128.andnot (local.get $vtm) (local.get $vpos)))
+      (local.set $vc (v128.const i32x4 0 0 0 0))
       (local.set $p (i32.const 0))
       (block $e5 (loop $l5
         (br_if $e5 (i32.ge_s (local.get $p) (local.get $nb)))
-        (local.set $vq (call $vclamp
-          (call $vnint (f32x4.mul (local.get $vi) (v128.load (i32.add (global.get $kDiff) (local.get $p)))))
-          (v128.const i32x4 0 0 0 0) (local.get $vhi)))
-        (local.set $same (v128.and (local.get $same)
-          (i32x4.eq (local.get $vq) (v128.load (i32.add (global.get $kLaux) (local.get $p))))))
-        (v128.store (i32.add (global.get $kLaux) (local.get $p)) (local.get $vq))
-        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (local.set $vd (f32x4.sub
+          (f32x4.add
+            (f32x4.mul (local.get $vs) (v128.load (i32.add (global.get $kQ) (i32.shl (local.get $p) (i32.const 2)))))
+            (local.get $vtm))
+          (v128.load32_splat (i32.add (local.get $x) (local.get $p)))))
+        (local.set $vd (if (result v128) (local.get $mad)
+          (then (f32x4.abs (local.get $vd))) (else (f32x4.mul (local.get $vd) (local.get $vd)))))
+        (local.set $vc (f32x4.add (local.get $vc)
+          (f32x4.mul (v128.load32_splat (i32.add (local.get $w) (local.get $p))) (local.get $vd))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
         (br $l5)))
-      (if (i32.eqz (i32.and (i32.gt_s (local.get $is) (i32.const 0)) (i32x4.all_true (local.get $same))))
-        (then
-          (local.set $sumL (f32.const 0))
-          (local.set $sumL2 (f32.const 0))
-          (local.set $sumXL (f32.const 0))
-          (local.set $p (i32.const 0))
-          (block $e6 (loop $l6
-            (br_if $e6 (i32.ge_s (local.get $p) (local.get $nb)))
-            (local.set $vf (f32x4.convert_i32x4_s (v128.load (i32.add (global.get $kLaux) (local.get $p)))))
-            (local.set $vwl (f32x4.mul (v128.load (i32.add (local.get $w) (local.get $p))) (local.get $vf)))
-            (local.set $sumL (call $hadd (local.get $sumL) (local.get $vwl)))
-            (local.set $sumL2 (call $hadd (local.get $sumL2) (f32x4.mul (local.get $vwl) (local.get $vf))))
-            (local.set $sumXL (call $hadd (local.get $sumXL)
-              (f32x4.mul (local.get $vwl) (v128.load (i32.add (local.get $x) (local.get $p))))))
-            (local.set $p (i32.add (local.get $p) (i32.const 16)))
-            (br $l6)))
-          (local.set $D (f32.sub (f32.mul (local.get $sumW) (local.get $sumL2))
-                                 (f32.mul (local.get $sumL) (local.get $sumL))))
-          (if (f32.gt (local.get $D) (f32.const 0))
-            (then
-              (local.set $ts (f32.div
-                (f32.sub (f32.mul (local.get $sumW) (local.get $sumXL)) (f32.mul (local.get $sumX) (local.get $sumL)))
-                (local.get $D)))
-              (local.set $tm (f32.div
-                (f32.sub (f32.mul (local.get $sumL2) (local.get $sumX)) (f32.mul (local.get $sumL) (local.get $sumXL)))
-                (local.get $D)))
-              (if (f32.gt (local.get $tm) (f32.const 0))
-                (then
-                  (local.set $tm (f32.const 0))
-                  (local.set $ts (f32.div (local.get $sumXL) (local.get $sumL2)))))
-              ;; The terms are >= 0 (or NaN), so the sum never falls: once it
-              ;; reaches the best error (checked every four terms) it cannot beat it.
-              (local.set $vs (f32x4.splat (local.get $ts)))
-              (local.set $vmin (f32x4.splat (local.get $tm)))
-              (local.set $cur (f32.const 0))
-              (local.set $p (i32.const 0))
-              (block $e7 (loop $l7
-                (br_if $e7 (i32.ge_s (local.get $p) (local.get $nb)))
-                (br_if $e7 (f32.ge (local.get $cur) (local.get $best)))
-                (local.set $vd (f32x4.sub
-                  (f32x4.add
-                    (f32x4.mul (local.get $vs)
-                      (f32x4.convert_i32x4_s (v128.load (i32.add (global.get $kLaux) (local.get $p)))))
-                    (local.get $vmin))
-                  (v128.load (i32.add (local.get $x) (local.get $p)))))
-                (local.set $vd (if (result v128) (local.get $mad)
-                  (then (f32x4.abs (local.get $vd))) (else (f32x4.mul (local.get $vd) (local.get $vd)))))
-                (local.set $cur (call $hadd (local.get $cur)
-                  (f32x4.mul (v128.load (i32.add (local.get $w) (local.get $p))) (local.get $vd))))
-                (local.set $p (i32.add (local.get $p) (i32.const 16)))
-                (br $l7)))
-              (if (f32.lt (local.get $cur) (local.get $best))
-                (then
-                  (local.set $p (i32.const 0))
-                  (block $e8 (loop $l8
-                    (br_if $e8 (i32.ge_s (local.get $p) (local.get $nb)))
-                    (call $store4 (i32.add (local.get $L) (i32.shr_u (local.get $p) (i32.const 2)))
-                      (v128.load (i32.add (global.get $kLaux) (local.get $p))))
-                    (local.set $p (i32.add (local.get $p) (i32.const 16)))
-                    (br $l8)))
-                  (local.set $best (local.get $cur))
-                  (local.set $scale (local.get $ts))
-                  (local.set $min (local.get $tm))))))))
-      (local.set $is (i32.add (local.get $is) (i32.const 1)))
+      (v128.store (global.get $kLane) (local.get $vD))
+      (v128.store offset=16 (global.get $kLane) (local.get $vs))
+      (v128.store offset=32 (global.get $kLane) (local.get $vtm))
+      (v128.store offset=48 (global.get $kLane) (local.get $vc))
+      (v128.store offset=64 (global.get $kLane) (local.get $vi))
+      (local.set $k (i32.const 0))
+      (block $e6 (loop $l6
+        (br_if $e6 (i32.ge_s (local.get $k) (i32.const 4)))
+        (br_if $e6 (i32.gt_s (i32.add (local.get $is) (local.get $k)) (local.get $nstep)))
+        (local.set $p (i32.add (global.get $kLane) (i32.shl (local.get $k) (i32.const 2))))
+        (if (i32.and (f32.gt (f32.load (local.get $p)) (f32.const 0))
+                     (f32.lt (f32.load offset=48 (local.get $p)) (local.get $best)))
+          (then
+            (local.set $best (f32.load offset=48 (local.get $p)))
+            (local.set $scale (f32.load offset=16 (local.get $p)))
+            (local.set $keptIscale (f32.load offset=64 (local.get $p)))
+            (local.set $keptMin (local.get $min))
+            (local.set $kept (i32.const 1))
+            (local.set $min (f32.load offset=32 (local.get $p)))
+            (br $e6)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $l6)))
+      ;; after a step taken at lane k, k + 1 more are done; otherwise all 4 (k is 4, or past nstep)
+      (local.set $is (i32.add (local.get $is)
+        (select (i32.add (local.get $k) (i32.const 1)) (i32.const 4) (i32.lt_s (local.get $k) (i32.const 4)))))
       (br $l3)))
+    ;; The codes of the step taken last, redone from its inverse scale and min.
+    (if (local.get $kept)
+      (then
+        (local.set $vi (f32x4.splat (local.get $keptIscale)))
+        (local.set $vmin (f32x4.splat (local.get $keptMin)))
+        (local.set $p (i32.const 0))
+        (block $e7 (loop $l7
+          (br_if $e7 (i32.ge_s (local.get $p) (local.get $nb)))
+          (call $store4 (i32.add (local.get $L) (i32.shr_u (local.get $p) (i32.const 2)))
+            (call $vclamp
+              (call $vnint (f32x4.mul (local.get $vi)
+                (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $p))) (local.get $vmin))))
+              (v128.const i32x4 0 0 0 0) (local.get $vhi)))
+          (local.set $p (i32.add (local.get $p) (i32.const 16)))
+          (br $l7)))))
     (global.set $kMin (f32.neg (local.get $min)))
     (local.get $scale))
 
