@@ -1661,11 +1661,10 @@
     (f32.const 0))
 
   ;; makeQ3Quants (do_rmse): codes 0..2·nmax−1 at $L for the $n values at
-  ;; $x ($n a multiple of 16); returns the scale. The refinement's updates
-  ;; each feed the next, so it stays scalar.
+  ;; $x ($n a multiple of 16, below 32: the pass masks are 32 bits); returns the scale.
   (func $q3 (param $n i32) (param $nmax i32) (param $x i32) (param $L i32) (result f32)
     (local $i i32) (local $p i32) (local $nb i32) (local $li i32) (local $nl i32) (local $itry i32) (local $changed i32)
-    (local $lo i32) (local $hi i32)
+    (local $lo i32) (local $hi i32) (local $mask i32)
     (local $xi f32) (local $max f32) (local $w f32)
     (local $wx f32) (local $fl f32) (local $sumlx f32) (local $suml2 f32) (local $slx f32) (local $sl2 f32)
     (local $vi v128) (local $vx v128) (local $vw v128) (local $vl v128) (local $vf v128)
@@ -1697,40 +1696,75 @@
         (f32x4.mul (f32x4.mul (local.get $vw) (local.get $vf)) (local.get $vf))))
       (local.set $p (i32.add (local.get $p) (i32.const 16)))
       (br $l2)))
+    ;; Each pass first finds, four lanes at a time and with the sums as they
+    ;; stand, the codes the pass would try to change; those are then weighed
+    ;; one by one in order, exactly as the scalar loop does, and after a
+    ;; change (the sums move) the rest are found again. A code found
+    ;; unchanged would be unchanged in the scalar loop too: same sums, same
+    ;; arithmetic.
     (block $e3 (loop $l3
       (br_if $e3 (i32.ge_s (local.get $itry) (i32.const 5)))
       (local.set $changed (i32.const 0))
       (local.set $i (i32.const 0))
-      (block $e4 (loop $l4
-        (br_if $e4 (i32.ge_s (local.get $i) (local.get $n)))
-        (local.set $p (i32.shl (local.get $i) (i32.const 2)))
-        (local.set $xi (f32.load (i32.add (local.get $x) (local.get $p))))
-        (local.set $w (f32.load (i32.add (global.get $kX2) (local.get $p))))
-        (local.set $wx (f32.load (i32.add (global.get $kX3) (local.get $p))))
-        (local.set $li (i32.load8_s (i32.add (local.get $L) (local.get $i))))
-        (local.set $fl (f32.convert_i32_s (local.get $li)))
-        (local.set $slx (f32.sub (local.get $sumlx) (f32.mul (local.get $wx) (local.get $fl))))
-        (if (f32.gt (local.get $slx) (f32.const 0))
-          (then
-            (local.set $sl2 (f32.sub (local.get $suml2) (f32.mul (f32.mul (local.get $w) (local.get $fl)) (local.get $fl))))
-            (local.set $nl (call $clamp
-              (call $nint (f32.div (f32.mul (local.get $xi) (local.get $sl2)) (local.get $slx)))
-              (local.get $lo) (local.get $hi)))
-            (if (i32.ne (local.get $nl) (local.get $li))
-              (then
-                (local.set $fl (f32.convert_i32_s (local.get $nl)))
-                (local.set $slx (f32.add (local.get $slx) (f32.mul (local.get $wx) (local.get $fl))))
-                (local.set $sl2 (f32.add (local.get $sl2) (f32.mul (f32.mul (local.get $w) (local.get $fl)) (local.get $fl))))
-                (if (i32.and (f32.gt (local.get $sl2) (f32.const 0))
-                             (f32.gt (f32.mul (f32.mul (local.get $slx) (local.get $slx)) (local.get $suml2))
-                                     (f32.mul (f32.mul (local.get $sumlx) (local.get $sumlx)) (local.get $sl2))))
-                  (then
-                    (i32.store8 (i32.add (local.get $L) (local.get $i)) (local.get $nl))
-                    (local.set $sumlx (local.get $slx))
-                    (local.set $suml2 (local.get $sl2))
-                    (local.set $changed (i32.add (local.get $changed) (i32.const 1)))))))))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $l4)))
+      (block $pass (loop $spec
+        (local.set $mask (i32.const 0))
+        (local.set $p (i32.const 0))
+        (block $e4 (loop $l4
+          (br_if $e4 (i32.ge_s (local.get $p) (local.get $nb)))
+          (local.set $vl (i32x4.extend_low_i16x8_s (i16x8.extend_low_i8x16_s
+            (v128.load32_zero (i32.add (local.get $L) (i32.shr_u (local.get $p) (i32.const 2)))))))
+          (local.set $vf (f32x4.convert_i32x4_s (local.get $vl)))
+          (local.set $vx (f32x4.sub (f32x4.splat (local.get $sumlx))
+            (f32x4.mul (v128.load (i32.add (global.get $kX3) (local.get $p))) (local.get $vf))))
+          (local.set $vw (f32x4.sub (f32x4.splat (local.get $suml2))
+            (f32x4.mul (f32x4.mul (v128.load (i32.add (global.get $kX2) (local.get $p))) (local.get $vf)) (local.get $vf))))
+          (local.set $mask (i32.or (local.get $mask)
+            (i32.shl
+              (i32x4.bitmask (v128.and
+                (f32x4.gt (local.get $vx) (v128.const i32x4 0 0 0 0))
+                (i32x4.ne (local.get $vl)
+                  (call $vclamp
+                    (call $vnint (f32x4.div
+                      (f32x4.mul (v128.load (i32.add (local.get $x) (local.get $p))) (local.get $vw))
+                      (local.get $vx)))
+                    (i32x4.splat (local.get $lo)) (i32x4.splat (local.get $hi))))))
+              (i32.shr_u (local.get $p) (i32.const 2)))))
+          (local.set $p (i32.add (local.get $p) (i32.const 16)))
+          (br $l4)))
+        (local.set $mask (i32.and (local.get $mask) (i32.shl (i32.const -1) (local.get $i))))
+        (loop $cand
+          (br_if $pass (i32.eqz (local.get $mask)))
+          (local.set $i (i32.ctz (local.get $mask)))
+          (local.set $mask (i32.and (local.get $mask) (i32.sub (local.get $mask) (i32.const 1))))
+          (local.set $p (i32.shl (local.get $i) (i32.const 2)))
+          (local.set $xi (f32.load (i32.add (local.get $x) (local.get $p))))
+          (local.set $w (f32.load (i32.add (global.get $kX2) (local.get $p))))
+          (local.set $wx (f32.load (i32.add (global.get $kX3) (local.get $p))))
+          (local.set $li (i32.load8_s (i32.add (local.get $L) (local.get $i))))
+          (local.set $fl (f32.convert_i32_s (local.get $li)))
+          (local.set $slx (f32.sub (local.get $sumlx) (f32.mul (local.get $wx) (local.get $fl))))
+          (if (f32.gt (local.get $slx) (f32.const 0))
+            (then
+              (local.set $sl2 (f32.sub (local.get $suml2) (f32.mul (f32.mul (local.get $w) (local.get $fl)) (local.get $fl))))
+              (local.set $nl (call $clamp
+                (call $nint (f32.div (f32.mul (local.get $xi) (local.get $sl2)) (local.get $slx)))
+                (local.get $lo) (local.get $hi)))
+              (if (i32.ne (local.get $nl) (local.get $li))
+                (then
+                  (local.set $fl (f32.convert_i32_s (local.get $nl)))
+                  (local.set $slx (f32.add (local.get $slx) (f32.mul (local.get $wx) (local.get $fl))))
+                  (local.set $sl2 (f32.add (local.get $sl2) (f32.mul (f32.mul (local.get $w) (local.get $fl)) (local.get $fl))))
+                  (if (i32.and (f32.gt (local.get $sl2) (f32.const 0))
+                               (f32.gt (f32.mul (f32.mul (local.get $slx) (local.get $slx)) (local.get $suml2))
+                                       (f32.mul (f32.mul (local.get $sumlx) (local.get $sumlx)) (local.get $sl2))))
+                    (then
+                      (i32.store8 (i32.add (local.get $L) (local.get $i)) (local.get $nl))
+                      (local.set $sumlx (local.get $slx))
+                      (local.set $suml2 (local.get $sl2))
+                      (local.set $changed (i32.add (local.get $changed) (i32.const 1)))
+                      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                      (br $spec)))))))
+          (br $cand))))
       (br_if $e3 (i32.eqz (local.get $changed)))
       (local.set $itry (i32.add (local.get $itry) (i32.const 1)))
       (br $l3)))
