@@ -133,7 +133,11 @@ Deno.test("K-quant WebAssembly kernels write the TypeScript references' bytes", 
   // More super-blocks than one chunk copied into the module (256), edge blocks among them.
   const mixed = randomBlocks(300, 21);
   for (let b = 0; b * 256 < edges.length; b++) mixed.set(edges.subarray(b * 256, b * 256 + 256), b * 7 * 256);
-  const inputs: [string, Float32Array][] = [...INPUTS, ["edge cases among random, crossing a chunk", mixed]];
+  const inputs: [string, Float32Array][] = [
+    ...INPUTS,
+    ["edge cases among random, crossing a chunk", mixed],
+    ["more random super-blocks", randomBlocks(700, 33)],
+  ];
   for (const name of K_WASM) {
     await t.step(name, () => {
       const scheme = schemeByName(name);
