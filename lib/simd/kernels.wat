@@ -1114,11 +1114,13 @@
     (local $fn f32) (local $max f32)
     (local $slx f32) (local $sl2 f32) (local $scale f32) (local $best f32)
     (local $vi v128) (local $vlo v128) (local $vhi v128) (local $vx v128) (local $vw v128) (local $vf v128)
-    (local $a v128) (local $b v128)
+    (local $a v128) (local $b v128) (local $vflo v128) (local $vfhi v128)
     (local.set $fn (f32.convert_i32_s (local.get $nmax)))
     (local.set $nb (i32.shl (local.get $n) (i32.const 2)))
     (local.set $vlo (i32x4.splat (i32.sub (i32.const 0) (local.get $nmax))))
     (local.set $vhi (i32x4.splat (i32.sub (local.get $nmax) (i32.const 1))))
+    (local.set $vflo (f32x4.convert_i32x4_s (local.get $vlo)))
+    (local.set $vfhi (f32x4.convert_i32x4_s (local.get $vhi)))
     (local.set $max (call $absfirst (local.get $x) (local.get $n)))
     (if (f32.lt (f32.abs (local.get $max)) (f32.const 1e-15))
       (then
@@ -1158,19 +1160,18 @@
       (local.set $p (i32.const 0))
       (block $e5 (loop $l5
         (br_if $e5 (i32.ge_s (local.get $p) (local.get $nb)))
-        ;; nearest_int inline ((v + 1.5·2^23) bits & 0x7fffff, less 2^22), clamped to [−nmax, nmax − 1]
-        (local.set $vf (f32x4.convert_i32x4_s
-          (i32x4.min_s
-            (i32x4.max_s
-              (i32x4.sub
-                (v128.and
-                  (f32x4.add
-                    (f32x4.mul (local.get $vi) (v128.load32_splat (i32.add (local.get $x) (local.get $p))))
-                    (v128.const f32x4 12582912 12582912 12582912 12582912))
-                  (v128.const i32x4 0x7fffff 0x7fffff 0x7fffff 0x7fffff))
-                (v128.const i32x4 0x400000 0x400000 0x400000 0x400000))
-              (local.get $vlo))
-            (local.get $vhi))))
+        ;; The code as a float: |iscale·x| <= nmax + 0.9 (max is the largest
+        ;; magnitude, a finite nonzero), so clamping to [−nmax, nmax − 1] first and
+        ;; rounding with (v + 1.5·2^23) − 1.5·2^23 (exact round half to even below
+        ;; 2^22, as nearest_int) gives float(clamp(nearest_int(v))).
+        (local.set $vf
+          (f32x4.sub
+            (f32x4.add
+              (f32x4.pmin (local.get $vfhi)
+                (f32x4.pmax (local.get $vflo)
+                  (f32x4.mul (local.get $vi) (v128.load32_splat (i32.add (local.get $x) (local.get $p))))))
+              (v128.const f32x4 12582912 12582912 12582912 12582912))
+            (v128.const f32x4 12582912 12582912 12582912 12582912)))
         (local.set $a (f32x4.add (local.get $a)
           (f32x4.mul (v128.load32_splat (i32.add (global.get $kX3) (local.get $p))) (local.get $vf))))
         (local.set $b (f32x4.add (local.get $b)
@@ -1640,7 +1641,7 @@
     (local.set $nb (i32.shl (local.get $n) (i32.const 2)))
     (block $e1 (loop $l1
       (br_if $e1 (i32.ge_s (local.get $p) (local.get $nb)))
-      (local.set $m (f32x4.max (local.get $m) (f32x4.abs (v128.load (i32.add (local.get $x) (local.get $p))))))
+      (local.set $m (f32x4.pmax (local.get $m) (f32x4.abs (v128.load (i32.add (local.get $x) (local.get $p))))))
       (local.set $p (i32.add (local.get $p) (i32.const 16)))
       (br $l1)))
     (local.set $a (f32.max
