@@ -1138,21 +1138,21 @@
       (then
         (memory.fill (local.get $L) (i32.const 0) (local.get $n))
         (return (f32.const 0))))
-    (f32.store (global.get $kIsc) (f32.div (f32.neg (local.get $fn)) (local.get $max)))
-    (local.set $k (i32.const 1))
-    (block $e2 (loop $l2
-      (br_if $e2 (i32.ge_s (local.get $k) (i32.const 20)))
-      (f32.store (i32.add (global.get $kIsc) (i32.shl (local.get $k) (i32.const 2)))
-        (f32.div
-          (f32.neg (f32.add (local.get $fn)
-            (f32.mul (f32.const 0.1)
-              (f32.convert_i32_s
-                (select (i32.sub (local.get $k) (i32.const 10))
-                        (select (i32.const 9) (i32.sub (local.get $k) (i32.const 9)) (i32.eq (local.get $k) (i32.const 19)))
-                        (i32.le_s (local.get $k) (i32.const 9)))))))
-          (local.get $max)))
-      (local.set $k (i32.add (local.get $k) (i32.const 1)))
-      (br $l2)))
+    ;; Lane k's step: 0 for the first fit (−(nmax + 0.1·0) is −nmax exactly),
+    ;; then −9..−1, 1..9, and 9 again in the spare lane.
+    (local.set $vx (f32x4.splat (local.get $max)))
+    (local.set $vw (f32x4.splat (local.get $fn)))
+    (local.set $vf (v128.const f32x4 0.1 0.1 0.1 0.1))
+    (v128.store offset=0 (global.get $kIsc) (f32x4.div (f32x4.neg (f32x4.add (local.get $vw)
+      (f32x4.mul (local.get $vf) (v128.const f32x4 0 -9 -8 -7)))) (local.get $vx)))
+    (v128.store offset=16 (global.get $kIsc) (f32x4.div (f32x4.neg (f32x4.add (local.get $vw)
+      (f32x4.mul (local.get $vf) (v128.const f32x4 -6 -5 -4 -3)))) (local.get $vx)))
+    (v128.store offset=32 (global.get $kIsc) (f32x4.div (f32x4.neg (f32x4.add (local.get $vw)
+      (f32x4.mul (local.get $vf) (v128.const f32x4 -2 -1 1 2)))) (local.get $vx)))
+    (v128.store offset=48 (global.get $kIsc) (f32x4.div (f32x4.neg (f32x4.add (local.get $vw)
+      (f32x4.mul (local.get $vf) (v128.const f32x4 3 4 5 6)))) (local.get $vx)))
+    (v128.store offset=64 (global.get $kIsc) (f32x4.div (f32x4.neg (f32x4.add (local.get $vw)
+      (f32x4.mul (local.get $vf) (v128.const f32x4 7 8 9 9)))) (local.get $vx)))
     (local.set $p (i32.const 0))
     (block $e3 (loop $l3
       (br_if $e3 (i32.ge_s (local.get $p) (local.get $nb)))
