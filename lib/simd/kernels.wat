@@ -809,12 +809,14 @@
       (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
       (br $next))))
 
-  ;; ---- K-quants: float32 ports of lib/quant/_kquant.ts and q4_k.ts, q6_k.ts ----
-  ;; The same operations in the same order as the references (their comments
-  ;; say why the skipped steps change nothing). Super-blocks holding a NaN or
-  ;; an Inf are flagged for the reference; from finite input the only NaNs are
-  ;; the canonical ones arithmetic makes, which nearest_int reads as 0, as the
-  ;; reference does.
+  ;; ---- K-quants: lib/quant/_kquant.ts and q2_k.ts … q6_k.ts in float32 ----
+  ;; Every value the references use is computed with the same float32
+  ;; operations on the same operands in the same order (sums included); only
+  ;; the searches are rearranged, several steps side by side one a lane, where
+  ;; the comments below say why the result cannot change. Super-blocks holding
+  ;; a NaN or an Inf are flagged for the reference; from finite input the only
+  ;; NaNs are the canonical ones arithmetic makes, which nearest_int reads as
+  ;; 0, as the reference does.
   ;;
   ;; Scratch at 1 MiB: L (256 bytes), weights (32 f32), scales and mins (16
   ;; f32 each), x² and x³ (32 f32 each), make_qx_quants' inverse scales and
@@ -1674,7 +1676,7 @@
     (f32.const 0))
 
   ;; makeQ3Quants (do_rmse): codes 0..2·nmax−1 at $L for the $n values at
-  ;; $x ($n a multiple of 16, below 32: the pass masks are 32 bits); returns the scale.
+  ;; $x ($n 16: the pass masks below shift by up to $n); returns the scale.
   (func $q3 (param $n i32) (param $nmax i32) (param $x i32) (param $L i32) (result f32)
     (local $i i32) (local $p i32) (local $nb i32) (local $li i32) (local $nl i32) (local $itry i32) (local $changed i32)
     (local $lo i32) (local $hi i32) (local $mask i32)
