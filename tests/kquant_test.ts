@@ -7,6 +7,7 @@ import { errorMetrics } from "../lib/metrics.ts";
 import type { QuantScheme } from "../lib/quant/scheme.ts";
 import { ggmlQuantize, skipUnlessGgmlOracle } from "./_ggml_oracle.ts";
 import { DATA } from "./_helpers.ts";
+import { setSimdEnabled, simdActive } from "../lib/simd/kernels.ts";
 
 const K_SCHEMES: QuantScheme[] = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"].map(schemeByName);
 const oracleMissing = skipUnlessGgmlOracle();
@@ -111,6 +112,47 @@ Deno.test({
       }
     }
   },
+});
+
+// The schemes with a WebAssembly kernel (lib/simd/kernels.wat) beside their TypeScript reference.
+const K_WASM = ["Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"];
+
+Deno.test("K-quant WebAssembly kernels write the TypeScript references' bytes", async (t) => {
+  assert.equal(simdActive(), true);
+  const both = (scheme: QuantScheme, values: Float32Array) => {
+    setSimdEnabled(true);
+    const wasm = quantizeCpu(scheme, values);
+    setSimdEnabled(false);
+    try {
+      return { wasm, reference: quantizeCpu(scheme, values) };
+    } finally {
+      setSimdEnabled(true);
+    }
+  };
+  const edges = edgeBlocks();
+  // More super-blocks than one chunk copied into the module (256), edge blocks among them.
+  const mixed = randomBlocks(300, 21);
+  for (let b = 0; b * 256 < edges.length; b++) mixed.set(edges.subarray(b * 256, b * 256 + 256), b * 7 * 256);
+  const inputs: [string, Float32Array][] = [
+    ...INPUTS,
+    ["edge cases among random, crossing a chunk", mixed],
+    ["more random super-blocks", randomBlocks(700, 33)],
+  ];
+  for (const name of K_WASM) {
+    await t.step(name, () => {
+      const scheme = schemeByName(name);
+      const blockBytes = ggmlTypeByName(name)!.typeSize;
+      for (const [label, values] of inputs) {
+        const r = both(scheme, values);
+        assert.equal(firstDifference(r.wasm, r.reference, blockBytes), "", label);
+      }
+      // Each edge super-block alone, so it is the first and the last of a call.
+      for (let b = 0; b * 256 < edges.length; b++) {
+        const r = both(scheme, edges.subarray(b * 256, b * 256 + 256));
+        assert.equal(firstDifference(r.wasm, r.reference, blockBytes), "", `edge super-block ${b}`);
+      }
+    });
+  }
 });
 
 Deno.test({

@@ -89,5 +89,6 @@ export const Q2_K_SCHEME: QuantScheme = ggmlScheme({
   blockBytes: 84,
   blockElems: QK_K,
   quantizeRow: quantizeRowQ2_K,
+  simd: "q2_k",
   wgslBlock: kquantWgsl(WGSL_KQUANT, WGSL_QKX2, WGSL_Q2_K_BLOCK),
 });

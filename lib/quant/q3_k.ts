@@ -94,5 +94,6 @@ export const Q3_K_SCHEME: QuantScheme = ggmlScheme({
   blockBytes: 110,
   blockElems: QK_K,
   quantizeRow: quantizeRowQ3_K,
+  simd: "q3_k",
   wgslBlock: kquantWgsl(WGSL_KQUANT, WGSL_Q3, WGSL_Q3_K_BLOCK),
 });

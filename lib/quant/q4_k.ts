@@ -81,5 +81,6 @@ export const Q4_K_SCHEME: QuantScheme = ggmlScheme({
   blockBytes: 144,
   blockElems: QK_K,
   quantizeRow: quantizeRowQ4_K,
+  simd: "q4_k",
   wgslBlock: kquantWgsl(WGSL_KQUANT, WGSL_QKX2, WGSL_K4, WGSL_Q4_K_BLOCK),
 });

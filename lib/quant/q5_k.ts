@@ -97,5 +97,6 @@ export const Q5_K_SCHEME: QuantScheme = ggmlScheme({
   blockBytes: 176,
   blockElems: QK_K,
   quantizeRow: quantizeRowQ5_K,
+  simd: "q5_k",
   wgslBlock: kquantWgsl(WGSL_KQUANT, WGSL_QKX2, WGSL_K4, WGSL_Q5_K_BLOCK),
 });

@@ -87,5 +87,6 @@ export const Q6_K_SCHEME: QuantScheme = ggmlScheme({
   blockBytes: 210,
   blockElems: QK_K,
   quantizeRow: quantizeRowQ6_K,
+  simd: "q6_k",
   wgslBlock: kquantWgsl(WGSL_KQUANT, WGSL_QX, WGSL_Q6_K_BLOCK),
 });

@@ -20,6 +20,11 @@ interface Exports {
   q4_1(src: number, dst: number, blocks: number, flags: number): number;
   q5_0(src: number, dst: number, blocks: number, flags: number): number;
   q5_1(src: number, dst: number, blocks: number, flags: number): number;
+  q4_k(src: number, dst: number, blocks: number, flags: number): number;
+  q6_k(src: number, dst: number, blocks: number, flags: number): number;
+  q5_k(src: number, dst: number, blocks: number, flags: number): number;
+  q2_k(src: number, dst: number, blocks: number, flags: number): number;
+  q3_k(src: number, dst: number, blocks: number, flags: number): number;
   absmax(src: number, n: number, init: number): number;
   minmax(src: number, n: number, io: number): void;
   int8(
@@ -100,14 +105,24 @@ export function setSimdEnabled(on: boolean): void {
   enabled = on;
 }
 
-/** The ggml block kinds the module quantizes. */
-export type GgmlSimdKind = "q8_0" | "q4_0" | "q4_1" | "q5_0" | "q5_1";
+/** The ggml block kinds the module quantizes (the `_k` ones in super-blocks of 256). */
+export type GgmlSimdKind =
+  | "q8_0"
+  | "q4_0"
+  | "q4_1"
+  | "q5_0"
+  | "q5_1"
+  | "q2_k"
+  | "q3_k"
+  | "q4_k"
+  | "q5_k"
+  | "q6_k";
 
 /**
- * Quantize `x` (a multiple of 32 values) into ggml blocks of `blockBytes`;
- * blocks the vector path leaves (NaN, Inf, a zero extreme, an overflowing
- * reciprocal; the last blocks short of a group of 4) are done by
- * `reference`. False when SIMD is unavailable.
+ * Quantize `x` (a multiple of 32 values, of 256 for the K-quants) into ggml
+ * blocks of `blockBytes`; blocks the kernel leaves (NaN, Inf, a zero extreme,
+ * an overflowing reciprocal; the last blocks short of a group of 4) are done
+ * by `reference`. False when SIMD is unavailable.
  */
 export function ggmlSimd(
   kind: GgmlSimdKind,
@@ -119,17 +134,19 @@ export function ggmlSimd(
   const m = kernels();
   if (!m) return false;
   const fn = m.k[kind];
+  const shift = kind.endsWith("_k") ? 8 : 5;
+  const qk = 1 << shift;
   for (let off = 0; off < x.length; off += CHUNK) {
     const len = Math.min(CHUNK, x.length - off);
-    const blocks = len >> 5;
-    const vector = blocks & ~3; // the kernels take groups of 4 blocks
-    m.f32.set(x.subarray(off, off + vector * 32), SRC >> 2);
+    const blocks = len >> shift;
+    const vector = shift === 8 ? blocks : blocks & ~3; // the legacy kernels take groups of 4 blocks
+    m.f32.set(x.subarray(off, off + vector * qk), SRC >> 2);
     const flagged = fn(SRC, DST, vector, FLAGS);
-    const first = (off >> 5) * blockBytes;
+    const first = (off >> shift) * blockBytes;
     out.set(m.u8.subarray(DST, DST + vector * blockBytes), first);
     const redo = (b: number) => {
-      const at = off + b * 32;
-      reference(x.subarray(at, at + 32), out.subarray(first + b * blockBytes, first + (b + 1) * blockBytes));
+      const at = off + b * qk;
+      reference(x.subarray(at, at + qk), out.subarray(first + b * blockBytes, first + (b + 1) * blockBytes));
     };
     for (let f = 0; f < flagged; f++) redo(m.u32[(FLAGS >> 2) + f]);
     for (let b = vector; b < blocks; b++) redo(b);
