@@ -2,8 +2,8 @@
  * Quantization on every core: a {@linkcode QuantizeBackend} that spreads the
  * tensors of a batch over a pool of Workers, each running the scheme's CPU
  * reference, so the bytes are the same whatever the number of workers.
- * `quantize()` hands a backend batches of at most `batchBytes` of input, so
- * memory stays bounded by the batch, not the model.
+ * `quantize()` hands it batches of one tensor a worker, so memory stays
+ * bounded by workers × a tensor, not the model.
  *
  * @module
  */
@@ -75,6 +75,8 @@ export function cpuWorkers(workers: number = navigator.hardwareConcurrency || 1)
   return {
     name: `cpu, ${workers} ${workers === 1 ? "worker" : "workers"}`,
     kind: "cpu",
+    // One tensor a worker per batch: memory stays at workers × a tensor.
+    batching: { minTensors: workers, bytes: 0 },
     workers,
     async quantize(
       jobs: readonly QuantizeJob[],

@@ -35,6 +35,12 @@ export interface QuantizeBackend {
   /** What runs the work, for reports: a GPU, or CPU workers. @default "gpu" */
   readonly kind?: "gpu" | "cpu";
   /**
+   * How a batch should be filled: at least `minTensors` tensors (to keep every
+   * worker busy), then more only while the input stays within `bytes`.
+   * @default `{ minTensors: 1, bytes: the transform's batchBytes }`
+   */
+  readonly batching?: { readonly minTensors: number; readonly bytes: number };
+  /**
    * Quantize the jobs; results in job order, identical to each scheme's CPU
    * reference. With `measure`, a backend may attach each result's error
    * metrics (computed where the values are) so the caller need not.

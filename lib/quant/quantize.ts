@@ -163,11 +163,14 @@ export function quantize(spec: QuantizeSpec, options: QuantizeOptions = {}): Tra
         // (and are read again later), and results set now but unread are not counted.
         const batch = [first];
         if (backend) {
+          const least = backend.batching?.minTensors ?? 1;
+          const limit = backend.batching?.bytes ?? batchBytes;
           let bytes = first.plan.count * 4;
           for (let k = groups.indexOf(first) + 1; k > 0 && k < groups.length; k++) {
             const g = groups[k];
             if (g.started || g.finished) continue;
-            if (bytes + g.plan.count * 4 > batchBytes || batch.length >= MAX_BATCH_TENSORS) break;
+            const full = bytes + g.plan.count * 4 > limit && batch.length >= least;
+            if (full || batch.length >= MAX_BATCH_TENSORS) break;
             batch.push(g);
             bytes += g.plan.count * 4;
           }
