@@ -76,7 +76,8 @@ quantized in one pass): Q8_0, Q6_K, Q5_K_M, Q5_K_S, Q4_K_M, Q4_K_S, Q3_K_L, Q3_K
 Q2_K, Q5_1, Q5_0, Q4_1, Q4_0, F16, BF16, F32 give every tensor the type
 llama-quantize gives it (without an importance matrix), with the same bytes;
 --pure gives every quantized tensor the file type's one type. File types run
-on --jobs CPU Workers unless --device gpu.
+on --jobs CPU Workers unless --device gpu (from a model folder,
+one job unless --jobs says more: the conversion sets the pace there).
 
 Schemes:
 ${SCHEMES.map((s) => `  ${s.name.padEnd(10)}${s.description}`).join("\n")}
