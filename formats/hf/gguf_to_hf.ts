@@ -16,23 +16,22 @@ import type { Hparams } from "./architectures/_table.ts";
 import { llama3RopeFactors, unpermuteRows } from "./hf_to_gguf.ts";
 import { preTokenizerFor } from "./pre_tokenizer.ts";
 import { PIECE_TYPE } from "./_piece_type.ts";
-
-type Json = Record<string, unknown>;
+import type { JsonObject } from "./open_hf_model.ts";
 
 /** The files of a Hugging Face folder, ready to write. */
 export interface HfFolderContents {
   /** config.json. */
-  readonly config: Json;
+  readonly config: JsonObject;
   /** generation_config.json. */
-  readonly generationConfig: Json;
+  readonly generationConfig: JsonObject;
   /** Tensors with Hugging Face names. */
   readonly tensors: TensorEntry[];
   /** tokenizer.json (BPE vocabularies). */
-  readonly tokenizerJson?: Json;
+  readonly tokenizerJson?: JsonObject;
   /** tokenizer.model (SentencePiece vocabularies). */
   readonly tokenizerModel?: Uint8Array;
   /** tokenizer_config.json, with any tokenizer. */
-  readonly tokenizerConfig?: Json;
+  readonly tokenizerConfig?: JsonObject;
   /** What could not be carried over, for the caller to show. */
   readonly warnings: string[];
 }
@@ -49,7 +48,7 @@ function items(value: GgufItem | undefined): readonly GgufItem[] {
 }
 
 /** Find Llama 3 rope parameters that reproduce `factors` exactly, trying the published settings. */
-function fitLlama3(factors: Float32Array, theta: number, headDim: number): Json | undefined {
+function fitLlama3(factors: Float32Array, theta: number, headDim: number): JsonObject | undefined {
   const factor = Math.max(...factors);
   for (const low of [1, 2]) {
     for (const high of [4, 8, 2]) {
@@ -115,12 +114,12 @@ function bpeTokenizer(
   get: (key: string) => GgufItem | undefined,
   tokens: string[],
   types: number[],
-): Json | undefined {
+): JsonObject | undefined {
   const pre = String(get("tokenizer.ggml.pre") ?? "default");
   const preTokenizer = preTokenizerFor(pre);
   if (preTokenizer === undefined) return undefined;
   const vocab: Record<string, number> = {};
-  const added: Json[] = [];
+  const added: JsonObject[] = [];
   for (let i = 0; i < tokens.length; i++) {
     if (types[i] === PIECE_TYPE.unused && /^\[PAD\d+\]$/.test(tokens[i])) continue;
     Object.defineProperty(vocab, tokens[i], {
@@ -250,7 +249,7 @@ export async function ggufToHf(
     vocab: embd.shape[0],
   };
   const warnings: string[] = [];
-  const config: Json = { architectures: [arch.hfClasses[0]], model_type: arch.modelType };
+  const config: JsonObject = { architectures: [arch.hfClasses[0]], model_type: arch.modelType };
   for (const rule of arch.hparams) {
     if (!rule.configKey) continue;
     const v = get(`${archName}.${rule.key}`);
@@ -268,7 +267,7 @@ export async function ggufToHf(
     rms_norm_eps: Number((get(`${archName}.attention.layer_norm_rms_epsilon`) as number).toPrecision(7)),
   });
   const theta = Number(get(`${archName}.rope.freq_base`) ?? 10000);
-  let rope: Json = { rope_type: "default", rope_theta: theta };
+  let rope: JsonObject = { rope_type: "default", rope_theta: theta };
   const scalingType = get(`${archName}.rope.scaling.type`);
   if (scalingType === "linear" || scalingType === "yarn") {
     rope = {
@@ -359,12 +358,12 @@ export async function ggufToHf(
   const model = get("tokenizer.ggml.model");
   const tokens = items(get("tokenizer.ggml.tokens")).map(String);
   const types = items(get("tokenizer.ggml.token_type")).map(Number);
-  let tokenizerJson: Json | undefined;
+  let tokenizerJson: JsonObject | undefined;
   let tokenizerModel: Uint8Array | undefined;
-  let tokenizerConfig: Json | undefined;
+  let tokenizerConfig: JsonObject | undefined;
   const text = (id: GgufItem | undefined) => typeof id === "number" ? tokens[id] : undefined;
   const template = get("tokenizer.chat_template");
-  const common: Json = {
+  const common: JsonObject = {
     bos_token: text(bos),
     eos_token: text(eos),
     pad_token: text(pad),
@@ -406,7 +405,7 @@ export async function ggufToHf(
   } else if (tokens.length > 0) {
     warnings.push(`no tokenizer written: tokenizer.ggml.model '${String(model)}' is not llama or gpt2`);
   }
-  const generationConfig: Json = { _from_model_config: true };
+  const generationConfig: JsonObject = { _from_model_config: true };
   if (bos !== undefined) generationConfig.bos_token_id = Number(bos);
   if (eos !== undefined) generationConfig.eos_token_id = Number(eos);
   return { config, generationConfig, tensors: out, tokenizerJson, tokenizerModel, tokenizerConfig, warnings };

@@ -18,7 +18,8 @@ import type { ArchitectureTable, Hparams } from "./architectures/_table.ts";
 import type { TokenizerFiles } from "./tokenizer_key_values.ts";
 import type { SentencePieceModel } from "./sentencepiece_model.ts";
 
-type Json = Record<string, unknown>;
+/** A parsed JSON object (config.json, tokenizer.json, …). */
+export type JsonObject = Record<string, unknown>;
 
 /** Largest JSON file read from a folder (config, tokenizer): real tokenizer.json files are under 20 MB. */
 export const MAX_JSON_BYTES = 256 * 1024 * 1024;
@@ -30,9 +31,9 @@ export interface HfModel extends TensorFile {
   /** The folder. */
   readonly folder: string;
   /** config.json. */
-  readonly config: Json;
+  readonly config: JsonObject;
   /** generation_config.json, when present. */
-  readonly generationConfig?: Json;
+  readonly generationConfig?: JsonObject;
   /** The architecture table for config.json's `architectures[0]`. */
   readonly architecture: ArchitectureTable;
   /** config.json's class, e.g. `LlamaForCausalLM`. */
@@ -74,7 +75,7 @@ async function readSentencePiece(path: string): Promise<SentencePieceModel | und
 }
 
 /** Read a JSON object file, or undefined when it is absent. */
-export async function readJsonFile(path: string): Promise<Json | undefined> {
+export async function readJsonFile(path: string): Promise<JsonObject | undefined> {
   const bytes = await readBytes(path, MAX_JSON_BYTES);
   if (!bytes) return undefined;
   let parsed: unknown;
@@ -89,7 +90,7 @@ export async function readJsonFile(path: string): Promise<Json | undefined> {
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new FormatError(`Cannot read ${path}: not a JSON object`, { format: "hf" });
   }
-  return parsed as Json;
+  return parsed as JsonObject;
 }
 
 /**
@@ -116,7 +117,7 @@ export async function hfFolderOf(path: string): Promise<string | undefined> {
   return (await statOrUndefined(join(dir, "config.json")))?.isFile ? dir : undefined;
 }
 
-function positiveInt(config: Json, key: string, path: string, fallback?: number): number {
+function positiveInt(config: JsonObject, key: string, path: string, fallback?: number): number {
   const v = config[key] ?? fallback;
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) {
     throw new FormatError(
@@ -130,7 +131,7 @@ function positiveInt(config: Json, key: string, path: string, fallback?: number)
 }
 
 /** Normalised hyperparameters of a config.json, checked for consistency. */
-export function hparamsOf(config: Json, path = "config.json"): Hparams {
+export function hparamsOf(config: JsonObject, path = "config.json"): Hparams {
   const hidden = positiveInt(config, "hidden_size", path);
   const heads = positiveInt(config, "num_attention_heads", path);
   const kvHeads = positiveInt(config, "num_key_value_heads", path, heads);

@@ -7,6 +7,7 @@
  */
 
 import { UsageError } from "../../lib/errors.ts";
+import type { JsonObject } from "./open_hf_model.ts";
 
 /** Llama 3's split regex, as tokenizer.json stores it. */
 export const LLAMA3_REGEX =
@@ -36,9 +37,7 @@ function normaliseRegex(regex: string): string {
   );
 }
 
-type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
+function isObject(v: unknown): v is JsonObject {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
@@ -73,13 +72,16 @@ export function preTokenizerName(pre: unknown, path = "tokenizer.json"): string 
   const splits = parts.filter((p) => isObject(p) && p.type === "Split");
   const byteLevel = parts.filter((p) => isObject(p) && p.type === "ByteLevel");
   if (splits.length === 1 && byteLevel.length === 1 && parts.length === 2) {
-    const split = splits[0] as Json;
+    const split = splits[0] as JsonObject;
     const pattern = split.pattern;
     const regex = isObject(pattern) && typeof pattern.Regex === "string"
       ? normaliseRegex(pattern.Regex)
       : undefined;
     const name = regex === undefined ? undefined : BY_REGEX.get(regex);
-    if (name && (byteLevel[0] as Json).use_regex === false && (split.behavior ?? "Isolated") === "Isolated") {
+    if (
+      name && (byteLevel[0] as JsonObject).use_regex === false &&
+      (split.behavior ?? "Isolated") === "Isolated"
+    ) {
       return name;
     }
     if (regex !== undefined) {

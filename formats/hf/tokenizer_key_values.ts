@@ -13,23 +13,22 @@ import type { GgufKeyValue } from "../gguf/gguf_value.ts";
 import { preTokenizerName } from "./pre_tokenizer.ts";
 import { PIECE_TYPE } from "./_piece_type.ts";
 import type { SentencePieceModel } from "./sentencepiece_model.ts";
-
-type Json = Record<string, unknown>;
+import type { JsonObject } from "./open_hf_model.ts";
 
 /** The tokenizer files of a folder, already read. */
 export interface TokenizerFiles {
   /** Folder path, for messages. */
   readonly folder: string;
   /** config.json. */
-  readonly config: Json;
+  readonly config: JsonObject;
   /** tokenizer.json, parsed. @default absent */
-  readonly tokenizerJson?: Json;
+  readonly tokenizerJson?: JsonObject;
   /** tokenizer.model, parsed. @default absent */
   readonly sentencePiece?: SentencePieceModel;
   /** tokenizer_config.json, parsed. @default absent */
-  readonly tokenizerConfig?: Json;
+  readonly tokenizerConfig?: JsonObject;
   /** added_tokens.json (token → id), read beside a tokenizer.model. @default absent */
-  readonly addedTokens?: Json;
+  readonly addedTokens?: JsonObject;
   /** chat_template.jinja text. @default absent */
   readonly chatTemplateJinja?: string;
 }
@@ -77,7 +76,7 @@ const ADD_KEYS: Record<string, string> = {
   sep: "tokenizer.ggml.add_sep_token",
 };
 
-function isObject(v: unknown): v is Json {
+function isObject(v: unknown): v is JsonObject {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
@@ -114,7 +113,7 @@ function specialVocab(files: TokenizerFiles, nVocab: number | undefined): {
     if ((nVocab === undefined || id < nVocab) && !ids.has(typ)) ids.set(typ, id);
   };
   const tj = files.tokenizerJson;
-  const tc: Json | undefined = files.tokenizerConfig ? { ...files.tokenizerConfig } : undefined;
+  const tc: JsonObject | undefined = files.tokenizerConfig ? { ...files.tokenizerConfig } : undefined;
   const added = tj && Array.isArray(tj.added_tokens) ? tj.added_tokens.filter(isObject) : [];
   if (tj) {
     let bos = tokenContent(tc?.bos_token);
@@ -132,7 +131,7 @@ function specialVocab(files: TokenizerFiles, nVocab: number | undefined): {
         } else if (p.type === "TemplateProcessing") {
           const single = Array.isArray(p.single) ? p.single.filter(isObject) : [];
           const pair = Array.isArray(p.pair) ? p.pair.filter(isObject) : [];
-          const specialId = (item: Json | undefined) =>
+          const specialId = (item: JsonObject | undefined) =>
             isObject(item?.SpecialToken) && typeof item.SpecialToken.id === "string"
               ? item.SpecialToken.id
               : undefined;
@@ -166,7 +165,7 @@ function specialVocab(files: TokenizerFiles, nVocab: number | undefined): {
             const stop = last && specialId(pair[pair.length - 1]) === last ? pair.length - 1 : pair.length;
             let middle = pair.slice(start, stop);
             if (middle.length > 0) {
-              const seqId = (item: Json) => isObject(item.Sequence) ? item.Sequence.id : undefined;
+              const seqId = (item: JsonObject) => isObject(item.Sequence) ? item.Sequence.id : undefined;
               const a = seqId(middle[0]);
               const b = seqId(middle[middle.length - 1]);
               middle = middle.slice(1, -1);
@@ -323,7 +322,7 @@ function bpeKeys(files: TokenizerFiles, options: TokenizerKeyValuesOptions): Tok
     }
     reverse.set(id, token);
   }
-  const added = new Map<number, Json>();
+  const added = new Map<number, JsonObject>();
   for (const a of Array.isArray(tj.added_tokens) ? tj.added_tokens.filter(isObject) : []) {
     if (typeof a.id === "number" && typeof a.content === "string") {
       added.set(a.id, a);

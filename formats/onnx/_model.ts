@@ -92,6 +92,7 @@ export interface InitializerLayout {
 
 /** A graph input, output or value info. */
 export interface ValueInfo {
+  /** The value's name. */
   name: string;
   /** ONNX element type, when the value is a tensor with a declared type. */
   elemType: number | undefined;
@@ -101,15 +102,21 @@ export interface ValueInfo {
 
 /** A node's type and outputs. */
 export interface NodeInfo {
+  /** The operator, e.g. `MatMul`. */
   opType: string;
+  /** Names of the values it produces. */
   outputs: string[];
 }
 
 /** The graph's interface, read when asked for. */
 export interface GraphInfo {
+  /** The graph's inputs. */
   inputs: ValueInfo[];
+  /** The graph's outputs. */
   outputs: ValueInfo[];
+  /** Declared intermediate values (value_info). */
   valueInfo: ValueInfo[];
+  /** The nodes, in file order. */
   nodes: NodeInfo[];
 }
 

@@ -12,7 +12,16 @@ import { type TensorEntry, type TensorFile, tensorFile } from "../../lib/tensor.
 import { type InitializerLayout, type ModelLayout, scanModel } from "./_model.ts";
 import { folderOf, insideFolder, resolveExternalPath } from "./_paths.ts";
 
-export type { DataLayout, InitializerLayout, ModelLayout, Span, TensorRole } from "./_model.ts";
+export type {
+  DataLayout,
+  GraphInfo,
+  InitializerLayout,
+  ModelLayout,
+  NodeInfo,
+  Span,
+  TensorRole,
+  ValueInfo,
+} from "./_model.ts";
 
 /** The model behind an {@linkcode OnnxFile}: what a writer needs to make a copy of it. */
 export interface OnnxModelSource {
