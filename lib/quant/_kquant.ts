@@ -352,3 +352,63 @@ export function scaleMinK4(j: number, q: Uint8Array, o: number): number {
   const m = (q[o + j + 4] >> 4) | ((q[o + j] >> 6) << 4);
   return d | (m << 8);
 }
+
+const K4_LAUX = new Uint8Array(32);
+const K4_WEIGHTS = new Float32Array(32);
+const K4_SCALES = new Float32Array(8);
+const K4_MINS = new Float32Array(8);
+
+/**
+ * One Q4_K or Q5_K super-block's scales and mins (make_qkx2_quants per
+ * sub-block of 32, packed as 6 bits with the fp16 d and dmin at `out[o]`)
+ * and its codes into `L` (0…nmax), exactly as quantize_row_q4_K_ref and
+ * quantize_row_q5_K_ref compute them; the two differ only in nmax, rmin and
+ * the number of search steps.
+ */
+export function quantizeScalesMinsK(
+  x: Float32Array,
+  xb: number,
+  nmax: number,
+  rmin: number,
+  nstep: number,
+  out: Uint8Array,
+  o: number,
+  L: Uint8Array,
+): void {
+  for (let j = 0; j < 8; j++) {
+    const xo = xb + 32 * j;
+    let sumX2 = 0;
+    for (let l = 0; l < 32; l++) sumX2 = fr(sumX2 + fr(x[xo + l] * x[xo + l]));
+    const avX = fr(Math.sqrt(fr(sumX2 / 32)));
+    for (let l = 0; l < 32; l++) K4_WEIGHTS[l] = avX + Math.abs(x[xo + l]);
+    K4_SCALES[j] = makeQkx2Quants(
+      32,
+      nmax,
+      x,
+      xo,
+      K4_WEIGHTS,
+      L,
+      32 * j,
+      K4_LAUX,
+      rmin,
+      fr(0.1),
+      nstep,
+      false,
+    );
+    K4_MINS[j] = qkx2Min;
+  }
+  packScalesMinsK4(K4_SCALES, K4_MINS, out, o);
+  const d0 = fp16Value(out[o] | (out[o + 1] << 8));
+  const m0 = fp16Value(out[o + 2] | (out[o + 3] << 8));
+  for (let j = 0; j < 8; j++) {
+    const sm = scaleMinK4(j, out, o + 4);
+    const d = fr(d0 * (sm & 255));
+    if (d === 0) continue; // C: !d is false for NaN
+    const dm = fr(m0 * (sm >> 8));
+    const xo = xb + 32 * j;
+    for (let ii = 0; ii < 32; ii++) {
+      const l = nearestInt(fr(fr(x[xo + ii] + dm) / d));
+      L[32 * j + ii] = l < 0 ? 0 : l > nmax ? nmax : l;
+    }
+  }
+}

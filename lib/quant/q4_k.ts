@@ -9,24 +9,11 @@
  */
 
 import { ggmlScheme } from "./_ggml.ts";
-import {
-  fp16Value,
-  makeQkx2Quants,
-  nearestInt,
-  packScalesMinsK4,
-  QK_K,
-  qkx2Min,
-  scaleMinK4,
-} from "./_kquant.ts";
+import { QK_K, quantizeScalesMinsK } from "./_kquant.ts";
 import { kquantWgsl, WGSL_K4, WGSL_KQUANT, WGSL_Q4_K_BLOCK, WGSL_QKX2 } from "./_kquant_wgsl.ts";
 import type { QuantScheme } from "./scheme.ts";
 
-const fr = Math.fround;
 const L = new Uint8Array(QK_K);
-const LAUX = new Uint8Array(32);
-const WEIGHTS = new Float32Array(32);
-const SCALES = new Float32Array(8);
-const MINS = new Float32Array(8);
 
 /**
  * Quantize float32 values (a multiple of 256) to Q4_K super-blocks of 144 bytes.
@@ -45,29 +32,7 @@ export function quantizeRowQ4_K(x: Float32Array, out: Uint8Array): void {
   for (let i = 0; i < nb; i++) {
     const xb = i * QK_K;
     const o = i * 144;
-    for (let j = 0; j < 8; j++) {
-      const xo = xb + 32 * j;
-      let sumX2 = 0;
-      for (let l = 0; l < 32; l++) sumX2 = fr(sumX2 + fr(x[xo + l] * x[xo + l]));
-      const avX = fr(Math.sqrt(fr(sumX2 / 32)));
-      for (let l = 0; l < 32; l++) WEIGHTS[l] = avX + Math.abs(x[xo + l]);
-      SCALES[j] = makeQkx2Quants(32, 15, x, xo, WEIGHTS, L, 32 * j, LAUX, -1, fr(0.1), 20, false);
-      MINS[j] = qkx2Min;
-    }
-    packScalesMinsK4(SCALES, MINS, out, o);
-    const d0 = fp16Value(out[o] | (out[o + 1] << 8));
-    const m0 = fp16Value(out[o + 2] | (out[o + 3] << 8));
-    for (let j = 0; j < 8; j++) {
-      const sm = scaleMinK4(j, out, o + 4);
-      const d = fr(d0 * (sm & 255));
-      if (d === 0) continue; // C: !d is false for NaN
-      const dm = fr(m0 * (sm >> 8));
-      const xo = xb + 32 * j;
-      for (let ii = 0; ii < 32; ii++) {
-        const l = nearestInt(fr(fr(x[xo + ii] + dm) / d));
-        L[32 * j + ii] = l < 0 ? 0 : l > 15 ? 15 : l;
-      }
-    }
+    quantizeScalesMinsK(x, xb, 15, -1, 20, out, o, L);
     for (let j = 0, q = o + 16; j < QK_K; j += 64, q += 32) {
       for (let l = 0; l < 32; l++) out[q + l] = L[j + l] | (L[j + l + 32] << 4);
     }
