@@ -7,7 +7,11 @@
 
 import { FormatError, LimitError, UsageError } from "./errors.ts";
 
-/** Names of the element types, as safetensors spells them. */
+/**
+ * Names of the element types, as safetensors spells them; `C128` (complex
+ * float64, which TensorFlow, numpy and torch have) is ckpt's own addition and
+ * safetensors files neither hold nor get it.
+ */
 export type DType =
   | "BOOL"
   | "U8"
@@ -20,6 +24,7 @@ export type DType =
   | "I32"
   | "F32"
   | "C64"
+  | "C128"
   | "F64"
   | "U64"
   | "I64"
@@ -70,6 +75,7 @@ export const DTYPES: Readonly<Record<DType, DTypeInfo>> = Object.freeze({
   U32: info("U32", 32, "uint"),
   F32: info("F32", 32, "float"),
   C64: info("C64", 64, "complex"),
+  C128: info("C128", 128, "complex"),
   F64: info("F64", 64, "float"),
   I64: info("I64", 64, "int"),
   U64: info("U64", 64, "uint"),

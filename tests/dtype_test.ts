@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { byteLengthOf, DTYPES, elementCount, isDType, isFloatDType } from "../lib/dtype.ts";
 import { FormatError, LimitError } from "../lib/errors.ts";
 
-Deno.test("DTYPES lists every safetensors dtype with its width", () => {
+Deno.test("DTYPES lists every safetensors dtype, and C128, with its width", () => {
   const widths: Record<string, number> = {
     BOOL: 8,
     U8: 8,
@@ -15,6 +15,7 @@ Deno.test("DTYPES lists every safetensors dtype with its width", () => {
     I32: 32,
     F32: 32,
     C64: 64,
+    C128: 128,
     F64: 64,
     U64: 64,
     I64: 64,

@@ -7,6 +7,7 @@ import { openSource } from "../formats/open_tensor_file.ts";
 import { encodeNpyHeader, openNpy, openNpz, writeNpy, writeNpz } from "../formats/numpy/mod.ts";
 import { createZipWriter } from "../formats/zip/create_zip_writer.ts";
 import { DATA, runPython, skipUnlessPython, tempDir } from "./_helpers.ts";
+import { runVenv, skipUnlessVenv } from "./_oracles.ts";
 
 const DIR = `${DATA}/numpy`;
 const EXPECTED: Record<string, { descr: string; shape: number[]; hex: string }> = JSON.parse(
@@ -227,10 +228,10 @@ Deno.test("openNpy() rejects malformed and hostile headers with a clear error", 
       /structured dtypes are not supported/,
     ],
     [
-      "complex128",
-      rawNpy("{'descr': '<c16', 'fortran_order': False, 'shape': (2,)}", f4),
+      "float128 (long double)",
+      rawNpy("{'descr': '<f16', 'fortran_order': False, 'shape': (2,)}", f4),
       FormatError,
-      /dtype '<c16' has no ckpt equivalent/,
+      /dtype '<f16' has no ckpt equivalent/,
     ],
     [
       "an object array",
@@ -376,4 +377,27 @@ Deno.test("numpy formats are found by sniffing, not by extension", async () => {
   assert.equal(npy.format, "npy");
   const npz = await openSource(bytesSource(await Deno.readFile(`${DIR}/savez_compressed.npz`)));
   assert.equal(npz.format, "npz");
+});
+
+Deno.test({
+  name: "openNpy() reads numpy's complex128 arrays, big-endian ones too, as C128",
+  ignore: skipUnlessVenv("numpy"),
+  async fn() {
+    await using dir = await tempDir();
+    await runVenv(
+      `import sys, numpy as np
+a = np.array([1 + 2j, -3.5 - 4.25j, 1e300j], dtype=np.complex128)
+np.save(sys.argv[1] + "/le.npy", a)
+np.save(sys.argv[1] + "/be.npy", a.astype(">c16"))`,
+      [dir.path],
+    );
+    const expected = new Float64Array([1, 2, -3.5, -4.25, 0, 1e300]);
+    for (const name of ["le", "be"]) {
+      const file = await openNpy(await fileSource(`${dir.path}/${name}.npy`));
+      const [t] = file.tensors;
+      assert.deepEqual([t.dtype, t.shape, t.byteLength], ["C128", [3], 48], name);
+      assert.deepEqual(new Float64Array((await t.read()).slice().buffer), expected, name);
+      await file.close();
+    }
+  },
 });

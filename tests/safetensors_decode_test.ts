@@ -359,3 +359,11 @@ Deno.test("sniffSafetensors() recognises safetensors heads and nothing else", as
     await t.step(name, () => assert.equal(sniffSafetensors(head, size), expected));
   }
 });
+
+Deno.test("decodeSafetensorsHeader() refuses C128, ckpt's own dtype that safetensors lacks", () => {
+  const json = new TextEncoder().encode('{"z":{"dtype":"C128","shape":[1],"data_offsets":[0,16]}}');
+  const head = new Uint8Array(8 + json.length);
+  new DataView(head.buffer).setBigUint64(0, BigInt(json.length), true);
+  head.set(json, 8);
+  assert.throws(() => decodeSafetensorsHeader(head, { fileBytes: head.length + 16 }), /unknown dtype "C128"/);
+});

@@ -83,6 +83,7 @@ const TORCH_NAMES: Partial<Record<DType, string>> = {
   I32: "torch.int32",
   F32: "torch.float32",
   C64: "torch.complex64",
+  C128: "torch.complex128",
   F64: "torch.float64",
   U64: "torch.uint64",
   I64: "torch.int64",

@@ -58,6 +58,7 @@ const KIND_TO_DTYPE: Record<string, DType> = {
   f4: "F32",
   f8: "F64",
   c8: "C64",
+  c16: "C128",
 };
 
 const DTYPE_TO_DESCR: Partial<Record<DType, string>> = {
@@ -74,6 +75,7 @@ const DTYPE_TO_DESCR: Partial<Record<DType, string>> = {
   F32: "<f4",
   F64: "<f8",
   C64: "<c8",
+  C128: "<c16",
 };
 
 /**

@@ -43,7 +43,8 @@ export function npyEntry(
 ): TensorEntry {
   const { dtype, shape, byteLength, bigEndian, fortranOrder } = header;
   const itemBytes = dtypeInfo(dtype).bits / 8;
-  const unit = dtype === "C64" ? 4 : itemBytes;
+  // A complex number is two floats, each swapped on its own.
+  const unit = dtype === "C64" || dtype === "C128" ? itemBytes / 2 : itemBytes;
   const reorder = fortranOrder && shape.length > 1;
   return {
     name,

@@ -259,7 +259,8 @@ function describe(value: unknown): string {
 function tensorInfo(file: string, name: string, value: unknown): SafetensorsTensorInfo {
   if (!isPlainObject(value)) fail(file, `tensor '${name}' is described by ${describe(value)}, not an object`);
   const { dtype, shape, data_offsets: offsets } = value;
-  if (!isDType(dtype)) {
+  // C128 is ckpt's own dtype name; the safetensors format has no such dtype.
+  if (!isDType(dtype) || dtype === "C128") {
     fail(file, `tensor '${name}' has unknown dtype ${JSON.stringify(dtype) ?? "undefined"}`);
   }
   if (!Array.isArray(shape)) fail(file, `tensor '${name}' has no shape array`);

@@ -71,6 +71,11 @@ export function layoutSafetensors(tensors: readonly TensorEntry[]): SafetensorsL
   const names = new Set<string>();
   for (const entry of tensors) {
     requirePlainEntry(entry, "safetensors");
+    if (entry.dtype === "C128") {
+      throw new UsageError(
+        `Cannot write tensor '${entry.name}' as safetensors: it has no complex128 dtype (C64 is the widest complex)`,
+      );
+    }
     if (entry.name === "__metadata__") {
       throw new UsageError(`Cannot write a tensor named '__metadata__': safetensors reserves that name`);
     }

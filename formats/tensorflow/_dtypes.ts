@@ -12,6 +12,7 @@ export const TF_DTYPES: ReadonlyMap<number, DType> = new Map<number, DType>([
   [5, "I16"],
   [6, "I8"],
   [8, "C64"],
+  [18, "C128"],
   [9, "I64"],
   [10, "BOOL"],
   [14, "BF16"],
@@ -35,7 +36,6 @@ export const TF_DTYPE_NAMES: ReadonlyMap<number, string> = new Map([
   [13, "DT_QINT32"],
   [15, "DT_QINT16"],
   [16, "DT_QUINT16"],
-  [18, "DT_COMPLEX128"],
   [20, "DT_RESOURCE"],
 ]);
 

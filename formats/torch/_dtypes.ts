@@ -16,6 +16,7 @@ export const STORAGE_DTYPES: Readonly<Record<string, DType>> = {
   ByteStorage: "U8",
   BoolStorage: "BOOL",
   ComplexFloatStorage: "C64",
+  ComplexDoubleStorage: "C128",
   UInt16Storage: "U16",
   UInt32Storage: "U32",
   UInt64Storage: "U64",
@@ -48,6 +49,7 @@ export const DTYPE_STORAGES: Partial<Record<DType, string>> = {
   U8: "ByteStorage",
   BOOL: "BoolStorage",
   C64: "ComplexFloatStorage",
+  C128: "ComplexDoubleStorage",
 };
 
 /**
@@ -84,6 +86,7 @@ export const TORCH_DTYPES: Readonly<Record<string, DType>> = {
   uint8: "U8",
   bool: "BOOL",
   complex64: "C64",
+  complex128: "C128",
   uint16: "U16",
   uint32: "U32",
   uint64: "U64",
@@ -109,4 +112,5 @@ export const NUMPY_DTYPES: Readonly<Record<string, DType>> = {
   u8: "U64",
   b1: "BOOL",
   c8: "C64",
+  c16: "C128",
 };

@@ -554,7 +554,9 @@ export async function readTensor(
       }
     }
   }
-  if (ref.storage.bigEndian && esize > 1) swapBytes(result, ref.dtype === "C64" ? 4 : esize);
+  if (ref.storage.bigEndian && esize > 1) {
+    swapBytes(result, ref.dtype === "C64" || ref.dtype === "C128" ? esize / 2 : esize);
+  }
   return result;
 }
 

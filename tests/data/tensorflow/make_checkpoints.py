@@ -15,7 +15,7 @@ It writes:
   tf.train.experimental.MaxShardSizePolicy.
 - dtypes/dtypes.*: one tensor of every numeric dtype plus a string tensor,
   written by the SaveV2 op.
-- complex128/c128.*: a complex128 tensor, which ckpt refuses (it has no such dtype).
+- complex128/c128.*: a complex128 tensor beside a float32 one.
 - partitioned/model.ckpt.*: a TF1 partitioned variable saved as two slices.
 - snappy.rec: a TFRecord file with SNAPPY compression (TensorFlow's own Snappy
   compressor), whose chunks test the Snappy decompressor; its payload is
@@ -151,7 +151,6 @@ def dtypes():
 
 
 def complex128():
-    # ckpt has no complex128 dtype: this checkpoint tests that it is refused clearly.
     out = fresh("complex128")
     prefix = os.path.join(out, "c128")
     value = tf.constant([1 + 2j, 3 - 4j], tf.complex128)
