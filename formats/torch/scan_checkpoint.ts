@@ -391,18 +391,7 @@ async function walkLocalHeaders(
         );
         if (method === 0 && !cd.length) {
           // A stored member cut short by the end of the file: scan what there is of it.
-          const have = source.size - dataOffset;
-          out.push({
-            name,
-            flags,
-            method,
-            compressedSize: have,
-            size: have,
-            crc32: crc,
-            dataOffset,
-            localHeaderOffset: at,
-            truncated: true,
-          });
+          out.push(truncatedMember(name, flags, crc, dataOffset, at, source.size));
         }
         break;
       }
@@ -414,18 +403,7 @@ async function walkLocalHeaders(
       report.note(where, `member '${name}' at ${at} is cut short by the end of the file`, "error");
       // What is there of a stored member is still scanned.
       if (method === 0) {
-        const have = source.size - dataOffset;
-        out.push({
-          name,
-          flags,
-          method,
-          compressedSize: have,
-          size: have,
-          crc32: crc,
-          dataOffset,
-          localHeaderOffset: at,
-          truncated: true,
-        });
+        out.push(truncatedMember(name, flags, crc, dataOffset, at, source.size));
       }
       break;
     }
@@ -489,4 +467,27 @@ async function scan7z(source: ByteSource, ctx: Context, where: string, depth: nu
       /\.(pkl|pickle)$/i.test(file.name),
     );
   }
+}
+
+/** A stored member cut short by the end of the file: what there is of it, to scan. */
+function truncatedMember(
+  name: string,
+  flags: number,
+  crc32: number,
+  dataOffset: number,
+  localHeaderOffset: number,
+  fileSize: number,
+): Member {
+  const have = fileSize - dataOffset;
+  return {
+    name,
+    flags,
+    method: 0,
+    compressedSize: have,
+    size: have,
+    crc32,
+    dataOffset,
+    localHeaderOffset,
+    truncated: true,
+  };
 }

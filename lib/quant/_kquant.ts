@@ -177,6 +177,24 @@ const QX_W = new Float32Array(32);
 const QX_WX = new Float32Array(32);
 
 /**
+ * The value of largest magnitude among x[xo..xo+n), with its sign (the first
+ * one wins a tie; NaN never does), as make_qx_quants and make_q3_quants find it.
+ */
+function signedAbsMax(x: Float32Array, xo: number, n: number): number {
+  let max = 0;
+  let amax = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = x[xo + i];
+    const ax = Math.abs(xi);
+    if (ax > amax) {
+      amax = ax;
+      max = xi;
+    }
+  }
+  return max;
+}
+
+/**
  * `make_qx_quants` with rmse_type 1 and no importance weights (the only form
  * the K-quant references use): codes 0..2·nmax−1 in `L[lo..lo+n)`; returns the scale.
  */
@@ -188,17 +206,8 @@ export function makeQxQuants(
   L: Int8Array,
   lo: number,
 ): number {
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; i++) {
-    const xi = x[xo + i];
-    const ax = Math.abs(xi);
-    if (ax > amax) {
-      amax = ax;
-      max = xi;
-    }
-  }
-  if (amax < GROUP_MAX_EPS) {
+  const max = signedAbsMax(x, xo, n);
+  if (Math.abs(max) < GROUP_MAX_EPS) {
     L.fill(0, lo, lo + n);
     return 0;
   }
@@ -262,17 +271,8 @@ export function makeQ3Quants(
   L: Int8Array,
   lo: number,
 ): number {
-  let max = 0;
-  let amax = 0;
-  for (let i = 0; i < n; i++) {
-    const xi = x[xo + i];
-    const ax = Math.abs(xi);
-    if (ax > amax) {
-      amax = ax;
-      max = xi;
-    }
-  }
-  if (amax < GROUP_MAX_EPS) {
+  const max = signedAbsMax(x, xo, n);
+  if (Math.abs(max) < GROUP_MAX_EPS) {
     L.fill(0, lo, lo + n);
     return 0;
   }
