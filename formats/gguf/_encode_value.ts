@@ -3,7 +3,13 @@
 
 import type { DType } from "../../lib/dtype.ts";
 import type { FieldWriter } from "../../lib/binary/field_writer.ts";
-import { GGUF_VALUE_TYPES, type GgufArray, type GgufItem, type GgufType } from "./gguf_value.ts";
+import {
+  GGUF_VALUE_TYPES,
+  type GgufArray,
+  type GgufItem,
+  type GgufKeyValue,
+  type GgufType,
+} from "./gguf_value.ts";
 
 /** The ggml type that stores each plain dtype GGUF has. */
 export const GGML_TYPE_OF_DTYPE: Readonly<Partial<Record<DType, string>>> = Object.freeze({
@@ -60,5 +66,23 @@ export function writeItem(w: FieldWriter, type: GgufType, item: GgufItem): void 
       for (const x of arr.items) writeItem(w, arr.itemType, x);
       return;
     }
+  }
+}
+
+/** A GGUF file's start: magic, version, tensor and key counts, then every key/value. */
+export function writeHeaderStart(
+  w: FieldWriter,
+  version: number,
+  tensorCount: number,
+  kv: readonly GgufKeyValue[],
+): void {
+  w.bytes(UTF8.encode("GGUF"));
+  w.u32(version);
+  w.u64(tensorCount);
+  w.u64(kv.length);
+  for (const { key, type, value } of kv) {
+    writeString(w, key);
+    w.i32(GGUF_VALUE_TYPES.indexOf(type));
+    writeItem(w, type, value);
   }
 }

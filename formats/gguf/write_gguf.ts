@@ -15,14 +15,13 @@ import { collectStream, type TensorEntry, type TensorStream } from "../../lib/te
 import { alignTo, isPowerOfTwo } from "../../lib/binary/align.ts";
 import { FieldWriter } from "../../lib/binary/field_writer.ts";
 import {
-  GGUF_VALUE_TYPES,
   ggufKeyFromMetadata,
   type GgufKeyValue,
   ggufKeyValuesOf,
   ggufValueToString,
   metadataKeyFromGguf,
 } from "./gguf_value.ts";
-import { GGML_TYPE_OF_DTYPE, writeItem, writeString } from "./_encode_value.ts";
+import { GGML_TYPE_OF_DTYPE, writeHeaderStart, writeString } from "./_encode_value.ts";
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAX_DIMS, GGUF_MAX_NAME, GGUF_VERSION } from "./open_gguf.ts";
 
 /** Options for {@linkcode writeGguf}. */
@@ -146,15 +145,7 @@ export async function writeGguf(
     const kv = planKeyValues(metadata, typed, alignment);
 
     const w = new FieldWriter();
-    w.bytes(UTF8.encode("GGUF"));
-    w.u32(version);
-    w.u64(entries.length);
-    w.u64(kv.length);
-    for (const { key, type, value } of kv) {
-      writeString(w, key);
-      w.i32(GGUF_VALUE_TYPES.indexOf(type));
-      writeItem(w, type, value);
-    }
+    writeHeaderStart(w, version, entries.length, kv);
     const names = new Set<string>();
     const sizes: number[] = [];
     let offset = 0;

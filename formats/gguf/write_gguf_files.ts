@@ -16,8 +16,8 @@ import { ScratchBuffer } from "../../lib/scratch_buffer.ts";
 import { collectTensors, type TensorEntry, type TensorStream } from "../../lib/tensor.ts";
 import { alignTo } from "../../lib/binary/align.ts";
 import { FieldWriter } from "../../lib/binary/field_writer.ts";
-import { GGUF_VALUE_TYPES, type GgufKeyValue } from "./gguf_value.ts";
-import { GGML_TYPE_OF_DTYPE, writeItem, writeString } from "./_encode_value.ts";
+import type { GgufKeyValue } from "./gguf_value.ts";
+import { GGML_TYPE_OF_DTYPE, writeHeaderStart, writeString } from "./_encode_value.ts";
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAX_DIMS, GGUF_MAX_NAME, GGUF_VERSION } from "./open_gguf.ts";
 
 /**
@@ -86,15 +86,7 @@ function plan(entry: TensorEntry): Planned {
 /** The header of one file: magic, version, counts, key/values, tensor infos, padding. */
 function encodeHeader(kv: readonly GgufKeyValue[], tensors: readonly Planned[]): Uint8Array {
   const w = new FieldWriter();
-  w.bytes(UTF8.encode("GGUF"));
-  w.u32(GGUF_VERSION);
-  w.u64(tensors.length);
-  w.u64(kv.length);
-  for (const { key, type, value } of kv) {
-    writeString(w, key);
-    w.i32(GGUF_VALUE_TYPES.indexOf(type));
-    writeItem(w, type, value);
-  }
+  writeHeaderStart(w, GGUF_VERSION, tensors.length, kv);
   let offset = 0;
   for (const { entry, type, size } of tensors) {
     writeString(w, entry.name);
