@@ -2,6 +2,7 @@
 // llama-quantize file types. Argument checks and printing only; the engine is
 // formats/gguf/quantize_gguf.ts.
 
+import { quietDisplayProbe } from "./_display_probe.ts";
 import { EXIT } from "./_command.ts";
 import { formatTable, type ParsedArgs, printJson } from "./_output.ts";
 import { createProgress } from "./_progress.ts";
@@ -32,13 +33,6 @@ const SCHEME_ONLY = [
   "exclude",
   "report",
 ];
-
-/** As `ckpt quantize` does: probing WebGPU on a headless machine logs XDG_RUNTIME_DIR errors unless it is set. */
-function quietDisplayProbe(): void {
-  const permission = Deno.permissions.querySync({ name: "env", variable: "XDG_RUNTIME_DIR" });
-  if (permission.state !== "granted") return;
-  if (!Deno.env.get("XDG_RUNTIME_DIR")?.startsWith("/")) Deno.env.set("XDG_RUNTIME_DIR", "/nonexistent");
-}
 
 /**
  * Run the file-type route when `--scheme` names a llama-quantize file type

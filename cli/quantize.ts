@@ -5,6 +5,7 @@
  * @module
  */
 
+import { quietDisplayProbe } from "./_display_probe.ts";
 import { type Command, EXIT } from "./_command.ts";
 import { expectPositionals, formatTable, parseCommandArgs, printJson } from "./_output.ts";
 import { createProgress } from "./_progress.ts";
@@ -40,18 +41,6 @@ function fixed(value: number | undefined, digits: number): string {
 function rmseText(value: number | undefined): string {
   if (value === undefined) return "";
   return value === 0 ? "0" : value.toExponential(2);
-}
-
-/**
- * Probing for a WebGPU adapter makes the native display libraries log
- * "XDG_RUNTIME_DIR is invalid or not set" on stderr when that variable is
- * unset (headless machines, CI). Any absolute path quiets them; nothing is
- * created there. Only done when the variable may be set without a prompt.
- */
-function quietDisplayProbe(): void {
-  const permission = Deno.permissions.querySync({ name: "env", variable: "XDG_RUNTIME_DIR" });
-  if (permission.state !== "granted") return;
-  if (!Deno.env.get("XDG_RUNTIME_DIR")?.startsWith("/")) Deno.env.set("XDG_RUNTIME_DIR", "/nonexistent");
 }
 
 /** `ckpt quantize IN OUT --scheme SCHEME [options]`. */
