@@ -2,7 +2,6 @@
 // the shard workers and the metadata records all take that spec).
 
 import { UsageError } from "../lib/errors.ts";
-import { isSchemeName, schemeByName } from "../lib/quant/schemes.ts";
 import { type QuantizeSpec, resolveQuantizeSpec } from "../lib/quant/spec.ts";
 import type { OptionSpecs } from "./_output.ts";
 
@@ -25,7 +24,6 @@ export function quantizeSpecFromFlags(values: Record<string, unknown>): Quantize
   const text = (key: string) => (typeof values[key] === "string" ? values[key] as string : undefined);
   const scheme = text("scheme");
   if (scheme === undefined) throw new UsageError("Missing --scheme (see --help)");
-  if (!isSchemeName(scheme)) schemeByName(scheme); // the error lists the known schemes
   let axis: number | undefined;
   const axisText = text("axis");
   if (axisText !== undefined) {

@@ -11,7 +11,7 @@ import { UsageError } from "./errors.ts";
 import { cast, exclude, include, type Transform } from "./pipeline.ts";
 import { dequantize } from "./quant/dequantize.ts";
 import { quantize, type QuantizeOptions } from "./quant/quantize.ts";
-import { patternOf, type QuantizeSpec, resolveQuantizeSpec } from "./quant/spec.ts";
+import { patternOf, type QuantizeSpec } from "./quant/spec.ts";
 
 /** The transforms of a conversion, serialisable. */
 export interface ConvertSpec {
@@ -71,9 +71,6 @@ export function transformsFromSpec(spec: ConvertSpec, options: QuantizeOptions =
   if (spec.include !== undefined) transforms.push(include(patternOf("--include", spec.include)));
   if (spec.exclude !== undefined) transforms.push(exclude(patternOf("--exclude", spec.exclude)));
   if (spec.dtype !== undefined) transforms.push(cast(castTarget(spec.dtype)));
-  if (spec.quantize) {
-    resolveQuantizeSpec(spec.quantize);
-    transforms.push(quantize(spec.quantize, options));
-  }
+  if (spec.quantize) transforms.push(quantize(spec.quantize, options));
   return transforms;
 }
