@@ -230,6 +230,35 @@ function table(title: string, rows: Row[], bytes: number | undefined, baseline: 
   return lines.join("\n");
 }
 
+/**
+ * Each route's median time and largest peak over `runs` runs, removing
+ * `output` before every run of a route that writes it, so each run writes a
+ * fresh file.
+ */
+async function measureRoutes(
+  label: string,
+  routes: readonly [string, string[]][],
+  runs: number,
+  output: string,
+  log: (s: string) => void,
+): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const [route, cmd] of routes) {
+    log(`${label}: ${route}`);
+    const ms: Measure[] = [];
+    for (let i = 0; i < runs; i++) {
+      if (cmd.includes(output)) await Deno.remove(output).catch(() => {});
+      ms.push(await measureProcess(cmd));
+    }
+    rows.push({
+      route,
+      seconds: median(ms.map((m) => m.seconds)),
+      peakMiB: Math.max(...ms.map((m) => m.peakMiB)),
+    });
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -277,20 +306,7 @@ async function main(): Promise<void> {
       `${DATA}/peers_out.py.safetensors`,
     ]],
   ];
-  const convertRows: Row[] = [];
-  for (const [route, cmd] of convertRoutes) {
-    log(`convert: ${route}`);
-    const ms: Measure[] = [];
-    for (let i = 0; i < runs; i++) {
-      if (cmd.includes(st)) await Deno.remove(st).catch(() => {});
-      ms.push(await measureProcess(cmd));
-    }
-    convertRows.push({
-      route,
-      seconds: median(ms.map((m) => m.seconds)),
-      peakMiB: Math.max(...ms.map((m) => m.peakMiB)),
-    });
-  }
+  const convertRows = await measureRoutes("convert", convertRoutes, runs, st, log);
   sections.push(
     table(
       `Conversion: ${(ptBytes / 2 ** 20).toFixed(0)} MiB PyTorch state dict → safetensors`,
@@ -340,20 +356,7 @@ async function main(): Promise<void> {
         "--quiet",
       ]],
     ];
-    const castRows: Row[] = [];
-    for (const [route, cmd] of castRoutes) {
-      log(`convert F16: ${route}`);
-      const ms: Measure[] = [];
-      for (let i = 0; i < runs; i++) {
-        await Deno.remove(f16Out).catch(() => {});
-        ms.push(await measureProcess(cmd));
-      }
-      castRows.push({
-        route,
-        seconds: median(ms.map((m) => m.seconds)),
-        peakMiB: Math.max(...ms.map((m) => m.peakMiB)),
-      });
-    }
+    const castRows = await measureRoutes("convert F16", castRoutes, runs, f16Out, log);
     sections.push(
       table(
         `Conversion: ${(f32Bytes / 2 ** 30).toFixed(2)} GiB F32 safetensors → F16 safetensors`,
