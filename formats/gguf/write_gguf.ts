@@ -10,9 +10,8 @@ import { ScratchBuffer } from "../../lib/scratch_buffer.ts";
 import type { ByteSink } from "../../lib/byte_sink.ts";
 import { UsageError } from "../../lib/errors.ts";
 import type { WriteOptions } from "../../lib/format.ts";
-import { ggmlByteLength, type GgmlType, ggmlTypeByName } from "../../lib/ggml_blocks.ts";
-import { collectStream, type TensorEntry, type TensorStream } from "../../lib/tensor.ts";
-import { alignTo, isPowerOfTwo } from "../../lib/binary/align.ts";
+import { collectStream, type TensorStream } from "../../lib/tensor.ts";
+import { isPowerOfTwo } from "../../lib/binary/align.ts";
 import { FieldWriter } from "../../lib/binary/field_writer.ts";
 import {
   ggufKeyFromMetadata,
@@ -21,8 +20,9 @@ import {
   ggufValueToString,
   metadataKeyFromGguf,
 } from "./gguf_value.ts";
-import { GGML_TYPE_OF_DTYPE, writeHeaderStart, writeString } from "./_encode_value.ts";
-import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAX_DIMS, GGUF_MAX_NAME, GGUF_VERSION } from "./open_gguf.ts";
+import { writeHeaderStart } from "./_encode_value.ts";
+import { planGgufTensors, writeTensorBodies, writeTensorInfos } from "./_tensor_section.ts";
+import { GGUF_DEFAULT_ALIGNMENT, GGUF_VERSION } from "./open_gguf.ts";
 
 /** Options for {@linkcode writeGguf}. */
 export interface WriteGgufOptions extends WriteOptions {
@@ -41,7 +41,8 @@ export interface WriteGgufOptions extends WriteOptions {
   kv?: readonly GgufKeyValue[];
 }
 
-const UTF8 = new TextEncoder();
+/** Unchanged tensors larger than this are copied from their source in pieces this size. */
+const COPY_CHUNK_BYTES = 16 * 2 ** 20;
 
 /** The key/values to write: typed ones kept where the metadata still agrees, strings for the rest. */
 function planKeyValues(
@@ -83,19 +84,6 @@ function planKeyValues(
   return out;
 }
 
-function ggmlTypeOf(entry: TensorEntry): GgmlType {
-  const typeName = entry.encoding ?? GGML_TYPE_OF_DTYPE[entry.dtype];
-  const type = typeName === undefined ? undefined : ggmlTypeByName(typeName);
-  if (!type) {
-    throw new UsageError(
-      entry.encoding
-        ? `Cannot write tensor '${entry.name}' to GGUF: unknown encoding '${entry.encoding}'`
-        : `Cannot write tensor '${entry.name}' to GGUF: dtype ${entry.dtype} has no GGUF type (cast it to F32, F16 or BF16 first)`,
-    );
-  }
-  return type;
-}
-
 function alignmentOf(metadata: Record<string, string>, typed: readonly GgufKeyValue[] | undefined): number {
   const kv = typed?.find((e) => e.key === "general.alignment" && e.type === "u32");
   if (kv) return kv.value as number;
@@ -129,73 +117,24 @@ export async function writeGguf(
   sink: ByteSink,
   options: WriteGgufOptions = {},
 ): Promise<void> {
-  {
-    const s = sink;
-    const version = options.version ?? GGUF_VERSION;
-    if (version !== 2 && version !== 3) {
-      throw new UsageError(`Cannot write GGUF version ${version}; use 2 or 3`);
-    }
-    // Tensor infos carry every offset, so headers come first: list entries (no bytes read).
-    const { metadata, tensors: entries } = await collectStream(stream);
-    const typed = options.kv ?? ggufKeyValuesOf(metadata);
-    const alignment = options.alignment ?? alignmentOf(metadata, typed);
-    if (!isPowerOfTwo(alignment)) {
-      throw new UsageError(`GGUF alignment must be a power of two, got ${alignment}`);
-    }
-    const kv = planKeyValues(metadata, typed, alignment);
-
-    const w = new FieldWriter();
-    writeHeaderStart(w, version, entries.length, kv);
-    const names = new Set<string>();
-    const sizes: number[] = [];
-    let offset = 0;
-    for (const entry of entries) {
-      const type = ggmlTypeOf(entry);
-      if (names.has(entry.name)) {
-        throw new UsageError(`Cannot write GGUF: duplicate tensor name '${entry.name}'`);
-      }
-      names.add(entry.name);
-      if (UTF8.encode(entry.name).length >= GGUF_MAX_NAME) {
-        throw new UsageError(
-          `Cannot write tensor '${entry.name}' to GGUF: names must be shorter than ${GGUF_MAX_NAME} bytes`,
-        );
-      }
-      if (entry.shape.length > GGUF_MAX_DIMS) {
-        throw new UsageError(
-          `Cannot write tensor '${entry.name}' to GGUF: it has ${entry.shape.length} dimensions, more than ${GGUF_MAX_DIMS}`,
-        );
-      }
-      const size = ggmlByteLength(type.name, entry.shape);
-      if (size !== entry.byteLength) {
-        throw new UsageError(
-          `Cannot write tensor '${entry.name}' to GGUF: ${type.name} of shape [${
-            entry.shape.join(", ")
-          }] takes ${size} bytes but the entry has ${entry.byteLength}`,
-        );
-      }
-      writeString(w, entry.name);
-      w.u32(entry.shape.length);
-      for (let j = entry.shape.length - 1; j >= 0; j--) w.u64(entry.shape[j]);
-      w.i32(type.id);
-      w.u64(offset);
-      sizes.push(size);
-      offset += alignTo(size, alignment);
-    }
-    w.pad(alignment);
-    await s.write(w.toBytes());
-    const zeros = new Uint8Array(alignment);
-    // One read buffer for every tensor: fresh tensor-sized buffers cost page faults and garbage.
-    const scratch = new ScratchBuffer();
-    for (const [i, entry] of entries.entries()) {
-      const bytes = await entry.read(scratch.take(sizes[i]));
-      if (bytes.length !== sizes[i]) {
-        throw new UsageError(
-          `Cannot write tensor '${entry.name}' to GGUF: read ${bytes.length} bytes, expected ${sizes[i]}`,
-        );
-      }
-      await s.write(bytes);
-      const pad = alignTo(sizes[i], alignment) - sizes[i];
-      if (pad) await s.write(zeros.subarray(0, pad));
-    }
+  const version = options.version ?? GGUF_VERSION;
+  if (version !== 2 && version !== 3) {
+    throw new UsageError(`Cannot write GGUF version ${version}; use 2 or 3`);
   }
+  // Tensor infos carry every offset, so headers come first: list entries (no bytes read).
+  const { metadata, tensors: entries } = await collectStream(stream);
+  const typed = options.kv ?? ggufKeyValuesOf(metadata);
+  const alignment = options.alignment ?? alignmentOf(metadata, typed);
+  if (!isPowerOfTwo(alignment)) {
+    throw new UsageError(`GGUF alignment must be a power of two, got ${alignment}`);
+  }
+  const kv = planKeyValues(metadata, typed, alignment);
+
+  const w = new FieldWriter();
+  writeHeaderStart(w, version, entries.length, kv);
+  const planned = planGgufTensors(entries);
+  writeTensorInfos(w, planned, alignment);
+  await sink.write(w.toBytes());
+  // One read buffer for every tensor: fresh tensor-sized buffers cost page faults and garbage.
+  await writeTensorBodies(sink, planned, alignment, new ScratchBuffer(), COPY_CHUNK_BYTES);
 }

@@ -10,24 +10,22 @@
 import { fileSink, withSink } from "../../lib/byte_sink.ts";
 import { withStagedFiles } from "../../lib/staged_files.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { ggmlByteLength, type GgmlType, ggmlTypeByName } from "../../lib/ggml_blocks.ts";
 import { basename, dirname, join, refuseInputs } from "../../lib/paths.ts";
 import { ScratchBuffer } from "../../lib/scratch_buffer.ts";
-import { collectTensors, type TensorEntry, type TensorStream } from "../../lib/tensor.ts";
+import { collectTensors, type TensorStream } from "../../lib/tensor.ts";
 import { alignTo } from "../../lib/binary/align.ts";
 import { FieldWriter } from "../../lib/binary/field_writer.ts";
 import type { GgufKeyValue } from "./gguf_value.ts";
-import { GGML_TYPE_OF_DTYPE, writeHeaderStart, writeString } from "./_encode_value.ts";
-import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAX_DIMS, GGUF_MAX_NAME, GGUF_VERSION } from "./open_gguf.ts";
+import { writeHeaderStart } from "./_encode_value.ts";
+import {
+  planGgufTensors,
+  type PlannedTensor,
+  writeTensorBodies,
+  writeTensorInfos,
+} from "./_tensor_section.ts";
+import { GGUF_DEFAULT_ALIGNMENT, GGUF_VERSION } from "./open_gguf.ts";
 
-/**
- * A tensor entry that can hand out its bytes in pieces, so a writer never
- * holds a whole large tensor. Pieces concatenate to exactly `read()`'s bytes.
- */
-export interface ChunkedTensorEntry extends TensorEntry {
-  /** The tensor's bytes in order, each piece at most about `maxBytes` long (whole rows). */
-  chunks(maxBytes: number): AsyncIterable<Uint8Array>;
-}
+export type { ChunkedTensorEntry } from "./_tensor_section.ts";
 
 /** Options for {@linkcode writeGgufFiles}. */
 export interface WriteGgufFilesOptions {
@@ -47,56 +45,13 @@ export interface GgufFilesResult {
   readonly paths: readonly string[];
 }
 
-const UTF8 = new TextEncoder();
 const ALIGNMENT = GGUF_DEFAULT_ALIGNMENT;
 
-interface Planned {
-  entry: TensorEntry;
-  type: GgmlType;
-  size: number;
-}
-
-function plan(entry: TensorEntry): Planned {
-  const typeName = entry.encoding ?? GGML_TYPE_OF_DTYPE[entry.dtype];
-  const type = typeName === undefined ? undefined : ggmlTypeByName(typeName);
-  if (!type) {
-    throw new UsageError(
-      `Cannot write tensor '${entry.name}' to GGUF: ${entry.encoding ?? entry.dtype} has no GGUF type`,
-    );
-  }
-  if (UTF8.encode(entry.name).length >= GGUF_MAX_NAME) {
-    throw new UsageError(
-      `Cannot write tensor '${entry.name}' to GGUF: names must be shorter than ${GGUF_MAX_NAME} bytes`,
-    );
-  }
-  if (entry.shape.length > GGUF_MAX_DIMS) {
-    throw new UsageError(
-      `Cannot write tensor '${entry.name}' to GGUF: more than ${GGUF_MAX_DIMS} dimensions`,
-    );
-  }
-  const size = ggmlByteLength(type.name, entry.shape);
-  if (size !== entry.byteLength) {
-    throw new UsageError(
-      `Cannot write tensor '${entry.name}' to GGUF: ${type.name} [${entry.shape}] takes ${size} bytes, the entry has ${entry.byteLength}`,
-    );
-  }
-  return { entry, type, size };
-}
-
 /** The header of one file: magic, version, counts, key/values, tensor infos, padding. */
-function encodeHeader(kv: readonly GgufKeyValue[], tensors: readonly Planned[]): Uint8Array {
+function encodeHeader(kv: readonly GgufKeyValue[], tensors: readonly PlannedTensor[]): Uint8Array {
   const w = new FieldWriter();
   writeHeaderStart(w, GGUF_VERSION, tensors.length, kv);
-  let offset = 0;
-  for (const { entry, type, size } of tensors) {
-    writeString(w, entry.name);
-    w.u32(entry.shape.length);
-    for (let j = entry.shape.length - 1; j >= 0; j--) w.u64(entry.shape[j]);
-    w.i32(type.id);
-    w.u64(offset);
-    offset += alignTo(size, ALIGNMENT);
-  }
-  w.pad(ALIGNMENT);
+  writeTensorInfos(w, tensors, ALIGNMENT);
   return w.toBytes();
 }
 
@@ -115,44 +70,6 @@ export function ggufSplitPath(path: string, index: number, count: number): strin
   const stem = basename(path).replace(/\.gguf$/i, "");
   const pad = (n: number) => String(n).padStart(5, "0");
   return join(dirname(path), `${stem}-${pad(index + 1)}-of-${pad(count)}.gguf`);
-}
-
-async function writeBodies(
-  sink: { write(chunk: Uint8Array): Promise<void> },
-  tensors: readonly Planned[],
-  scratch: ScratchBuffer,
-  chunkBytes: number,
-): Promise<void> {
-  const zeros = new Uint8Array(ALIGNMENT);
-  for (const { entry, size } of tensors) {
-    let written = 0;
-    const chunked = (entry as Partial<ChunkedTensorEntry>).chunks;
-    if (chunked) {
-      for await (const piece of chunked.call(entry, chunkBytes)) {
-        await sink.write(piece);
-        written += piece.length;
-      }
-    } else if (entry.location && size > chunkBytes) {
-      // Unchanged bytes in a source: copy them in pieces.
-      for (let at = 0; at < size; at += chunkBytes) {
-        const n = Math.min(chunkBytes, size - at);
-        const piece = await entry.location.source.read(entry.location.offset + at, n, scratch.take(n));
-        await sink.write(piece);
-        written += n;
-      }
-    } else {
-      const bytes = await entry.read(scratch.take(size));
-      await sink.write(bytes);
-      written = bytes.length;
-    }
-    if (written !== size) {
-      throw new UsageError(
-        `Cannot write tensor '${entry.name}' to GGUF: got ${written} bytes, expected ${size}`,
-      );
-    }
-    const pad = alignTo(size, ALIGNMENT) - size;
-    if (pad) await sink.write(zeros.subarray(0, pad));
-  }
 }
 
 /**
@@ -187,20 +104,13 @@ export async function writeGgufFiles(
   options: WriteGgufFilesOptions,
 ): Promise<GgufFilesResult> {
   const chunkBytes = options.chunkBytes ?? 16 * 1024 * 1024;
-  const planned = (await collectTensors(stream)).map(plan);
-  const names = new Set<string>();
-  for (const { entry } of planned) {
-    if (names.has(entry.name)) {
-      throw new UsageError(`Cannot write GGUF: duplicate tensor name '${entry.name}'`);
-    }
-    names.add(entry.name);
-  }
+  const planned = planGgufTensors(await collectTensors(stream));
   const max = options.maxShardSize;
   if (max !== undefined && (!Number.isSafeInteger(max) || max <= 0)) {
     throw new UsageError(`Invalid maximum shard size ${max}: use a positive number of bytes`);
   }
   // Greedy, in order, by padded size: what gguf-split's size mode does.
-  const groups: Planned[][] = [[]];
+  const groups: PlannedTensor[][] = [[]];
   let current = 0;
   for (const p of planned) {
     const n = alignTo(p.size, ALIGNMENT);
@@ -226,7 +136,7 @@ export async function writeGgufFiles(
     }
     await withSink(await fileSink(target), async (sink) => {
       await sink.write(encodeHeader(kv, groups[i]));
-      await writeBodies(sink, groups[i], scratch, chunkBytes);
+      await writeTensorBodies(sink, groups[i], ALIGNMENT, scratch, chunkBytes);
     });
   };
   if (count === 1) {
