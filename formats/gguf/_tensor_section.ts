@@ -6,6 +6,7 @@ import type { ScratchBuffer } from "../../lib/scratch_buffer.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { ggmlByteLength, type GgmlType, ggmlTypeByName } from "../../lib/ggml_blocks.ts";
 import type { TensorEntry } from "../../lib/tensor.ts";
+import { writeEntryBytes } from "../../lib/write_entry_bytes.ts";
 import { alignTo } from "../../lib/binary/align.ts";
 import type { FieldWriter } from "../../lib/binary/field_writer.ts";
 import { GGML_TYPE_OF_DTYPE, writeString } from "./_encode_value.ts";
@@ -82,8 +83,7 @@ export function writeTensorInfos(w: FieldWriter, tensors: readonly PlannedTensor
 
 /**
  * Every tensor's bytes, each padded to `alignment`: a chunked entry piece by
- * piece, unchanged bytes with a `location` copied in pieces of `chunkBytes`,
- * anything else read whole into one reused buffer.
+ * piece, any other as `writeEntryBytes` writes it.
  */
 export async function writeTensorBodies(
   sink: { write(chunk: Uint8Array): Promise<void> },
@@ -94,28 +94,21 @@ export async function writeTensorBodies(
 ): Promise<void> {
   const zeros = new Uint8Array(alignment);
   for (const { entry, size } of tensors) {
-    let written = 0;
     const chunked = (entry as Partial<ChunkedTensorEntry>).chunks;
     if (chunked) {
+      let written = 0;
       for await (const piece of chunked.call(entry, chunkBytes)) {
         await sink.write(piece);
         written += piece.length;
       }
-    } else if (entry.location && size > chunkBytes) {
-      for (let at = 0; at < size; at += chunkBytes) {
-        const n = Math.min(chunkBytes, size - at);
-        await sink.write(await entry.location.source.read(entry.location.offset + at, n, scratch.take(n)));
-        written += n;
+      if (written !== size) {
+        throw new UsageError(
+          `Cannot write tensor '${entry.name}' to GGUF: read ${written} bytes, expected ${size}`,
+        );
       }
     } else {
-      const bytes = await entry.read(scratch.take(size));
-      await sink.write(bytes);
-      written = bytes.length;
-    }
-    if (written !== size) {
-      throw new UsageError(
-        `Cannot write tensor '${entry.name}' to GGUF: read ${written} bytes, expected ${size}`,
-      );
+      // The plan's size is the entry's byteLength, which writeEntryBytes holds it to.
+      await writeEntryBytes(entry, sink, scratch, chunkBytes);
     }
     const pad = alignTo(size, alignment) - size;
     if (pad) await sink.write(zeros.subarray(0, pad));

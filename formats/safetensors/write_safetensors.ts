@@ -9,6 +9,7 @@ import { ScratchBuffer } from "../../lib/scratch_buffer.ts";
 import type { ByteSink } from "../../lib/byte_sink.ts";
 import { byteLengthOf } from "../../lib/dtype.ts";
 import { requirePlainEntry } from "../../lib/plain_entry.ts";
+import { writeEntryBytes } from "../../lib/write_entry_bytes.ts";
 import { UsageError } from "../../lib/errors.ts";
 import type { WriteOptions } from "../../lib/format.ts";
 import { collectStream, type TensorEntry, type TensorStream } from "../../lib/tensor.ts";
@@ -158,25 +159,6 @@ export async function writeBodies(
     throw new UsageError(`Invalid copy chunk size ${chunkBytes}: use a positive number of bytes`);
   }
   for (const entry of entries) {
-    const length = entry.byteLength;
-    if (length === 0) continue;
-    const span = entry.location;
-    if (span && length > chunkBytes) {
-      // Unchanged bytes from a file: stream them without holding the tensor.
-      const chunk = scratch.take(chunkBytes);
-      for (let done = 0; done < length;) {
-        const n = Math.min(chunkBytes, length - done);
-        await sink.write(await span.source.read(span.offset + done, n, chunk));
-        done += n;
-      }
-      continue;
-    }
-    const bytes = await entry.read(scratch.take(length));
-    if (bytes.byteLength !== length) {
-      throw new RangeError(
-        `Tensor '${entry.name}' read ${bytes.byteLength} bytes, but declares ${length}`,
-      );
-    }
-    await sink.write(bytes);
+    if (entry.byteLength > 0) await writeEntryBytes(entry, sink, scratch, chunkBytes);
   }
 }

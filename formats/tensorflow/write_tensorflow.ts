@@ -8,6 +8,8 @@
 
 import { fileSink, withSink } from "../../lib/byte_sink.ts";
 import { requirePlainEntry } from "../../lib/plain_entry.ts";
+import { ScratchBuffer } from "../../lib/scratch_buffer.ts";
+import { writeEntryBytes } from "../../lib/write_entry_bytes.ts";
 import { withStagedFiles } from "../../lib/staged_files.ts";
 import { crc32c, maskCrc32c } from "../../lib/crc32c.ts";
 import { UsageError } from "../../lib/errors.ts";
@@ -131,7 +133,8 @@ export async function writeTensorflow(
   await refuseInputs([...shardPaths, indexPath], options.protect ?? []);
 
   const records: [Uint8Array, Uint8Array][] = [];
-  let chunk: Uint8Array | undefined;
+  // One read buffer for every tensor of every shard.
+  const scratch = new ScratchBuffer();
   // Shards and index appear together, the index last, or not at all.
   await withStagedFiles(async (staged) => {
     for (let i = 0; i < shards.length; i++) {
@@ -139,26 +142,7 @@ export async function writeTensorflow(
         for (const e of shards[i]) {
           const offset = sink.position;
           let crc = 0;
-          const span = e.location;
-          if (span && e.byteLength > COPY_CHUNK_BYTES) {
-            chunk ??= new Uint8Array(COPY_CHUNK_BYTES);
-            for (let done = 0; done < e.byteLength;) {
-              const n = Math.min(COPY_CHUNK_BYTES, e.byteLength - done);
-              const bytes = await span.source.read(span.offset + done, n, chunk);
-              crc = crc32c(bytes, crc);
-              await sink.write(bytes);
-              done += n;
-            }
-          } else {
-            const bytes = await e.read();
-            if (bytes.byteLength !== e.byteLength) {
-              throw new RangeError(
-                `Tensor '${e.name}' read ${bytes.byteLength} bytes, but declares ${e.byteLength}`,
-              );
-            }
-            crc = crc32c(bytes);
-            await sink.write(bytes);
-          }
+          await writeEntryBytes(e, sink, scratch, COPY_CHUNK_BYTES, (piece) => crc = crc32c(piece, crc));
           records.push([
             utf8.encode(e.name),
             encodeBundleEntry({
