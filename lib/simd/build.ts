@@ -1,5 +1,7 @@
 // Assembles lib/simd/kernels.wat with the pinned wabt into kernels.wasm and
-// _wasm.ts (the same bytes as base64, so loading needs no read permission).
+// _wasm.ts (the same bytes as base64, so loading needs no read permission),
+// after the one rewrite hoist_constants.ts describes (vector constants read
+// from locals set at each function's entry).
 //
 //   deno run --allow-read --allow-write lib/simd/build.ts [--check]
 //
@@ -7,13 +9,14 @@
 // from a fresh build.
 
 import wabtInit from "wabt";
+import { hoistVectorConstants } from "./hoist_constants.ts";
 
 const DIR = new URL(".", import.meta.url);
 
 /** Assemble the kernel source; the same wabt version gives the same bytes. */
 export async function assembleKernels(source: string): Promise<Uint8Array> {
   const wabt = await wabtInit();
-  const module = wabt.parseWat("kernels.wat", source, { simd: true });
+  const module = wabt.parseWat("kernels.wat", hoistVectorConstants(source), { simd: true });
   try {
     module.validate();
     return new Uint8Array(module.toBinary({ log: false, write_debug_names: false }).buffer);
