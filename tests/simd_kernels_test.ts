@@ -9,6 +9,7 @@ import { schemeByName } from "../lib/quant/schemes.ts";
 import { DEFAULT_SETTINGS } from "../lib/quant/_plan.ts";
 import type { QuantResult, QuantSettings } from "../lib/quant/scheme.ts";
 import { f32ToBf16, f32ToF16 } from "../lib/cast.ts";
+import { minMax, quantizeInto, scaleZeroPoint } from "../formats/onnx/_quant_math.ts";
 import { REPO, tempDir } from "./_helpers.ts";
 import { NODE_ORACLES, runVenv, skipUnlessNodeOracle, skipUnlessVenv } from "./_oracles.ts";
 
@@ -210,6 +211,33 @@ Deno.test("int8 writes the reference's codes and parameters with SIMD", async (t
         r.simd.companions.forEach((c, i) => assert.equal(firstDifference(c, r.reference.companions[i]), ""));
       }
     });
+  }
+});
+
+Deno.test("ONNX dynamic 8-bit codes (x / scale) with SIMD equal the reference, NaN and Inf included", async (t) => {
+  const base = edgeMix(70000 + 7, 11).map((v) => (Number.isFinite(v) ? v : 0.5));
+  // Exact ties of x / scale (k + 0.5 for a power-of-two scale) and values beyond the clamp.
+  for (let i = 0; i < 4000; i++) base[1000 + i] = ((i % 600) - 300 + 0.5) / 64;
+  const withNaN = base.slice();
+  withNaN[69990] = NaN; // a NaN after a whole SIMD chunk: the kernel stops there and the loop finishes
+  withNaN[200] = Infinity;
+  withNaN[300] = -Infinity;
+  for (const [label, values] of [["finite", base], ["NaN and Inf", withNaN]] as const) {
+    for (const type of ["int8", "uint8"] as const) {
+      await t.step(`${label}, ${type}`, () => {
+        const [min, max] = minMax(values.map((v) => (Number.isFinite(v) ? v : 0)));
+        for (const { scale, zeroPoint } of [scaleZeroPoint(min, max, type), { scale: 1 / 64, zeroPoint: 3 }]) {
+          const r = both(() => {
+            const out = new Uint8Array(values.length);
+            quantizeInto(values, scale, type === "int8" ? 0 : zeroPoint, type, out);
+            return out;
+          });
+          assert.equal(firstDifference(r.simd, r.reference), "", `${label} ${type} scale ${scale}`);
+        }
+        const range = both(() => minMax(values));
+        assert.deepEqual(range.simd.map((v) => v + 0), range.reference.map((v) => v + 0));
+      });
+    }
   }
 });
 

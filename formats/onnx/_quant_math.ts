@@ -5,9 +5,12 @@
 // quantizer behind matmul_nbits_quantizer.py).
 
 import { NF4_VALUES } from "../../lib/quant/nf4.ts";
+import { int8RunSimd, minMaxSimd } from "../../lib/simd/kernels.ts";
 
 const F32_TINY = 1.1754943508222875e-38;
 const ROUNDER = 6755399441055744;
+// Runs shorter than this stay in TypeScript: a call into wasm costs more than it saves.
+const SIMD_MIN_RUN = 64;
 
 /** Round half to even (numpy's `round`, ONNX QuantizeLinear). */
 export function roundHalfEven(x: number): number {
@@ -56,9 +59,17 @@ export function quantizeInto(
   const lo = type === "int8" ? -128 : 0;
   const hi = type === "int8" ? 127 : 255;
   const n = values.length;
+  // The SIMD kernel computes the same codes (x / scale in float32, clamped, rounded half to even)
+  // and stops before a NaN, whose code here is 0.
+  const done = n >= SIMD_MIN_RUN
+    ? int8RunSimd(values, 0, n, scale, zeroPoint, lo - zeroPoint, hi - zeroPoint, out, {
+      divide: true,
+      stopAtNaN: true,
+    })
+    : 0;
   // The hot loop of 8-bit quantization. Adding and subtracting 1.5·2^52 rounds a float64 of magnitude
   // below 2^51 to an integer, half to even (the FPU's mode); a negative code wraps to its byte.
-  for (let i = 0; i < n; i++) {
+  for (let i = done; i < n; i++) {
     const q = Math.fround(values[i] / scale) + ROUNDER - ROUNDER + zeroPoint;
     out[i] = q < lo ? lo : q > hi ? hi : q;
   }
@@ -73,6 +84,11 @@ export function minMax(
 ): [number, number] {
   let min = Infinity;
   let max = -Infinity;
+  if (stride === 1 && count >= SIMD_MIN_RUN) {
+    // Which of ±0 the kernel keeps does not matter: the range is taken with 0 included.
+    const simd = minMaxSimd(values, start, start + count, min, max);
+    if (simd) return simd;
+  }
   for (let k = 0, i = start; k < count; k++, i += stride) {
     const v = values[i];
     if (v < min) min = v;

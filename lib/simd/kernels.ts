@@ -31,12 +31,13 @@ interface Exports {
     src: number,
     dst: number,
     n: number,
-    inv: number,
+    factor: number,
     zp: number,
     lo: number,
     hi: number,
     unsigned: number,
-  ): void;
+    divide: number,
+  ): number;
   nf4(src: number, dst: number, blocks: number, absmax: number): void;
   f16(src: number, dst: number, n: number): void;
   bf16(src: number, dst: number, n: number): void;
@@ -207,29 +208,41 @@ export function minMaxSimd(
   return [lo, hi];
 }
 
+/** How {@linkcode int8RunSimd} scales and what it does with NaN. */
+export interface Int8RunMode {
+  /** p = fround(x / factor) (ONNX's `x / scale`) instead of fround(x · factor). */
+  divide?: boolean;
+  /** Stop before the first chunk where some p is NaN, for callers whose NaN code is not lo. */
+  stopAtNaN?: boolean;
+}
+
 /**
- * out[i] = zp + rne(clamp(fround(x[i]·inv), lo, hi)) (NaN → lo) for i in
- * [from, to), over `to − from` rounded down to 16; returns how many it did
- * (0 when SIMD is unavailable), the caller finishes the rest.
+ * out[i] = zp + rne(clamp(p, lo, hi)) (NaN → lo), p = fround(x[i]·factor)
+ * (or x[i]/factor), for i in [from, to), over `to − from` rounded down to
+ * 16; returns how many it did (0 when SIMD is unavailable; with `stopAtNaN`,
+ * fewer when some p is NaN), the caller finishes the rest.
  */
 export function int8RunSimd(
   x: Float32Array,
   from: number,
   to: number,
-  inv: number,
+  factor: number,
   zp: number,
   lo: number,
   hi: number,
   out: Uint8Array,
+  mode: Int8RunMode = {},
 ): number {
   const m = kernels();
   if (!m) return 0;
   const body = (to - from) & ~15;
   const unsigned = zp + lo >= 0 ? 1 : 0;
+  const divide = mode.divide ? 1 : 0;
   for (let off = 0; off < body; off += CHUNK) {
     const len = Math.min(CHUNK, body - off);
     m.f32.set(x.subarray(from + off, from + off + len), SRC >> 2);
-    m.k.int8(SRC, DST, len, inv, zp, lo, hi, unsigned);
+    const sawNaN = m.k.int8(SRC, DST, len, factor, zp, lo, hi, unsigned, divide);
+    if (sawNaN && mode.stopAtNaN) return off;
     out.set(m.u8.subarray(DST, DST + len), from + off);
   }
   return body;

@@ -607,33 +607,50 @@
     (f32.store (local.get $io) (f32x4.extract_lane 0 (local.get $lo)))
     (f32.store offset=4 (local.get $io) (f32x4.extract_lane 0 (local.get $hi))))
 
-  ;; q = zp + rne(clamp(x·inv, lo, hi)) (NaN → lo) for n (a multiple of 16)
-  ;; floats, stored as int8 ($unsigned 0) or uint8 ($unsigned 1). pmax(lo, p)
-  ;; = lo < p ? p : lo (NaN → lo), then pmin(hi, c) = c < hi ? c : hi; adding
-  ;; 1.5·2^23 rounds the clamped value (|c| ≤ 256) to an integer, half to even,
-  ;; in the low bits: subtracting 0x4b400000 − zp from them gives q.
-  (func (export "int8") (param $src i32) (param $dst i32) (param $n i32) (param $inv f32) (param $zp i32)
-    (param $lo f32) (param $hi f32) (param $unsigned i32)
-    (local $end i32) (local $iv v128) (local $lv v128) (local $hv v128) (local $zv v128)
+  ;; q = zp + rne(clamp(p, lo, hi)) (NaN → lo) for n (a multiple of 16)
+  ;; floats, p = x·f, or x/f with $divide (ONNX's x / scale), stored as int8
+  ;; ($unsigned 0) or uint8 ($unsigned 1). pmax(lo, p) = lo < p ? p : lo (NaN
+  ;; → lo), then pmin(hi, c) = c < hi ? c : hi; adding 1.5·2^23 rounds the
+  ;; clamped value (|c| ≤ 256) to an integer, half to even, in the low bits:
+  ;; subtracting 0x4b400000 − zp from them gives q. Returns nonzero when some
+  ;; p was NaN (for callers whose NaN code is not lo).
+  (func (export "int8") (param $src i32) (param $dst i32) (param $n i32) (param $f f32) (param $zp i32)
+    (param $lo f32) (param $hi f32) (param $unsigned i32) (param $divide i32) (result i32)
+    (local $end i32) (local $fv v128) (local $lv v128) (local $hv v128) (local $zv v128) (local $nan v128)
     (local $a v128) (local $b v128) (local $c v128) (local $d v128)
-    (local.set $iv (f32x4.splat (local.get $inv)))
+    (local.set $fv (f32x4.splat (local.get $f)))
     (local.set $lv (f32x4.splat (local.get $lo)))
     (local.set $hv (f32x4.splat (local.get $hi)))
     (local.set $zv (i32x4.splat (i32.sub (i32.const 0x4b400000) (local.get $zp))))
     (local.set $end (i32.add (local.get $src) (i32.shl (local.get $n) (i32.const 2))))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $src) (local.get $end)))
-      (local.set $a (i32x4.sub (f32x4.add (f32x4.pmin (local.get $hv)
-        (f32x4.pmax (local.get $lv) (f32x4.mul (v128.load offset=0 (local.get $src)) (local.get $iv))))
+      (local.set $a (v128.load offset=0 (local.get $src)))
+      (local.set $b (v128.load offset=16 (local.get $src)))
+      (local.set $c (v128.load offset=32 (local.get $src)))
+      (local.set $d (v128.load offset=48 (local.get $src)))
+      (if (local.get $divide)
+        (then
+          (local.set $a (f32x4.div (local.get $a) (local.get $fv)))
+          (local.set $b (f32x4.div (local.get $b) (local.get $fv)))
+          (local.set $c (f32x4.div (local.get $c) (local.get $fv)))
+          (local.set $d (f32x4.div (local.get $d) (local.get $fv))))
+        (else
+          (local.set $a (f32x4.mul (local.get $a) (local.get $fv)))
+          (local.set $b (f32x4.mul (local.get $b) (local.get $fv)))
+          (local.set $c (f32x4.mul (local.get $c) (local.get $fv)))
+          (local.set $d (f32x4.mul (local.get $d) (local.get $fv)))))
+      ;; NaN products and quotients (Inf/Inf too) are what a caller may code otherwise.
+      (local.set $nan (v128.or (local.get $nan) (v128.or
+        (v128.or (f32x4.ne (local.get $a) (local.get $a)) (f32x4.ne (local.get $b) (local.get $b)))
+        (v128.or (f32x4.ne (local.get $c) (local.get $c)) (f32x4.ne (local.get $d) (local.get $d))))))
+      (local.set $a (i32x4.sub (f32x4.add (f32x4.pmin (local.get $hv) (f32x4.pmax (local.get $lv) (local.get $a)))
         (v128.const f32x4 12582912 12582912 12582912 12582912)) (local.get $zv)))
-      (local.set $b (i32x4.sub (f32x4.add (f32x4.pmin (local.get $hv)
-        (f32x4.pmax (local.get $lv) (f32x4.mul (v128.load offset=16 (local.get $src)) (local.get $iv))))
+      (local.set $b (i32x4.sub (f32x4.add (f32x4.pmin (local.get $hv) (f32x4.pmax (local.get $lv) (local.get $b)))
         (v128.const f32x4 12582912 12582912 12582912 12582912)) (local.get $zv)))
-      (local.set $c (i32x4.sub (f32x4.add (f32x4.pmin (local.get $hv)
-        (f32x4.pmax (local.get $lv) (f32x4.mul (v128.load offset=32 (local.get $src)) (local.get $iv))))
+      (local.set $c (i32x4.sub (f32x4.add (f32x4.pmin (local.get $hv) (f32x4.pmax (local.get $lv) (local.get $c)))
         (v128.const f32x4 12582912 12582912 12582912 12582912)) (local.get $zv)))
-      (local.set $d (i32x4.sub (f32x4.add (f32x4.pmin (local.get $hv)
-        (f32x4.pmax (local.get $lv) (f32x4.mul (v128.load offset=48 (local.get $src)) (local.get $iv))))
+      (local.set $d (i32x4.sub (f32x4.add (f32x4.pmin (local.get $hv) (f32x4.pmax (local.get $lv) (local.get $d)))
         (v128.const f32x4 12582912 12582912 12582912 12582912)) (local.get $zv)))
       (if (local.get $unsigned)
         (then (v128.store align=1 (local.get $dst) (call $bytes (local.get $a) (local.get $b) (local.get $c) (local.get $d))))
@@ -642,7 +659,8 @@
                                 (i16x8.narrow_i32x4_s (local.get $c) (local.get $d))))))
       (local.set $src (i32.add (local.get $src) (i32.const 64)))
       (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
-      (br $next))))
+      (br $next)))
+    (v128.any_true (local.get $nan)))
 
   ;; ---- NF4 (lib/quant/nf4.ts, _bnb4.ts): whole blocks of 64 ----
 
