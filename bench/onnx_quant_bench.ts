@@ -92,13 +92,17 @@ try {
   for (const { ours, theirs } of pairs) {
     const a = figure(ours[0]);
     const b = figure(theirs[0]);
-    for (const [[label, , out], m, ratio] of [
-      [ours, a, `${(a.seconds / b.seconds).toFixed(2)}×, ${(a.peakMiB / b.peakMiB).toFixed(2)}×`],
-      [theirs, b, "1×"],
-    ] as const) {
+    for (
+      const [[label, , out], m, ratio] of [
+        [ours, a, `${(a.seconds / b.seconds).toFixed(2)}×, ${(a.peakMiB / b.peakMiB).toFixed(2)}×`],
+        [theirs, b, "1×"],
+      ] as const
+    ) {
       const bytes = (await Deno.stat(out)).size;
       console.log(
-        `| ${label} | ${m.seconds.toFixed(2)} | ${m.peakMiB.toFixed(0)} | ${(bytes / 2 ** 20).toFixed(1)} | ${ratio} |`,
+        `| ${label} | ${m.seconds.toFixed(2)} | ${m.peakMiB.toFixed(0)} | ${
+          (bytes / 2 ** 20).toFixed(1)
+        } | ${ratio} |`,
       );
     }
   }

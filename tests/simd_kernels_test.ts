@@ -226,7 +226,9 @@ Deno.test("ONNX dynamic 8-bit codes (x / scale) with SIMD equal the reference, N
     for (const type of ["int8", "uint8"] as const) {
       await t.step(`${label}, ${type}`, () => {
         const [min, max] = minMax(values.map((v) => (Number.isFinite(v) ? v : 0)));
-        for (const { scale, zeroPoint } of [scaleZeroPoint(min, max, type), { scale: 1 / 64, zeroPoint: 3 }]) {
+        for (
+          const { scale, zeroPoint } of [scaleZeroPoint(min, max, type), { scale: 1 / 64, zeroPoint: 3 }]
+        ) {
           const r = both(() => {
             const out = new Uint8Array(values.length);
             quantizeInto(values, scale, type === "int8" ? 0 : zeroPoint, type, out);

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { Inflate } from "fflate";
+import { loadFflate } from "../zip/_fflate.ts";
 import type { ByteSource } from "../../lib/byte_source.ts";
 import { FormatError, TruncatedError } from "../../lib/errors.ts";
 import type { OpenOptions } from "../../lib/format.ts";
@@ -33,6 +33,7 @@ const PREFIX_STEP = 4096;
 async function inflatePrefix(source: ByteSource, entry: ZipEntry, needed: number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let produced = 0;
+  const { Inflate } = await loadFflate();
   const inflater = new Inflate((chunk) => {
     chunks.push(chunk);
     produced += chunk.length;

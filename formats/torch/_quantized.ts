@@ -13,7 +13,8 @@
 
 import { elementCount } from "../../lib/dtype.ts";
 import { FormatError } from "../../lib/errors.ts";
-import { QUANTIZATION_METADATA_KEY, type QuantRecord } from "../../lib/quant/mod.ts";
+import { QUANTIZATION_METADATA_KEY } from "../../lib/quant/_records.ts";
+import type { QuantRecord } from "../../lib/quant/spec.ts";
 import type { TensorEntry } from "../../lib/tensor.ts";
 import { type NamedTensor, readTensor, tensorEntry, type TensorRef } from "./_tensors.ts";
 

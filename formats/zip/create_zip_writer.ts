@@ -6,7 +6,7 @@
  * @module
  */
 
-import { deflateSync } from "fflate";
+import { loadFflate } from "./_fflate.ts";
 import type { ByteSink } from "../../lib/byte_sink.ts";
 import { crc32 } from "../../lib/crc32.ts";
 import { UsageError } from "../../lib/errors.ts";
@@ -88,7 +88,7 @@ export function createZipWriter(sink: ByteSink, options: ZipWriterOptions = {}):
       }
       names.add(name);
       const deflate = addOptions.method === "deflate";
-      const payload = deflate ? deflateSync(data, { level: 6 }) : data;
+      const payload = deflate ? (await loadFflate()).deflateSync(data, { level: 6 }) : data;
       const crc = crc32(data);
       const offset = sink.position;
       const zip64 = data.length >= U32_MAX || payload.length >= U32_MAX || offset >= U32_MAX;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Inflate } from "fflate";
+import { loadFflate } from "./_fflate.ts";
 import { crc32 } from "../../lib/crc32.ts";
 import { FormatError, LimitError } from "../../lib/errors.ts";
 import type { ZipArchive, ZipEntry } from "./open_zip.ts";
@@ -91,6 +91,7 @@ async function inflateEntry(archive: ZipArchive, entry: ZipEntry): Promise<Uint8
       { offset: entry.dataOffset, format: "zip" },
     );
   }
+  const { Inflate } = await loadFflate();
   const out = new Uint8Array(entry.size);
   let written = 0;
   let ended = false;

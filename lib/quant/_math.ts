@@ -25,10 +25,25 @@ export function f16Value(bits: number): number {
  */
 export const RNE_MAGIC = 6755399441055744;
 
-/** Round half to even (nearbyint in the default rounding mode). */
+/**
+ * Round half to even (nearbyint in the default rounding mode, numpy's
+ * `round`, ONNX QuantizeLinear). NaN and ±Inf come back as they are.
+ *
+ * @example
+ * ```ts
+ * import { roundHalfEven } from "./_math.ts";
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(
+ *   [0.5, 1.5, 2.5, -2.5, 2 ** 51 + 0.5, 2 ** 51 + 1.5].map(roundHalfEven),
+ *   [0, 2, 2, -2, 2 ** 51, 2 ** 51 + 2],
+ * );
+ * ```
+ */
 export function roundHalfEven(x: number): number {
-  if (!(Math.abs(x) < 2 ** 51)) return x;
-  return x + RNE_MAGIC - RNE_MAGIC;
+  if (Math.abs(x) < 2 ** 51) return x + RNE_MAGIC - RNE_MAGIC;
+  // From 2^51 doubles are multiples of 0.5, and halves end at 2^52.
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** C `roundf`: half away from zero. */
