@@ -233,6 +233,32 @@ Deno.test({
 });
 
 Deno.test({
+  name: "ckpt quantize to a file type prints a summary, every tensor with --verbose, nothing with --quiet",
+  ignore,
+  async fn() {
+    await setup();
+    const out = `${dir.path}/printed.gguf`;
+    const run = (...flags: string[]) =>
+      runCli(["quantize", paths.fallback, out, "--scheme", "Q4_K_M", ...flags], { permissions: RUN });
+    const plain = await run();
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(plain.stdout, /^\d+ of \d+ tensors converted: .* → .* of tensor data \(\d+\.\d%\)$/m);
+    assert.match(plain.stdout, /^ {2}Q6_K +\d+ tensors? +\d/m);
+    assert.match(plain.stdout, /^9 tensors take a fallback type \(rows not whole blocks\)$/m);
+    assert.doesNotMatch(plain.stdout, /blk\.0\.attn_v\.weight/);
+    assert.match(plain.stdout, /written in .* s on the cpu/);
+    const verbose = await run("--verbose");
+    assert.equal(verbose.code, 0, verbose.stderr);
+    assert.match(verbose.stdout, /^blk\.0\.extra\.weight +F32 → F16 \(fallback\)/m);
+    assert.match(verbose.stdout, /^total \(\d+ of \d+ converted\)/m);
+    const quiet = await run("--quiet");
+    assert.equal(quiet.code, 0, quiet.stderr);
+    assert.equal(quiet.stdout, "");
+    assert.equal(quiet.stderr, "");
+  },
+});
+
+Deno.test({
   name: "ckpt inspect shows a GGUF's file type and each tensor's stored type as gguf-py reads them",
   ignore,
   async fn() {

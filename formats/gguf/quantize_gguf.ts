@@ -32,7 +32,7 @@ import { attachGgufKeyValues, type GgufKeyValue, ggufKeyValuesOf } from "./gguf_
 export interface BlockQuantizer {
   /** Quantize the jobs; results in job order. */
   quantize(
-    jobs: readonly { scheme: QuantScheme; plan: QuantPlan; values: Float32Array }[],
+    jobs: readonly { scheme: QuantScheme; plan: QuantPlan; values: Float32Array; transferable?: boolean }[],
   ): Promise<QuantResult[]>;
 }
 
@@ -91,7 +91,8 @@ async function encode(
   if (type === "F16" || type === "BF16") return castBytes(bytes, "F32", type, count);
   const scheme = schemeByName(type);
   const plan = scheme.plan(shape, DEFAULT_SETTINGS);
-  if (device) return (await device.quantize([{ scheme, plan, values }]))[0].data;
+  // The values are this tensor's own (read into a fresh buffer or cast): a Worker may take them.
+  if (device) return (await device.quantize([{ scheme, plan, values, transferable: true }]))[0].data;
   return scheme.quantize(plan, values).data;
 }
 
@@ -155,7 +156,8 @@ export async function quantizeGguf(
   const produce = (i: number): Promise<Uint8Array> => {
     const choice = plan.tensors[i];
     const entry = byName.get(choice.name)!;
-    return entry.read().then((bytes) =>
+    // Read into a buffer of its own, never a view of the source's bytes, so encode may give it away.
+    return entry.read(new Uint8Array(entry.byteLength)).then((bytes) =>
       encode(toF32(entry, choice.from, bytes), entry.shape, choice.type, options.device)
     );
   };

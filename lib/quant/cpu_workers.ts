@@ -53,8 +53,14 @@ export function cpuWorkers(workers: number = navigator.hardwareConcurrency || 1)
   let pool: Worker[] | undefined;
   let nextId = 0;
   const pending = new Map<number, { resolve: (r: Reply) => void }>();
-  const start = (): Worker[] => {
-    pool ??= Array.from({ length: workers }, () => {
+  // Jobs wait here for an idle worker. One queue for the whole pool, so that
+  // concurrent calls (a writer reading several tensors ahead, one job each)
+  // spread over the workers instead of lining up behind the first.
+  const queue: { job: QuantizeJob; measure: boolean; resolve: (r: Reply) => void }[] = [];
+  const idle: Worker[] = [];
+  const start = (): void => {
+    if (pool) return;
+    pool = Array.from({ length: workers }, () => {
       const worker = new Worker(new URL("./_cpu_worker.ts", import.meta.url).href, { type: "module" });
       worker.onmessage = (event: MessageEvent<Reply>) => {
         pending.get(event.data.id)?.resolve(event.data);
@@ -62,15 +68,31 @@ export function cpuWorkers(workers: number = navigator.hardwareConcurrency || 1)
       };
       return worker;
     });
-    return pool;
+    idle.push(...pool);
   };
-  const run = (worker: Worker, job: QuantizeJob, measure: boolean): Promise<Reply> =>
-    new Promise((resolve) => {
+  const dispatch = (): void => {
+    while (idle.length > 0 && queue.length > 0) {
+      const worker = idle.shift()!;
+      const { job, measure, resolve } = queue.shift()!;
       const id = nextId++;
-      pending.set(id, { resolve });
-      // A copy of the values is sent: the caller's buffer may be a source's own bytes.
-      const values = job.values.slice();
-      worker.postMessage({ id, plan: job.plan, values, measure }, [values.buffer]);
+      pending.set(id, {
+        resolve: (reply) => {
+          // A worker stopped by close() meanwhile is not handed more work.
+          if (pool?.includes(worker)) idle.push(worker);
+          resolve(reply);
+          dispatch();
+        },
+      });
+      // A copy of the values is sent unless the caller gave them up: its buffer may be a source's own bytes.
+      const own = job.transferable && job.values.buffer instanceof ArrayBuffer;
+      const values = own ? job.values : job.values.slice();
+      worker.postMessage({ id, plan: job.plan, values, measure }, [values.buffer as ArrayBuffer]);
+    }
+  };
+  const run = (job: QuantizeJob, measure: boolean): Promise<Reply> =>
+    new Promise((resolve) => {
+      queue.push({ job, measure, resolve });
+      dispatch();
     });
   return {
     name: `cpu, ${workers} ${workers === 1 ? "worker" : "workers"}`,
@@ -82,29 +104,21 @@ export function cpuWorkers(workers: number = navigator.hardwareConcurrency || 1)
       jobs: readonly QuantizeJob[],
       options: { measure?: boolean } = {},
     ): Promise<QuantResult[]> {
-      const all = start();
-      const results: QuantResult[] = new Array(jobs.length);
-      // Each worker takes the next job when done with its last: the batch's
-      // big and small tensors even out across the pool.
-      let next = 0;
-      let failure: Error | undefined;
-      await Promise.all(all.map(async (worker) => {
-        while (next < jobs.length && !failure) {
-          const i = next++;
-          const reply = await run(worker, jobs[i], options.measure === true);
-          if (reply.error) {
-            failure ??= errorFromData(reply.error);
-            return;
-          }
-          results[i] = { data: reply.data!, companions: reply.companions!, metrics: reply.metrics };
-        }
+      start();
+      // Each job goes to the next idle worker: big and small tensors even out across the pool.
+      const replies = await Promise.all(jobs.map((job) => run(job, options.measure === true)));
+      const failed = replies.find((reply) => reply.error);
+      if (failed) throw errorFromData(failed.error!);
+      return replies.map((reply) => ({
+        data: reply.data!,
+        companions: reply.companions!,
+        metrics: reply.metrics,
       }));
-      if (failure) throw failure;
-      return results;
     },
     close(): void {
       for (const worker of pool ?? []) worker.terminate();
       pool = undefined;
+      idle.length = 0;
     },
   };
 }
