@@ -1,6 +1,7 @@
 /**
  * Hugging Face folder → Q8_0 and → Q4_K_M GGUF: `ckpt quantize MODEL_DIR`
- * (one pass, its CPU Workers on every core) against llama.cpp's route —
+ * (one pass; with its default of one job and with a Worker on every core)
+ * against llama.cpp's route —
  * `convert_hf_to_gguf.py --outtype f32` to an intermediate file, then
  * `llama_model_quantize` on all cores (through the C harness the tests
  * build against node-llama-cpp's libllama). Wall time (the route's two steps
@@ -72,18 +73,24 @@ try {
   for (const fileType of ["Q8_0", "Q4_K_M"]) {
     const ours = `${out}/ckpt-${fileType}.gguf`;
     const theirs = `${out}/llama-${fileType}.gguf`;
-    const mine = await measureProcess([
-      Deno.execPath(),
-      "run",
-      "-A",
-      `${ROOT}cli/ckpt.ts`,
-      "quantize",
-      model,
-      ours,
-      "--scheme",
-      fileType,
-      "-q",
-    ]);
+    const ckpt = (jobs: number) =>
+      measureProcess([
+        Deno.execPath(),
+        "run",
+        "-A",
+        `${ROOT}cli/ckpt.ts`,
+        "quantize",
+        model,
+        ours,
+        "--scheme",
+        fileType,
+        "--jobs",
+        String(jobs),
+        "-q",
+      ]);
+    // The default (one job from a folder), then every core, as llama_model_quantize runs.
+    const runs = [{ jobs: 1, m: await ckpt(1) }];
+    if (cores > 1) runs.push({ jobs: cores, m: await ckpt(cores) });
     const quantize = await measureProcess([
       quantizer,
       f32,
@@ -97,11 +104,15 @@ try {
       peakMiB: Math.max(convert.peakMiB, quantize.peakMiB),
     };
     const same = await sameTensors(ours, theirs);
-    console.log(
-      `| ${fileType} | ckpt quantize MODEL_DIR | ${mine.seconds.toFixed(2)} | ${mine.peakMiB.toFixed(0)} | ${
-        (mine.seconds / route.seconds).toFixed(2)
-      }×, ${(mine.peakMiB / route.peakMiB).toFixed(2)}× | ${same} |`,
-    );
+    for (const { jobs, m } of runs) {
+      console.log(
+        `| ${fileType} | ckpt quantize MODEL_DIR --jobs ${jobs} | ${m.seconds.toFixed(2)} | ${
+          m.peakMiB.toFixed(0)
+        } | ${(m.seconds / route.seconds).toFixed(2)}×, ${
+          (m.peakMiB / route.peakMiB).toFixed(2)
+        }× | ${same} |`,
+      );
+    }
     console.log(
       `| ${fileType} | convert_hf_to_gguf.py f32 (${convert.seconds.toFixed(2)} s) + llama_model_quantize (${
         quantize.seconds.toFixed(2)
