@@ -10,6 +10,7 @@ import { computedEntry, derivedStream, type TensorEntry, type TensorStream } fro
 import { type DType, elementCount, isFloatDType } from "./dtype.ts";
 import { castBytes } from "./cast.ts";
 import { UsageError } from "./errors.ts";
+import { locatedEntry } from "./located_entry.ts";
 
 /** A pipeline stage: takes a stream of tensors, returns another. */
 export type Transform = (input: TensorStream) => TensorStream;
@@ -131,17 +132,16 @@ export function rename(pattern: RegExp | ((name: string) => string), replacement
 }
 
 function renamed(entry: TensorEntry, name: string): TensorEntry {
-  return {
+  // The bytes are unchanged, so a writer may still copy them in chunks from the location.
+  return locatedEntry({
     name,
     dtype: entry.dtype,
     shape: entry.shape,
     byteLength: entry.byteLength,
     // Block-encoded bytes stay encoded under the new name.
     ...(entry.encoding !== undefined ? { encoding: entry.encoding } : {}),
-    // The bytes are unchanged, so a writer may still copy them in chunks.
-    ...(entry.location !== undefined ? { location: entry.location } : {}),
     read: (out?: Uint8Array) => entry.read(out),
-  };
+  }, entry.location);
 }
 
 /** Options for {@linkcode cast}. */

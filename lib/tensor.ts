@@ -55,7 +55,12 @@ export interface TensorEntry {
   readonly encoding?: string;
   /** Exact byte length of what `read()` returns. */
   readonly byteLength: number;
-  /** Where the bytes lie unchanged in a source, when they do. @default undefined */
+  /**
+   * Where the bytes lie unchanged in a source, when they do, for writers that
+   * copy them in chunks. Openers set it with `locatedEntry`, as a
+   * non-enumerable property: a copy made by spreading the entry does not
+   * inherit it. @default undefined
+   */
   readonly location?: TensorLocation;
   /**
    * Read the tensor's bytes. When `out` is given (at least `byteLength` long)

@@ -78,6 +78,23 @@ Deno.test("a one-shot stream refuses a second iteration instead of yielding noth
   );
 });
 
+Deno.test("an entry spread with a new read() is written with the new bytes, not its source's", async () => {
+  const sink = memorySink();
+  const original = new Uint8Array(4096).fill(7);
+  await writeSafetensors({ metadata: {}, tensors: [tensorFromBytes("w", "U8", [4096], original)] }, sink);
+  const file = await openSafetensors(bytesSource(sink.bytes()));
+  const [entry] = file.tensors;
+  assert.ok(entry.location, "the opener says where the bytes lie");
+  assert.ok(!Object.keys(entry).includes("location"), "and a spread does not copy it");
+  const replaced = new Uint8Array(4096).fill(9);
+  const edited = { ...entry, read: () => Promise.resolve(replaced) };
+  assert.equal(edited.location, undefined);
+  const out = memorySink();
+  // Chunks smaller than the tensor: the path that would copy from the location.
+  await writeBodies([edited], out, 1024);
+  assert.deepEqual(out.bytes(), replaced);
+});
+
 Deno.test("renamed entries keep their location, so writers still copy them in chunks", async () => {
   const sink = memorySink();
   const big = new Uint8Array(4096).map((_, i) => i % 251);

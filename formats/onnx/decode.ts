@@ -46,6 +46,7 @@ export interface OnnxFile extends TensorFile {
 }
 import { TENSOR } from "./_schema.ts";
 import { BinaryReader, WireType } from "./_wire.ts";
+import { locatedEntry } from "../../lib/located_entry.ts";
 
 /** Options for {@linkcode openOnnx}. */
 export interface OpenOnnxOptions extends OpenOptions {
@@ -274,12 +275,11 @@ export async function openOnnx(source: ByteSource, options: OpenOnnxOptions = {}
         : data.kind === "external" && !isUrl && baseDir !== undefined
         ? { source: await external(data.location, init.name), offset: data.offset }
         : undefined;
-      tensors.push({
+      tensors.push(locatedEntry({
         name: init.name,
         dtype: init.dtype,
         shape: init.dims,
         byteLength,
-        ...(location ? { location } : {}),
         async read(out?: Uint8Array): Promise<Uint8Array> {
           const target = out ? out.subarray(0, byteLength) : new Uint8Array(byteLength);
           if (target.length < byteLength) {
@@ -310,7 +310,7 @@ export async function openOnnx(source: ByteSource, options: OpenOnnxOptions = {}
               return target;
           }
         },
-      });
+      }, location));
     }
   } catch (error) {
     await closeExternal();

@@ -4,6 +4,7 @@
 
 import type { ByteSource } from "../../lib/byte_source.ts";
 import type { TensorEntry } from "../../lib/tensor.ts";
+import { locatedEntry } from "../../lib/located_entry.ts";
 import type { SafetensorsTensorInfo } from "./decode_safetensors_header.ts";
 
 /** A lazy entry reading `info`'s bytes from `source` after `dataOffset`. */
@@ -14,12 +15,11 @@ export function sourceEntry(
 ): TensorEntry {
   const offset = dataOffset + info.dataOffsets[0];
   const byteLength = info.dataOffsets[1] - info.dataOffsets[0];
-  return {
+  return locatedEntry({
     name: info.name,
     dtype: info.dtype,
     shape: info.shape,
     byteLength,
-    location: { source, offset },
     read(out?: Uint8Array): Promise<Uint8Array> {
       if (out && out.length < byteLength) {
         return Promise.reject(
@@ -30,5 +30,5 @@ export function sourceEntry(
       }
       return source.read(offset, byteLength, out);
     },
-  };
+  }, { source, offset });
 }

@@ -23,6 +23,7 @@ import {
   type CheckpointPiece,
   decodeCheckpointIndex,
 } from "./decode_checkpoint_index.ts";
+import { locatedEntry } from "../../lib/located_entry.ts";
 
 /** Largest `.index` file read: 1 GiB (a checkpoint of a million tensors needs about 100 MB). */
 export const MAX_INDEX_BYTES = 1 << 30;
@@ -229,14 +230,10 @@ export async function openTensorflow(
       const base = { name: t.name, dtype: t.dtype, shape: t.shape, byteLength: t.byteLength };
       const piece = t.piece;
       if (piece) {
-        return {
-          ...base,
-          location: {
-            source: checkedLocation(sources.get(piece.shard)!, piece, () => crcError(t.name, piece)),
-            offset: piece.offset,
-          },
-          read: (out?: Uint8Array) => readPiece(t.name, piece, out),
-        };
+        return locatedEntry({ ...base, read: (out?: Uint8Array) => readPiece(t.name, piece, out) }, {
+          source: checkedLocation(sources.get(piece.shard)!, piece, () => crcError(t.name, piece)),
+          offset: piece.offset,
+        });
       }
       const slices = t.slices!;
       const item = Math.max(1, dtypeInfo(t.dtype).bits / 8);
