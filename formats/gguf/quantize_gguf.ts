@@ -32,7 +32,7 @@ import { attachGgufKeyValues, type GgufKeyValue, ggufKeyValuesOf } from "./gguf_
 export interface BlockQuantizer {
   /** Quantize the jobs; results in job order. */
   quantize(
-    jobs: readonly { scheme: QuantScheme; plan: QuantPlan; values: Float32Array; transferable?: boolean }[],
+    jobs: readonly { scheme: QuantScheme; plan: QuantPlan; values: Float32Array }[],
   ): Promise<QuantResult[]>;
 }
 
@@ -68,14 +68,13 @@ function storedType(entry: TensorEntry): string {
   return type;
 }
 
-function toF32(entry: TensorEntry, from: string, bytes: Uint8Array): Float32Array {
+/** The tensor's float32 values, in `into` (at least 4 × its elements long, aligned). */
+async function readF32(entry: TensorEntry, from: string, into: Uint8Array): Promise<Float32Array> {
   const count = elementCount(entry.shape);
-  if (from === "F32") {
-    const a = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
-    return new Float32Array(a.buffer, a.byteOffset, count);
-  }
-  const f32 = castBytes(bytes, from === "F16" ? "F16" : "BF16", "F32", count);
-  return new Float32Array(f32.buffer, f32.byteOffset, count);
+  const bytes = from === "F32"
+    ? await entry.read(into)
+    : castBytes(await entry.read(), from === "F16" ? "F16" : "BF16", "F32", count, { out: into });
+  return new Float32Array(bytes.buffer, bytes.byteOffset, count);
 }
 
 async function encode(
@@ -91,8 +90,7 @@ async function encode(
   if (type === "F16" || type === "BF16") return castBytes(bytes, "F32", type, count);
   const scheme = schemeByName(type);
   const plan = scheme.plan(shape, DEFAULT_SETTINGS);
-  // The values are this tensor's own (read into a fresh buffer or cast): a Worker may take them.
-  if (device) return (await device.quantize([{ scheme, plan, values, transferable: true }]))[0].data;
+  if (device) return (await device.quantize([{ scheme, plan, values }]))[0].data;
   return scheme.quantize(plan, values).data;
 }
 
@@ -153,13 +151,21 @@ export async function quantizeGguf(
   }
   // Quantized bytes of the tensors started ahead of the writer, by plan index.
   const ahead = new Map<number, Promise<Uint8Array>>();
-  const produce = (i: number): Promise<Uint8Array> => {
+  // Float32 buffers for the values, reused once their tensor is encoded: at
+  // most prefetch + 1 are in use, so the collector has no tensor-sized garbage
+  // to fall behind on.
+  const free: Uint8Array[] = [];
+  const produce = async (i: number): Promise<Uint8Array> => {
     const choice = plan.tensors[i];
     const entry = byName.get(choice.name)!;
-    // Read into a buffer of its own, never a view of the source's bytes, so encode may give it away.
-    return entry.read(new Uint8Array(entry.byteLength)).then((bytes) =>
-      encode(toF32(entry, choice.from, bytes), entry.shape, choice.type, options.device)
-    );
+    const need = elementCount(entry.shape) * 4;
+    let buffer = free.pop();
+    if (!buffer || buffer.length < need) buffer = new Uint8Array(need);
+    const values = await readF32(entry, choice.from, buffer);
+    const bytes = await encode(values, entry.shape, choice.type, options.device);
+    // An F32 result is the buffer itself; every other type is written elsewhere.
+    if (choice.type !== "F32") free.push(buffer);
+    return bytes;
   };
   const bytesOf = (i: number): Promise<Uint8Array> => {
     const own = ahead.get(i) ?? produce(i);

@@ -1,5 +1,6 @@
-// A quantization worker: runs a scheme's CPU reference on the values it is
-// sent and, when asked, measures the error, returning the bytes by transfer.
+// A quantization worker: runs a scheme's CPU reference on the values the pool
+// copied into its shared input area and, when asked, measures the error,
+// returning the bytes by transfer.
 
 import { errorToData } from "../errors.ts";
 import { MetricsAccumulator } from "../metrics.ts";
@@ -13,13 +14,15 @@ const scope = self as unknown as {
 };
 
 scope.onmessage = (event: MessageEvent) => {
-  const { id, plan, values, measure } = event.data as {
+  const { id, plan, input, length, measure } = event.data as {
     id: number;
     plan: QuantPlan;
-    values: Float32Array;
+    input: SharedArrayBuffer;
+    length: number;
     measure: boolean;
   };
   try {
+    const values = new Float32Array(input, 0, length);
     const scheme = schemeByName(plan.scheme);
     const result = scheme.quantize(plan, values);
     let metrics;

@@ -18,12 +18,6 @@ export interface QuantizeJob {
   readonly plan: QuantPlan;
   /** Its float32 values. */
   readonly values: Float32Array;
-  /**
-   * The caller does not use `values` (nor anything else in its buffer) once
-   * the job is handed over, so a backend may take the buffer: the Worker pool
-   * transfers it instead of copying. @default false
-   */
-  readonly transferable?: boolean;
 }
 
 /** Something that quantizes batches of tensors, e.g. the GPU (`gpu/`). */
