@@ -195,7 +195,12 @@ matrices ([4096, 1024], each with a bias); every route is the CLI in its own pro
 peak resident memory (VmHWM), runtime included (Deno alone is ≈ 40–60 MiB). Memory bounded by one tensor shows
 as figures that do not follow the model's size: a larger model moves them by no more than the timing of garbage
 collection does. Quantization also holds up to 64 MiB of results the writer has not asked for yet (\`quantize\`'s
-\`heldBytes\`: safetensors writes every F32 scale before the int8 codes).
+\`heldBytes\`: safetensors writes every F32 scale before the int8 codes). CPU quantization runs on \`--jobs\`
+Workers, one per core by default (${cores} here): each is a V8 isolate with its own heap and collector, and each
+holds the tensor it is quantizing and, until its collector runs, the buffers of the ones before (V8 collects
+when an isolate's buffers have grown by tens of MiB), which is most of the difference from \`--jobs 1\`. GPU rows
+run on the adapter present here (forced with \`--device gpu\`; a software adapter such as llvmpipe is itself
+about 137 MiB); its staging is capped at 16 MiB chunks, 64 MiB in flight.
 
 ${lines.join("\n")}
 `;

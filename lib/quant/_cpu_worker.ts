@@ -13,6 +13,9 @@ const scope = self as unknown as {
   postMessage(message: unknown, transfer?: Transferable[]): void;
 };
 
+// The dequantized values for measuring, reused across jobs like the input area.
+let decoded: Float32Array | undefined;
+
 scope.onmessage = (event: MessageEvent) => {
   const { id, plan, input, length, measure } = event.data as {
     id: number;
@@ -28,7 +31,8 @@ scope.onmessage = (event: MessageEvent) => {
     let metrics;
     if (measure) {
       const acc = new MetricsAccumulator();
-      acc.add(values, scheme.dequantize(plan, result));
+      if (!decoded || decoded.length < length) decoded = new Float32Array(length);
+      acc.add(values, scheme.dequantize(plan, result, decoded.subarray(0, length)));
       metrics = acc.result();
     }
     const parts = [result.data, ...result.companions];
