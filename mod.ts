@@ -50,6 +50,7 @@ export {
 } from "./lib/dtype.ts";
 export { canCast, castBytes, type CastOptions } from "./lib/cast.ts";
 export * from "./lib/tensor.ts";
+export { locatedEntry } from "./lib/located_entry.ts";
 export {
   type ByteSource,
   bytesSource,
