@@ -63,7 +63,7 @@ async function run(script: string, extra: string[]): Promise<string> {
 if (!skip.has("peers")) {
   console.error("running bench/peers.ts…");
   const peers = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", `${REPO}bench/peers.ts`, "--out", args.out!],
+    args: ["run", "--allow-all", `${REPO}bench/peers.ts`, "--out", args.out!, "--with-others"],
     stdout: "inherit",
     stderr: "inherit",
   }).output();
