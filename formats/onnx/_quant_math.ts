@@ -6,12 +6,10 @@
 
 import { NF4_VALUES } from "../../lib/quant/nf4.ts";
 import { roundHalfEven } from "../../lib/quant/_math.ts";
-import { int8RunSimd, minMaxSimd } from "../../lib/simd/kernels.ts";
+import { int8RunSimd, minMaxSimd, SIMD_MIN_RUN } from "../../lib/simd/kernels.ts";
 
 const F32_TINY = 1.1754943508222875e-38;
 const ROUNDER = 6755399441055744;
-// Runs shorter than this stay in TypeScript: a call into wasm costs more than it saves.
-const SIMD_MIN_RUN = 64;
 
 /** Round half away from zero (C `roundf`). */
 function roundAway(x: number): number {

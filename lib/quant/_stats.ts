@@ -2,10 +2,7 @@
 // as a WGSL reduction over order-preserving u32 keys with atomics.
 
 import { WGSL_ENTRY, WGSL_PARAMS } from "./_wgsl.ts";
-import { absMaxSimd, minMaxSimd } from "../simd/kernels.ts";
-
-// Channels with fewer elements a run than this stay in TypeScript (call overhead).
-const SIMD_MIN_RUN = 64;
+import { absMaxSimd, minMaxSimd, SIMD_MIN_RUN } from "../simd/kernels.ts";
 import type { QuantPlan, UnitKernel } from "./scheme.ts";
 
 /** Per-channel minimum and maximum of the non-NaN values (+Inf/−Inf when a channel has none). */

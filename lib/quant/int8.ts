@@ -23,7 +23,7 @@
 import { elementCount } from "../dtype.ts";
 import { F32_EPS, RNE_MAGIC, roundHalfEven } from "./_math.ts";
 import { makePlan } from "./_plan.ts";
-import { int8RunSimd } from "../simd/kernels.ts";
+import { int8RunSimd, SIMD_MIN_RUN } from "../simd/kernels.ts";
 import { channelAbsMax, channelMinMax } from "./_stats.ts";
 import { WGSL_ENTRY, WGSL_PRELUDE } from "./_wgsl.ts";
 import type { QuantPlan, QuantResult, QuantScheme, QuantSettings, StatsParams } from "./scheme.ts";
@@ -101,9 +101,6 @@ function quantizeWith(
     }
   }
 }
-
-// Runs shorter than this stay in TypeScript: a call into wasm costs more than it saves.
-const SIMD_MIN_RUN = 64;
 
 // q = clamp(zp + rne(p), qmin, qmax) computed as zp + rne(clamp(p, qmin − zp, qmax − zp)):
 // equal because rounding is monotonic and the bounds are integers. The

@@ -43,6 +43,12 @@ interface Exports {
   bf16(src: number, dst: number, n: number): void;
 }
 
+/**
+ * Runs of fewer values than this are left to the TypeScript loops: a call
+ * into the module costs more than it saves.
+ */
+export const SIMD_MIN_RUN = 64;
+
 /** Float32 elements per chunk copied into the module (256 KiB: 2048 ggml blocks, 1024 NF4 blocks). */
 const CHUNK = 65536;
 const SRC = 0;
