@@ -8,6 +8,7 @@
  */
 
 import { castBytes } from "../../lib/cast.ts";
+import { readF32 } from "../../lib/quant/_read_f32.ts";
 import { elementCount } from "../../lib/dtype.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { ggmlByteLength, ggmlTypeByName } from "../../lib/ggml_blocks.ts";
@@ -66,15 +67,6 @@ function storedType(entry: TensorEntry): string {
     );
   }
   return type;
-}
-
-/** The tensor's float32 values, in `into` (at least 4 × its elements long, aligned). */
-async function readF32(entry: TensorEntry, from: string, into: Uint8Array): Promise<Float32Array> {
-  const count = elementCount(entry.shape);
-  const bytes = from === "F32"
-    ? await entry.read(into)
-    : castBytes(await entry.read(), from === "F16" ? "F16" : "BF16", "F32", count, { out: into });
-  return new Float32Array(bytes.buffer, bytes.byteOffset, count);
 }
 
 async function encode(
@@ -158,10 +150,11 @@ export async function quantizeGguf(
   const produce = async (i: number): Promise<Uint8Array> => {
     const choice = plan.tensors[i];
     const entry = byName.get(choice.name)!;
-    const need = elementCount(entry.shape) * 4;
+    const count = elementCount(entry.shape);
     let buffer = free.pop();
-    if (!buffer || buffer.length < need) buffer = new Uint8Array(need);
-    const values = await readF32(entry, choice.from, buffer);
+    if (!buffer || buffer.length < count * 4) buffer = new Uint8Array(count * 4);
+    // Converted tensors are plain F32, F16 or BF16 (checked above), so entry.dtype is choice.from.
+    const values = await readF32(entry, count, buffer);
     const bytes = await encode(values, entry.shape, choice.type, options.device);
     // An F32 result is the buffer itself; every other type is written elsewhere.
     if (choice.type !== "F32") free.push(buffer);

@@ -12,11 +12,10 @@ import { hasHdf5Magic } from "./_hdf5.ts";
 
 // The openers (and the HDF5 reader's Worker, which starts Deno's Node
 // compatibility layer) are imported only when a Keras file is opened.
-const openers = () => Promise.all([import("./open_keras.ts"), import("./open_keras_h5.ts")]);
 const openKeras = async (input: string | ByteSource, options?: OpenOptions) =>
-  (await openers())[0].openKeras(input, options);
+  (await import("./open_keras.ts")).openKeras(input, options);
 const openKerasH5 = async (input: string | ByteSource, options?: OpenOptions) =>
-  (await openers())[1].openKerasH5(input, options);
+  (await import("./open_keras_h5.ts")).openKerasH5(input, options);
 
 // Keras writes these three members, metadata.json first.
 const KERAS_MEMBERS = new Set(["metadata.json", "config.json", "model.weights.h5"]);

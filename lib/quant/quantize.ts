@@ -18,7 +18,7 @@
  * @module
  */
 
-import { castBytes } from "../cast.ts";
+import { readF32 } from "./_read_f32.ts";
 import { byteLengthOf, type DType, isFloatDType } from "../dtype.ts";
 import { type ErrorMetrics, MetricsAccumulator } from "../metrics.ts";
 import type { Transform } from "../pipeline.ts";
@@ -97,18 +97,6 @@ const NORM_NAME = /(bias|norm|ln_|layernorm|bn)/i;
 function matches(pattern: RegExp, name: string): boolean {
   pattern.lastIndex = 0;
   return pattern.test(name);
-}
-
-async function readF32(entry: TensorEntry, count: number): Promise<Float32Array> {
-  const bytes = await entry.read();
-  if (entry.dtype === "F32") {
-    // A view, not a copy: schemes only read their input, and a fresh
-    // tensor-sized copy costs as much as quantizing it.
-    const a = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
-    return new Float32Array(a.buffer, a.byteOffset, count);
-  }
-  const out = castBytes(bytes, entry.dtype, "F32", count);
-  return new Float32Array(out.buffer, out.byteOffset, count);
 }
 
 /**
